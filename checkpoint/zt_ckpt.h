@@ -1,0 +1,103 @@
+/* zt_ckpt.h — sharded HDF5 checkpoints (DESIGN.md "Checkpoint format").
+ * Knows nothing of the trainer: it is handed a layout (named tensors over one
+ * flat buffer, plus optimizer slot names) and, per rank, a flat partition
+ * [lo, hi) of the parameters and of every slot. Collective steps (gathering
+ * checksums, agreeing on success) are the caller's job; this library does the
+ * file work each rank (or rank 0) does.
+ *
+ *   root/step-00001200/index.h5              rank 0: meta + one VIRTUAL dataset
+ *                                            per tensor and slot, global shape
+ *   root/step-00001200/shard-00000-of-00004.h5  rank r: its part of each tensor
+ *   root/latest                              text file "step-00001200\n",
+ *                                            replaced by atomic rename */
+#ifndef ZT_CKPT_H
+#define ZT_CKPT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZT_CK_MAX_SLOTS 4
+#define ZT_CK_FORMAT    1
+
+typedef struct {
+    char     name[64];
+    int      ndim;              /* 1 or 2 */
+    uint64_t shape[2];
+    uint64_t off;               /* offset in the flat buffer */
+} zt_ck_tensor;
+
+typedef struct {
+    int                 n_tensors;
+    const zt_ck_tensor *t;      /* sorted by off, contiguous, cover [0, n_flat) */
+    uint64_t            n_flat;
+    int                 n_slots;                 /* optimizer state slots */
+    char                slot[ZT_CK_MAX_SLOTS][16];/* e.g. "m","v" or "momentum" */
+} zt_ck_layout;
+
+typedef struct {
+    uint64_t step;              /* optimizer steps completed = sampler cursor */
+    int      world, stage;      /* W and ZeRO stage that wrote it */
+    uint64_t seed;
+    char     model[512];        /* e.g. "mlp in=784 hidden=256,128 out=10" (compared) */
+    char     optim[512];        /* e.g. "adamw lr=... b1=... wd=..." (informational) */
+    char     config[16384];     /* the full effective config, ini text */
+} zt_ck_meta;
+
+/* Paths. */
+void zt_ck_step_name(uint64_t step, char *out, size_t cap);        /* "step-00001200" */
+void zt_ck_tmp_path(const char *root, uint64_t step, char *out, size_t cap); /* root/.tmp-step-... */
+
+/* --- save --- */
+/* Any rank: create root and the tmp dir (idempotent, races are fine). */
+int zt_ck_prepare(const char *root, uint64_t step, char *err, size_t errlen);
+/* Rank r: write shard r of W into tmpdir: the part of every tensor and slot in
+ * [lo,hi), fsync it, return CRC32 of the file's bytes in *crc. slots[i] points
+ * at slot i's values for [lo,hi). On any failure (ENOSPC, EFBIG...) -1 + err. */
+int zt_ck_write_shard(const char *tmpdir, int rank, int W, const zt_ck_layout *L,
+                      uint64_t lo, uint64_t hi, const float *param,
+                      const float *const *slots, uint32_t *crc,
+                      char *err, size_t errlen);
+/* Rank 0, after every shard succeeded: index.h5 with VDS + meta + crc[W],
+ * lo[W], hi[W]; fsync. */
+int zt_ck_write_index(const char *tmpdir, int W, const zt_ck_layout *L,
+                      const uint64_t *lo, const uint64_t *hi, const uint32_t *crc,
+                      const zt_ck_meta *m, char *err, size_t errlen);
+/* Rank 0: fsync tmpdir, rename to step-N, fsync root, point latest at it
+ * (write latest.tmp, fsync, rename), then retention: keep the newest keep_last
+ * (0 = all) plus every step that is a multiple of keep_every (0 = none). */
+int zt_ck_commit(const char *root, uint64_t step, int keep_last, int keep_every,
+                 char *err, size_t errlen);
+/* Rank 0 on failure: remove the tmp dir. */
+void zt_ck_abandon(const char *root, uint64_t step);
+
+/* --- load --- */
+typedef struct zt_ck_reader zt_ck_reader;
+/* Open step dir: reads index.h5 (meta, layout, per-shard lo/hi/crc) and
+ * checks every shard file exists. Does not checksum (see verify). */
+zt_ck_reader *zt_ck_open(const char *stepdir, char *err, size_t errlen);
+const zt_ck_meta   *zt_ck_meta_of(const zt_ck_reader *r);
+const zt_ck_layout *zt_ck_layout_of(const zt_ck_reader *r);
+int      zt_ck_world_of(const zt_ck_reader *r);
+/* CRC-check shards i = first, first+stride, ... (so W' ranks share the work);
+ * -1 + err naming the bad shard file. */
+int      zt_ck_verify_shards(zt_ck_reader *r, int first, int stride, char *err, size_t errlen);
+/* Compare with the running model's layout: -1 + err listing every difference
+ * (missing/extra tensors, shape mismatches, slot names). */
+int      zt_ck_check_layout(const zt_ck_reader *r, const zt_ck_layout *mine, char *err, size_t errlen);
+/* Read flat elements [lo,hi) of the params (slot == NULL) or of a slot into out,
+ * touching only the shards that overlap [lo,hi). */
+int      zt_ck_read(zt_ck_reader *r, const char *slot, uint64_t lo, uint64_t hi,
+                    float *out, char *err, size_t errlen);
+void     zt_ck_close(zt_ck_reader *r);
+
+/* Find what to resume from under root: the step dir named by `latest`; if it
+ * fails open+verify, the next older complete step dir, and so on. Writes the
+ * chosen path; appends one line per skipped checkpoint (why) to log.
+ * Returns 0 found, 1 nothing to resume from (empty root), -1 all unusable. */
+int zt_ck_resolve(const char *root, char *path, size_t cap, char *log, size_t loglen,
+                  char *err, size_t errlen);
+/* Whole-checkpoint verification for the CLI: open + every shard checksum. */
+int zt_ck_verify(const char *stepdir, char *err, size_t errlen);
+
+/* --- tools (ckpt_tools.c): `ztrain ckpt info|verify|export` --- */
+int zt_ck_cmd(int argc, char **argv);
+#endif

@@ -1,0 +1,65 @@
+/* zt_data.h — real datasets in HDF5, the W-invariant sampler, and a loader
+ * that reads only this rank's rows with a prefetch thread. No trainer headers.
+ *
+ * File layouts (written by `ztrain data prep`):
+ *   mnist: /train/images u8 [N,28,28], /train/labels u8 [N], /test/... ;
+ *          root attrs: source, n_train, n_test, sha256 (of the raw json)
+ *   text:  /train/tokens u8 [N], /val/tokens u8 [M]; root attrs: vocab (string,
+ *          token i is byte vocab[i]), vocab_size, source, n_train, n_val
+ * A "row" (sample) is an image, or for text a window of ctx+1 tokens starting
+ * at i*ctx (non-overlapping, stride ctx): rows = (N-1)/ctx. */
+#ifndef ZT_DATA_H
+#define ZT_DATA_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- sampler (pure; sampler.c) ----
+ * Epoch e uses permutation(seed, e) of [0, n_rows). Global step s covers
+ * positions [j*B, (j+1)*B) of that permutation, j = s mod steps_per_epoch,
+ * e = s / steps_per_epoch, steps_per_epoch = n_rows / B (the tail is dropped).
+ * Rank r of W takes positions [j*B + r*B/W, j*B + (r+1)*B/W). B % W == 0 is
+ * the caller's job. The union over ranks is independent of W. */
+typedef struct {
+    uint64_t n_rows, global_batch, seed;
+} zt_sampler;
+uint64_t zt_sampler_steps_per_epoch(const zt_sampler *s);
+uint64_t zt_sampler_epoch(const zt_sampler *s, uint64_t step);
+/* rows for (step, W, r): writes B/W row indices into out. */
+void     zt_sampler_rows(const zt_sampler *s, uint64_t step, int W, int r, uint64_t *out);
+/* i-th element of permutation(seed, epoch) over n: a bijection, O(1) memory. */
+uint64_t zt_perm(uint64_t n, uint64_t seed, uint64_t epoch, uint64_t i);
+
+/* ---- dataset + loader (loader.c) ---- */
+typedef enum { ZT_DS_MNIST = 1, ZT_DS_TEXT = 2 } zt_ds_kind;
+typedef struct zt_loader zt_loader;
+
+typedef struct {
+    zt_ds_kind kind;
+    uint64_t   n_rows;       /* in the opened split */
+    int        in_dim;       /* mnist: 784 */
+    int        n_classes;    /* mnist: 10; text: vocab size */
+    int        ctx;          /* text window */
+    char       vocab[257];   /* text */
+    int        vocab_size;
+} zt_ds_info;
+
+/* split: "train" | "test" (mnist) | "val" (text). kind must match the file.
+ * On error returns NULL and writes a message naming file and dataset. */
+zt_loader *zt_loader_open(const char *path, zt_ds_kind kind, const char *split,
+                          int ctx, char *err, size_t errlen);
+const zt_ds_info *zt_loader_info(const zt_loader *l);
+/* Read the given rows into caller buffers (mnist: xf [n*784] scaled to [0,1],
+ * y [n]; text: xi [n*ctx], y [n*ctx] = next tokens). Returns 0 or -1 (+err). */
+int  zt_loader_read(zt_loader *l, const uint64_t *rows, int n,
+                    float *xf, int32_t *xi, int32_t *y, char *err, size_t errlen);
+/* Prefetch: start reading `rows` in the background; zt_loader_take waits for it
+ * and copies into the buffers. One outstanding request at a time. */
+int  zt_loader_prefetch(zt_loader *l, const uint64_t *rows, int n);
+int  zt_loader_take(zt_loader *l, float *xf, int32_t *xi, int32_t *y, char *err, size_t errlen);
+void zt_loader_close(zt_loader *l);
+
+/* ---- preparation (prep_mnist.c, prep_text.c) ---- */
+int zt_prep_mnist(const char *json_dir, const char *out_h5, char *err, size_t errlen);
+int zt_prep_text(const char *const *files, int n_files, const char *out_h5,
+                 double val_frac, char *err, size_t errlen);
+#endif

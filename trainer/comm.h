@@ -1,0 +1,54 @@
+/* comm.h — one collective interface, two backends: MPI (host memory) and
+ * NCCL (device memory). Counts need not divide W: padding is internal.
+ *
+ * Flat partitioning (DESIGN.md): n elements, chunk = ceil(n/W); rank r owns
+ * [r*chunk, (r+1)*chunk) ∩ [0, n). zt_part() computes it; reduce_scatter and
+ * all_gather use exactly this partition. */
+#ifndef ZT_COMM_H
+#define ZT_COMM_H
+#include <stddef.h>
+#include <stdint.h>
+#include "zt_launcher.h"   /* zt_proc_t */
+
+typedef enum { ZT_F32 = 0, ZT_BF16 = 1 } zt_dtype;
+typedef enum { ZT_SUM = 0, ZT_AVG = 1, ZT_MAX = 2 } zt_redop;
+
+typedef struct zt_comm zt_comm;
+typedef struct zt_req  zt_req;
+
+static inline void zt_part(size_t n, int W, int r, size_t *off, size_t *len) {
+    size_t chunk = (n + (size_t)W - 1) / (size_t)W;
+    size_t o = (size_t)r * chunk; if (o > n) o = n;
+    size_t l = chunk; if (o + l > n) l = n - o;
+    *off = o; *len = l;
+}
+static inline size_t zt_dtype_size(zt_dtype t) { return t == ZT_BF16 ? 2 : 4; }
+
+/* backend: "mpi" or "nccl". timeout_s: any collective not done by then prints
+ * which op/rank timed out and exits ZT_EXIT_PEER (the last guard against hangs). */
+zt_comm *zt_comm_create(const char *backend, const zt_proc_t *p, double timeout_s);
+void     zt_comm_destroy(zt_comm *c);
+int      zt_comm_rank(const zt_comm *c);
+int      zt_comm_size(const zt_comm *c);
+const char *zt_comm_backend(const zt_comm *c);
+
+/* Blocking. send==recv means in place (allreduce, bcast). */
+int zt_allreduce(zt_comm *c, const void *send, void *recv, size_t n, zt_dtype t, zt_redop op);
+/* send: n elements; recv: this rank's zt_part(n) elements. */
+int zt_reduce_scatter(zt_comm *c, const void *send, void *recv, size_t n, zt_dtype t, zt_redop op);
+/* send: this rank's zt_part(n) elements; recv: n elements. send may alias recv+off. */
+int zt_allgather(zt_comm *c, const void *send, void *recv, size_t n, zt_dtype t);
+int zt_bcast(zt_comm *c, void *buf, size_t n, zt_dtype t, int root);
+int zt_barrier(zt_comm *c);
+
+/* Asynchronous: returns a request completed by zt_wait (FIFO order per comm).
+ * Buffers must stay valid until zt_wait returns. */
+zt_req *zt_iallreduce(zt_comm *c, const void *send, void *recv, size_t n, zt_dtype t, zt_redop op);
+zt_req *zt_ireduce_scatter(zt_comm *c, const void *send, void *recv, size_t n, zt_dtype t, zt_redop op);
+zt_req *zt_iallgather(zt_comm *c, const void *send, void *recv, size_t n, zt_dtype t);
+int     zt_wait(zt_req *r);     /* frees r; returns 0 */
+/* Same, and reports the monotonic seconds at which the op really started and
+ * finished on the wire (either pointer may be NULL): the engines' timeline. */
+int     zt_wait_t(zt_req *r, double *t_start, double *t_end);
+double  zt_now(void);           /* monotonic seconds */
+#endif

@@ -1,0 +1,74 @@
+/* model.h — a model is a sequence of units over one flat fp32 parameter
+ * buffer. Unit u owns params [unit_off[u], unit_off[u]+unit_len[u]); the
+ * engines call forward(u) for u = 0..n_units-1, then backward(u) from the last
+ * unit down, and communicate a unit's gradients as soon as they are final.
+ * Each call gets a pointer to *that unit's* parameters (under ZeRO-3 a freshly
+ * gathered copy), so a model never assumes the full buffer is resident. */
+#ifndef ZT_MODEL_H
+#define ZT_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZT_MAX_UNITS   64
+#define ZT_MAX_TENSORS 256
+
+typedef struct {
+    char   name[64];    /* e.g. "h0.w", "blk3.attn.qkv_w" */
+    int    ndim;        /* 1 or 2 */
+    size_t shape[2];    /* row-major */
+    size_t off;         /* global offset in the flat parameter buffer */
+    size_t numel;
+    int    unit;
+} zt_tensor;
+
+/* One micro-batch. mlp: xf [n, in_dim], y [n]. gpt: xi [n, T], y [n, T]. */
+typedef struct {
+    int            n;
+    const float   *xf;
+    const int32_t *xi;
+    const int32_t *y;
+} zt_batch;
+
+typedef struct zt_model zt_model;
+struct zt_model {
+    char      kind[16];                 /* "mlp" | "gpt" */
+    size_t    n_params;
+    int       n_units;
+    size_t    unit_off[ZT_MAX_UNITS], unit_len[ZT_MAX_UNITS];
+    int       n_tensors;
+    zt_tensor tensors[ZT_MAX_TENSORS];
+    int       max_batch;                /* micro-batch rows the activations fit */
+    size_t    tokens_per_row;           /* 1 for mlp, T for gpt (throughput) */
+    double    flops_per_row;            /* fwd+bwd FLOPs per row (MFU) */
+    /* backward() accumulates d(grad_scale * sum over rows of row_loss)/dparam
+     * into gu. row_loss = cross-entropy (gpt: mean over the T positions).
+     * The engine sets grad_scale = 1/global_batch, so a SUM all-reduce yields
+     * the gradient of the global mean loss, independent of W. */
+    float     grad_scale;
+
+    void  (*set_batch)(zt_model *m, const zt_batch *b);
+    void  (*forward)(zt_model *m, int u, const float *pu);
+    void  (*backward)(zt_model *m, int u, const float *pu, float *gu);
+    double (*loss_sum)(zt_model *m);    /* sum of row losses of the last forward */
+    int   (*correct)(zt_model *m);      /* mlp: argmax hits of last forward; gpt: 0 */
+    void  (*destroy)(zt_model *m);
+    void  *impl;
+};
+
+typedef struct {
+    int in_dim, out_dim, n_hidden, hidden[8];
+} zt_mlp_cfg;
+typedef struct {
+    int vocab, ctx, d_model, n_layer, n_head;
+} zt_gpt_cfg;
+
+zt_model *zt_mlp_create(const zt_mlp_cfg *c, int max_batch);
+zt_model *zt_gpt_create(const zt_gpt_cfg *c, int max_batch);
+
+/* Deterministic init of flat elements [lo, hi) into out[0 .. hi-lo):
+ * counter-based RNG keyed by (seed, global element index), so any rank at any W
+ * produces identical values for the same index without a broadcast. */
+void zt_model_init_range(const zt_model *m, uint64_t seed, size_t lo, size_t hi, float *out);
+/* The unit's forward/backward in one call, for tests: full params p, grads g. */
+double zt_model_loss_and_grad(zt_model *m, const zt_batch *b, const float *p, float *g);
+#endif
