@@ -62,4 +62,6 @@ void zt_loader_close(zt_loader *l);
 int zt_prep_mnist(const char *json_dir, const char *out_h5, char *err, size_t errlen);
 int zt_prep_text(const char *const *files, int n_files, const char *out_h5,
                  double val_frac, char *err, size_t errlen);
+/* `ztrain data prep mnist OUT.h5 [JSON_DIR]` | `ztrain data prep text OUT.h5 [FILES...]` */
+int zt_data_cmd(int argc, char **argv);
 #endif
