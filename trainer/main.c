@@ -1,8 +1,28 @@
 /* main.c — the one `ztrain` binary: subcommands train, info, data, ckpt. */
-#include <stdio.h>   /* fprintf */
-#include <string.h>  /* strcmp */
+#include <stdio.h>     /* fprintf */
+#include <string.h>    /* strcmp */
+#include "train.h"     /* zt_train_main, zt_info_main */
+#include "zt_ckpt.h"   /* zt_ck_cmd */
+#include "zt_data.h"   /* zt_data_cmd */
+
+static void usage(void) {
+    fprintf(stderr,
+        "usage: ztrain <command> ...\n"
+        "  train --config FILE.ini [--set section.key=value ...]   train (see README)\n"
+        "  info [--build]                                           who am I, per rank\n"
+        "  data prep mnist OUT.h5 [JSON_DIR] | data prep text OUT.h5 [FILES...]\n"
+        "  ckpt info DIR | ckpt verify DIR | ckpt export DIR OUT.h5\n");
+}
 
 int main(int argc, char **argv) {
-    fprintf(stderr, "ztrain: not built yet\n");
-    return 1;
+    if (argc < 2) { usage(); return 2; }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "train")) return zt_train_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))  return zt_info_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data"))  return zt_data_cmd(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ckpt"))  return zt_ck_cmd(argc - 1, argv + 1);
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) { usage(); return 0; }
+    fprintf(stderr, "ztrain: unknown command '%s'\n", cmd);
+    usage();
+    return 2;
 }

@@ -1,0 +1,73 @@
+/* engine.h — one training step under DDP (stage 0) or ZeRO stage 1/2/3.
+ *
+ * Flat buffer of P parameters; rank r owns partition [plo, plo+plen) =
+ * zt_part(P, W, r). What each rank keeps (fp32, S optimizer slots):
+ *   stage 0: params P, grads P,   slots S*P      (all-reduce buckets)
+ *   stage 1: params P, grads P,   slots S*P/W    (all-reduce, step own part, all-gather)
+ *   stage 2: params P, grads P/W, slots S*P/W    (reduce-scatter buckets)
+ *   stage 3: params P/W, grads P/W, slots S*P/W  (units gathered before use)
+ * Transient buffers (bucket scratch, gathered units) are reported apart. */
+#ifndef ZT_ENGINE_H
+#define ZT_ENGINE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "comm.h"     /* zt_comm, zt_req */
+#include "model.h"    /* zt_model, zt_batch */
+#include "optim.h"    /* zt_optim_cfg */
+
+#define ZT_MAX_BUCKETS ZT_MAX_UNITS
+
+typedef struct {
+    double loss_sum;        /* this rank's sum of row losses over its micro-batches */
+    double grad_norm;       /* global, before clipping */
+    double t_step, t_exposed_comm;     /* seconds */
+    double t_backward_end;  /* timeline (zt_now): backward of last micro-batch done */
+    double t_first_comm;    /* first gradient collective actually started */
+    double t_last_comm_end;
+} zt_step_stats;
+
+typedef struct {
+    size_t params, grads, optim, transient;   /* bytes held by this rank */
+} zt_mem;
+
+typedef struct zt_engine {
+    zt_model *m;
+    zt_comm  *c;
+    zt_optim_cfg oc;
+    int       W, r, stage;
+    size_t    P, plo, plen;
+    float    *params;       /* stage 0-2: P elements; stage 3: NULL */
+    float    *ppart;        /* own partition of params (stage 0-2: params+plo) */
+    float    *grads;        /* stage 0/1: P; else NULL */
+    float    *gpart;        /* own partition of grads (stage 0/1: grads+plo) */
+    int       nslots;
+    float    *slots[4];     /* stage 0: P each, else plen each */
+    size_t    slot_base;    /* flat index of slots[i][0]: 0 (stage 0) or plo */
+    /* buckets of consecutive units, built from the last unit backwards */
+    int       nb;
+    int       b_lo[ZT_MAX_BUCKETS], b_hi[ZT_MAX_BUCKETS];   /* unit range, inclusive */
+    size_t    b_off[ZT_MAX_BUCKETS], b_len[ZT_MAX_BUCKETS];
+    int       unit_bucket[ZT_MAX_UNITS];
+    float    *bbuf[2], *rbuf[2];  /* stage 2/3: bucket grads and reduce-scatter result */
+    float    *ubuf[2];            /* stage 3: gathered unit params */
+    size_t    max_bucket, max_unit;
+    zt_mem    mem;
+    double    t_exposed;          /* accumulated time blocked on communication */
+} zt_engine;
+
+zt_engine *zt_engine_create(zt_model *m, zt_comm *c, const zt_optim_cfg *oc, int stage,
+                            double bucket_mb);
+void   zt_engine_destroy(zt_engine *e);
+/* Deterministic init of what this rank holds (counter-based RNG, any W). */
+void   zt_engine_init_params(zt_engine *e, uint64_t seed);
+/* One optimizer step t (1-based) at learning rate lr over k micro-batches
+ * (this rank's share of the global batch). */
+void   zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float lr,
+                      zt_step_stats *st);
+/* Forward only (evaluation): sum of row losses and correct count of batch b. */
+double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct);
+/* Formula bytes for (P, W, stage, S) next to what this rank holds. */
+void   zt_engine_formula(size_t P, int W, int stage, int S, zt_mem *out);
+/* Gather the full parameter vector into out (P floats) on every rank (tests, export). */
+void   zt_engine_full_params(zt_engine *e, float *out);
+#endif

@@ -1,0 +1,32 @@
+/* saver.h — the trainer's side of checkpointing: which partition each rank
+ * writes, the asynchronous writer thread, the collective commit protocol and
+ * resume at any W / stage. File work lives in checkpoint/ (zt_ckpt.h). */
+#ifndef ZT_SAVER_H
+#define ZT_SAVER_H
+#include <stdint.h>
+#include "config.h"   /* zt_config */
+#include "engine.h"   /* zt_engine */
+
+typedef struct zt_saver zt_saver;
+
+zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank);
+void      zt_saver_destroy(zt_saver *s);
+/* Collective. Start saving the state after `step` updates: waits for (and
+ * commits) a pending save, copies this rank's partition to host buffers and
+ * writes it in the background (ckpt.async) or now. Returns seconds blocked. */
+double    zt_saver_begin(zt_saver *s, uint64_t step, int force_sync);
+/* Collective, at a step boundary. `not_done` is this rank's flag as a float,
+ * to be combined by the caller's per-step all-reduce (MAX); if the reduced
+ * value is 0 the pending save is committed here. Returns 1 if a save is pending. */
+int       zt_saver_pending(const zt_saver *s);
+float     zt_saver_local_busy(const zt_saver *s);
+void      zt_saver_commit_if_done(zt_saver *s, float any_busy);
+/* Collective: wait for and commit any pending save. */
+void      zt_saver_finish(zt_saver *s);
+uint64_t  zt_saver_last_step(const zt_saver *s);   /* last committed step, or UINT64_MAX */
+
+/* Collective. Resume per cfg->ckpt_resume; on success loads params and
+ * optimizer state into e and sets *step; 0 = resumed, 1 = fresh start.
+ * Unusable checkpoints -> prints why and exits ZT_EXIT_CKPT. */
+int       zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step);
+#endif
