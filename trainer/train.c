@@ -217,16 +217,18 @@ static void dump_params(run *R, const char *path) {
 static void usage(void) {
     fprintf(stderr,
         "usage: ztrain train --config FILE.ini [--set section.key=value ...]\n"
-        "                    [--dump-params FILE] [--print-config] [--keys]\n");
+        "                    [--dump-params FILE] [--stop-at STEP] [--print-config] [--keys]\n");
 }
 
 int zt_train_main(int argc, char **argv) {
     const char *cfgfile = NULL, *dump = NULL;
     char **sets = calloc((size_t)argc, sizeof *sets); int nsets = 0, print_cfg = 0;
+    uint64_t stop_at = 0;   /* act as if a stop signal arrived after this step (tests) */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc) cfgfile = argv[++i];
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[nsets++] = argv[++i];
         else if (!strcmp(argv[i], "--dump-params") && i + 1 < argc) dump = argv[++i];
+        else if (!strcmp(argv[i], "--stop-at") && i + 1 < argc) stop_at = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--print-config")) print_cfg = 1;
         else if (!strcmp(argv[i], "--keys")) { zt_config_print_keys(); return 0; }
         else { fprintf(stderr, "ztrain train: unknown argument '%s'\n", argv[i]); usage(); return ZT_EXIT_CONFIG; }
@@ -313,7 +315,7 @@ int zt_train_main(int argc, char **argv) {
         n_int++; comm_int += st.t_exposed_comm; step_int += st.t_step; loss_int += st.loss_sum;
 
         /* step boundary: agree on stop, and on whether a background save finished */
-        float flags[2] = { (float)(zt_signal_pending() != 0), R->saver ? zt_saver_local_busy(R->saver) : 0 }, any[2];
+        float flags[2] = { (float)(zt_signal_pending() != 0 || step == stop_at), R->saver ? zt_saver_local_busy(R->saver) : 0 }, any[2];
         zt_allreduce(R->comm, flags, any, 2, ZT_F32, ZT_MAX);
         if (R->saver) zt_saver_commit_if_done(R->saver, any[1]);
 

@@ -1,0 +1,20 @@
+# Multi-rank trainer tests: real processes via mpirun (launcher/ztrain-launch).
+# Fixture `testdata` prepares the real datasets once into ${CMAKE_BINARY_DIR}/testdata.
+set(ZT_TESTDATA ${CMAKE_BINARY_DIR}/testdata)
+add_test(NAME data_prepare
+  COMMAND bash -c "mkdir -p ${ZT_TESTDATA} && $<TARGET_FILE:ztrain> data prep mnist ${ZT_TESTDATA}/mnist.h5 ${CMAKE_SOURCE_DIR}/data/raw/mnist && $<TARGET_FILE:ztrain> data prep text ${ZT_TESTDATA}/fortunes.h5")
+set_tests_properties(data_prepare PROPERTIES FIXTURES_SETUP testdata LABELS "ranks;integration")
+
+function(zt_rank_test name script)
+  add_test(NAME ${name} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ranks/${script} ${ARGN})
+  set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED testdata LABELS ranks TIMEOUT 600
+    ENVIRONMENT "ZT=$<TARGET_FILE:ztrain>;SRC=${CMAKE_SOURCE_DIR};DATA=${ZT_TESTDATA}")
+endfunction()
+zt_rank_test(train_invariance_mlp invariance.sh mlp)
+zt_rank_test(train_invariance_gpt invariance.sh gpt)
+zt_rank_test(train_memory memory.sh)
+zt_rank_test(train_overlap overlap.sh)
+zt_rank_test(train_config_errors config_errors.sh)
+zt_rank_test(ckpt_resume_mlp resume.sh mlp)
+zt_rank_test(ckpt_resume_gpt resume.sh gpt)
+zt_rank_test(ckpt_robust ckpt_robust.sh)
