@@ -7,14 +7,16 @@
 #include <stdio.h>     /* fprintf */
 #include <stdlib.h>    /* calloc, free, exit */
 #include <string.h>    /* memset, memcpy */
+#include "ops.h"          /* device op table: memory, add_acc, sumsq, optim_step */
 #include "zt_launcher.h"   /* exit codes */
 
 #define engineCheck(cond, ...) do { if (!(cond)) { \
     fprintf(stderr, "ztrain: %s:%d: %s failed: ", __FILE__, __LINE__, #cond); \
     fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(ZT_EXIT_INTERNAL); } } while (0)
 
-static float *ealloc(size_t n, size_t *counter) {
-    float *p = calloc(n ? n : 1, sizeof(float));
+/* all state lives in the model's op-table memory (host for cpu, device for cuda) */
+static float *ealloc(const zt_ops *o, size_t n, size_t *counter) {
+    float *p = o->alloc((n ? n : 1) * sizeof(float));
     engineCheck(p != NULL, "out of memory allocating %zu floats", n);
     *counter += n * sizeof(float);
     return p;
@@ -46,11 +48,12 @@ static double wait_req(zt_engine *e, zt_req *q, zt_step_stats *st) {
     return dt;
 }
 
-zt_engine *zt_engine_create(zt_model *m, zt_comm *c, const zt_optim_cfg *oc, int stage,
-                            double bucket_mb) {
+zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_optim_cfg *oc,
+                            int stage, double bucket_mb) {
     zt_engine *e = calloc(1, sizeof *e);
     engineCheck(e != NULL, "oom");
-    e->m = m; e->c = c; e->oc = *oc; e->stage = stage;
+    e->m = m; e->c = c; e->ctl = ctl ? ctl : c; e->oc = *oc; e->stage = stage;
+    e->ops = m->ops;
     e->W = zt_comm_size(c); e->r = zt_comm_rank(c);
     e->P = m->n_params;
     zt_part(e->P, e->W, e->r, &e->plo, &e->plen);
@@ -76,35 +79,42 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, const zt_optim_cfg *oc, int
         if (m->unit_len[u] > e->max_unit) e->max_unit = m->unit_len[u];
 
     size_t P = e->P, pl = e->plen;
-    if (stage <= 2) { e->params = ealloc(P, &e->mem.params); e->ppart = e->params + e->plo; }
-    else            { e->ppart = ealloc(pl, &e->mem.params); }
-    if (stage <= 1) { e->grads = ealloc(P, &e->mem.grads); e->gpart = e->grads + e->plo; }
-    else            { e->gpart = ealloc(pl, &e->mem.grads); }
+    if (stage <= 2) { e->params = ealloc(e->ops, P, &e->mem.params); e->ppart = e->params + e->plo; }
+    else            { e->ppart = ealloc(e->ops, pl, &e->mem.params); }
+    if (stage <= 1) { e->grads = ealloc(e->ops, P, &e->mem.grads); e->gpart = e->grads + e->plo; }
+    else            { e->gpart = ealloc(e->ops, pl, &e->mem.grads); }
     size_t sl = stage == 0 ? P : pl;
     e->slot_base = stage == 0 ? 0 : e->plo;
-    for (int i = 0; i < e->nslots; i++) e->slots[i] = ealloc(sl, &e->mem.optim);
+    for (int i = 0; i < e->nslots; i++) e->slots[i] = ealloc(e->ops, sl, &e->mem.optim);
     if (stage >= 2)
         for (int i = 0; i < 2; i++) {
-            e->bbuf[i] = ealloc(e->max_bucket, &e->mem.transient);
-            e->rbuf[i] = ealloc(e->max_bucket, &e->mem.transient);
+            e->bbuf[i] = ealloc(e->ops, e->max_bucket, &e->mem.transient);
+            e->rbuf[i] = ealloc(e->ops, e->max_bucket, &e->mem.transient);
         }
     if (stage == 3)
-        for (int i = 0; i < 2; i++) e->ubuf[i] = ealloc(e->max_unit, &e->mem.transient);
+        for (int i = 0; i < 2; i++) e->ubuf[i] = ealloc(e->ops, e->max_unit, &e->mem.transient);
     return e;
 }
 
 void zt_engine_destroy(zt_engine *e) {
     if (!e) return;
-    if (e->stage <= 2) free(e->params); else free(e->ppart);
-    if (e->stage <= 1) free(e->grads); else free(e->gpart);
-    for (int i = 0; i < e->nslots; i++) free(e->slots[i]);
-    for (int i = 0; i < 2; i++) { free(e->bbuf[i]); free(e->rbuf[i]); free(e->ubuf[i]); }
+    const zt_ops *o = e->ops;
+    if (e->stage <= 2) o->free(e->params); else o->free(e->ppart);
+    if (e->stage <= 1) o->free(e->grads); else o->free(e->gpart);
+    for (int i = 0; i < e->nslots; i++) o->free(e->slots[i]);
+    for (int i = 0; i < 2; i++) { o->free(e->bbuf[i]); o->free(e->rbuf[i]); o->free(e->ubuf[i]); }
     free(e);
 }
 
 void zt_engine_init_params(zt_engine *e, uint64_t seed) {
-    if (e->stage <= 2) zt_model_init_range(e->m, seed, 0, e->P, e->params);
-    else               zt_model_init_range(e->m, seed, e->plo, e->plo + e->plen, e->ppart);
+    size_t lo = e->stage <= 2 ? 0 : e->plo, n = e->stage <= 2 ? e->P : e->plen;
+    float *dst = e->stage <= 2 ? e->params : e->ppart;
+    if (!e->ops->device) { zt_model_init_range(e->m, seed, lo, lo + n, dst); return; }
+    float *h = malloc((n ? n : 1) * sizeof(float));
+    engineCheck(h != NULL, "oom");
+    zt_model_init_range(e->m, seed, lo, lo + n, h);
+    e->ops->to_device(dst, h, n * sizeof(float));
+    free(h);
 }
 
 void zt_engine_formula(size_t P, int W, int stage, int S, zt_mem *o) {
@@ -154,8 +164,7 @@ static void finish_rs(zt_engine *e, inflight *f, zt_step_stats *st) {
     wait_req(e, f->q, st);
     if (e->stage >= 2) {   /* accumulate my part of the bucket into gpart */
         size_t lo, len; my_overlap(e, e->b_off[f->b], e->b_len[f->b], &lo, &len);
-        float *dst = e->gpart + (lo - e->plo); const float *src = e->rbuf[f->buf];
-        for (size_t i = 0; i < len; i++) dst[i] += src[i];
+        e->ops->add_acc(e->gpart + (lo - e->plo), e->rbuf[f->buf], len);
     }
     f->q = NULL;
 }
@@ -183,7 +192,7 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
         if (e->stage >= 2 && u == e->b_hi[b]) {
             /* new bucket: its scratch must be free (wait the bucket that used it) */
             finish_rs(e, &fl[bslot], st);
-            memset(e->bbuf[bslot], 0, e->b_len[b] * sizeof(float));
+            e->ops->zero(e->bbuf[bslot], e->b_len[b] * sizeof(float));
         }
         const float *pu;
         if (e->stage == 3) {
@@ -215,8 +224,8 @@ static void optimize_range(zt_engine *e, size_t lo, size_t hi, uint64_t t, float
         if (b <= a) continue;
         float *sl[4];
         for (int s = 0; s < e->nslots; s++) sl[s] = e->slots[s] + (a - e->slot_base);
-        zt_optim_step(&e->oc, t, lr, gscale, p + (a - lo), g + (a - lo), sl, b - a,
-                      zt_optim_tensor_wd(&e->oc, T));
+        e->ops->optim_step(&e->oc, t, lr, gscale, p + (a - lo), g + (a - lo), sl, b - a,
+                           zt_optim_tensor_wd(&e->oc, T));
     }
 }
 
@@ -226,8 +235,8 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     memset(st, 0, sizeof *st);
     double t0 = zt_now();
     e->t_exposed = 0;
-    if (e->stage <= 1) memset(e->grads, 0, e->P * sizeof(float));
-    else               memset(e->gpart, 0, e->plen * sizeof(float));
+    if (e->stage <= 1) e->ops->zero(e->grads, e->P * sizeof(float));
+    else               e->ops->zero(e->gpart, e->plen * sizeof(float));
     for (int i = 0; i < k; i++) {
         m->set_batch(m, &mb[i]);
         forward_all(e, st);
@@ -238,11 +247,11 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     /* global gradient norm: DDP has the full reduced gradient everywhere;
      * ZeRO sums the partitions' squared norms across ranks */
     double n2;
-    if (e->stage == 0) n2 = zt_grad_sumsq(e->grads, e->P);
-    else {
-        float f = (float)zt_grad_sumsq(e->gpart, e->plen), out = 0;
+    if (e->stage == 0) n2 = e->ops->sumsq(e->grads, e->P);
+    else {   /* host scalar: the control communicator */
+        float f = (float)e->ops->sumsq(e->gpart, e->plen), out = 0;
         double tw = zt_now();
-        zt_allreduce(e->c, &f, &out, 1, ZT_F32, ZT_SUM);
+        zt_allreduce(e->ctl, &f, &out, 1, ZT_F32, ZT_SUM);
         e->t_exposed += zt_now() - tw;
         n2 = out;
     }
@@ -268,6 +277,9 @@ double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct) {
 }
 
 void zt_engine_full_params(zt_engine *e, float *out) {
-    if (e->stage <= 2) { memcpy(out, e->params, e->P * sizeof(float)); return; }
-    zt_allgather(e->c, e->ppart, out, e->P, ZT_F32);
+    if (e->stage <= 2) { e->ops->to_host(out, e->params, e->P * sizeof(float)); return; }
+    float *full = e->ops->alloc(e->P * sizeof(float));
+    zt_allgather(e->c, e->ppart, full, e->P, ZT_F32);
+    e->ops->to_host(out, full, e->P * sizeof(float));
+    e->ops->free(full);
 }

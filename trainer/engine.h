@@ -32,7 +32,9 @@ typedef struct {
 
 typedef struct zt_engine {
     zt_model *m;
-    zt_comm  *c;
+    zt_comm  *c;            /* data: the model's memory space (mpi or nccl) */
+    zt_comm  *ctl;          /* control scalars in host memory (mpi; == c on cpu) */
+    const struct zt_ops *ops;  /* the model's op table: where every buffer lives */
     zt_optim_cfg oc;
     int       W, r, stage;
     size_t    P, plo, plen;
@@ -55,8 +57,8 @@ typedef struct zt_engine {
     double    t_exposed;          /* accumulated time blocked on communication */
 } zt_engine;
 
-zt_engine *zt_engine_create(zt_model *m, zt_comm *c, const zt_optim_cfg *oc, int stage,
-                            double bucket_mb);
+zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_optim_cfg *oc,
+                            int stage, double bucket_mb);
 void   zt_engine_destroy(zt_engine *e);
 /* Deterministic init of what this rank holds (counter-based RNG, any W). */
 void   zt_engine_init_params(zt_engine *e, uint64_t seed);
@@ -68,6 +70,6 @@ void   zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float
 double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct);
 /* Formula bytes for (P, W, stage, S) next to what this rank holds. */
 void   zt_engine_formula(size_t P, int W, int stage, int S, zt_mem *out);
-/* Gather the full parameter vector into out (P floats) on every rank (tests, export). */
+/* Gather the full parameter vector into host out (P floats) on every rank (tests). */
 void   zt_engine_full_params(zt_engine *e, float *out);
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>    /* memcpy, strcmp */
 #include <sys/stat.h>  /* stat */
 #include "zt_ckpt.h"   /* checkpoint files */
+#include "ops.h"       /* to_host / to_device: state may live on a GPU */
 #include "zt_launcher.h" /* exit codes */
 
 struct zt_saver {
@@ -89,7 +90,7 @@ static void join_writer(zt_saver *s) {
 /* steps 2-4 of the protocol; called when every writer is done */
 static void commit(zt_saver *s) {
     join_writer(s);
-    zt_comm *c = s->e->c;
+    zt_comm *c = s->e->ctl;   /* host words */
     int W = s->W;
     uint32_t mine[2] = { (uint32_t)s->ok, s->crc };
     uint32_t *all = calloc((size_t)2 * W, sizeof *all);
@@ -148,9 +149,10 @@ double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
         fprintf(stderr, "ztrain: rank %d: %s\n", s->rank, err); exit(ZT_EXIT_CKPT);
     }
     /* copy this rank's partition to host buffers: training may go on */
-    memcpy(s->host, e->ppart, e->plen * sizeof(float));
+    e->ops->to_host(s->host, e->ppart, e->plen * sizeof(float));
     for (int i = 0; i < e->nslots; i++)
-        memcpy(s->host + (size_t)(1 + i) * e->plen, e->slots[i] + (e->plo - e->slot_base), e->plen * sizeof(float));
+        e->ops->to_host(s->host + (size_t)(1 + i) * e->plen, e->slots[i] + (e->plo - e->slot_base),
+                        e->plen * sizeof(float));
     s->step = step; s->pending = 1; s->ok = 0;
     atomic_store(&s->busy, 1);
     if (s->cfg->ckpt_async && !force_sync) {
@@ -200,10 +202,10 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
         if (rc < 0) fprintf(stderr, "ztrain: rank 0: cannot resume from %s: %s\n", root, err);
         code = (float)rc;
     }
-    zt_bcast(e->c, &code, 1, ZT_F32, 0);
+    zt_bcast(e->ctl, &code, 1, ZT_F32, 0);
     if (code < 0) exit(ZT_EXIT_CKPT);
     if (code > 0) { if (rank == 0) printf("ztrain: no checkpoint under '%s': fresh start\n", root); return 1; }
-    zt_bcast(e->c, path, sizeof path / 4, ZT_F32, 0);   /* raw bytes */
+    zt_bcast(e->ctl, path, sizeof path / 4, ZT_F32, 0);   /* raw bytes */
 
     char err[4096];
     zt_ck_reader *r = zt_ck_open(path, err, sizeof err);
@@ -216,11 +218,15 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
     }
     free(tmp.tensors);
     const zt_ck_meta *m = zt_ck_meta_of(r);
-    size_t lo = e->plo, hi = e->plo + e->plen;
-    int bad = zt_ck_read(r, NULL, lo, hi, e->ppart, err, sizeof err) != 0;
-    for (int i = 0; i < e->nslots && !bad; i++)
-        bad = zt_ck_read(r, zt_optim_slot_name(&e->oc, i), lo, hi,
-                         e->slots[i] + (e->plo - e->slot_base), err, sizeof err) != 0;
+    size_t lo = e->plo, hi = e->plo + e->plen, bytes = e->plen * sizeof(float);
+    float *h = calloc(e->plen ? e->plen : 1, sizeof(float));   /* host staging */
+    int bad = zt_ck_read(r, NULL, lo, hi, h, err, sizeof err) != 0;
+    if (!bad) e->ops->to_device(e->ppart, h, bytes);
+    for (int i = 0; i < e->nslots && !bad; i++) {
+        bad = zt_ck_read(r, zt_optim_slot_name(&e->oc, i), lo, hi, h, err, sizeof err) != 0;
+        if (!bad) e->ops->to_device(e->slots[i] + (e->plo - e->slot_base), h, bytes);
+    }
+    free(h);
     if (bad) { fprintf(stderr, "ztrain: rank %d: reading %s: %s\n", rank, path, err); exit(ZT_EXIT_CKPT); }
     /* every rank read only its partition; DDP/ZeRO-1/2 need the full params,
      * DDP also the full optimizer state */

@@ -23,7 +23,8 @@
 typedef struct {
     zt_config cfg;
     zt_proc_t proc;
-    zt_comm *comm;
+    zt_comm *comm;          /* tensors (mpi or nccl) */
+    zt_comm *ctl;           /* host scalars (mpi) */
     zt_model *model;
     zt_engine *eng;
     zt_saver *saver;
@@ -159,7 +160,7 @@ static void evaluate(run *R, uint64_t step, double *loss_out, double *acc_out) {
         if (real) { loss += l; correct += corr; count += real; }
     }
     float v[3] = { (float)loss, (float)correct, (float)count }, s[3];
-    zt_allreduce(R->comm, v, s, 3, ZT_F32, ZT_SUM);
+    zt_allreduce(R->ctl, v, s, 3, ZT_F32, ZT_SUM);
     *loss_out = s[0] / s[2]; *acc_out = s[1] / s[2];
     free(xf); free(xi); free(y); free(rows);
     json_t *o = json_object();
@@ -265,14 +266,18 @@ int zt_train_main(int argc, char **argv) {
     openblas_set_num_threads(threads);
 
     const char *backend = strcmp(c->backend, "auto") ? c->backend : (!strcmp(c->device, "cuda") ? "nccl" : "mpi");
-    R->comm = zt_comm_create(backend, &R->proc, c->comm_timeout);
+    /* host scalars (flags, losses, norms) always go through MPI; tensors through
+     * the backend of their memory space (the same MPI communicator on cpu) */
+    R->ctl = zt_comm_create("mpi", &R->proc, c->comm_timeout);
+    if (!R->ctl) die(R, ZT_EXIT_INTERNAL, "cannot create the %s communicator%s", "mpi", "");
+    R->comm = strcmp(backend, "mpi") ? zt_comm_create(backend, &R->proc, c->comm_timeout) : R->ctl;
     if (!R->comm) die(R, ZT_EXIT_INTERNAL, "cannot create the %s communicator%s", backend, "");
 
     open_data(R);
     build_model(R);
     zt_optim_cfg oc; optim_from_config(c, &oc);
     R->model->grad_scale = 1.0f / (float)c->global_batch;
-    R->eng = zt_engine_create(R->model, R->comm, &oc, c->zero_stage, c->bucket_mb);
+    R->eng = zt_engine_create(R->model, R->comm, R->ctl, &oc, c->zero_stage, c->bucket_mb);
     zt_engine_init_params(R->eng, (uint64_t)c->seed);
 
     R0 {
@@ -316,13 +321,13 @@ int zt_train_main(int argc, char **argv) {
 
         /* step boundary: agree on stop, and on whether a background save finished */
         float flags[2] = { (float)(zt_signal_pending() != 0 || step == stop_at), R->saver ? zt_saver_local_busy(R->saver) : 0 }, any[2];
-        zt_allreduce(R->comm, flags, any, 2, ZT_F32, ZT_MAX);
+        zt_allreduce(R->ctl, flags, any, 2, ZT_F32, ZT_MAX);
         if (R->saver) zt_saver_commit_if_done(R->saver, any[1]);
 
         int log_now = step % (uint64_t)c->log_every == 0 || step == total || any[0];
         if (log_now) {
             float l = (float)loss_int, lsum;
-            zt_allreduce(R->comm, &l, &lsum, 1, ZT_F32, ZT_SUM);
+            zt_allreduce(R->ctl, &l, &lsum, 1, ZT_F32, ZT_SUM);
             double loss = lsum / ((double)c->global_batch * n_int), now = zt_now();
             double sps = (double)c->global_batch * n_int / (now - t_int);
             double eta = (now - t_start) / (double)(step - first) * (double)(total - step);
@@ -398,7 +403,8 @@ int zt_train_main(int argc, char **argv) {
     zt_saver_destroy(R->saver);
     zt_engine_destroy(R->eng);
     R->model->destroy(R->model);
-    zt_comm_destroy(R->comm);
+    if (R->comm != R->ctl) zt_comm_destroy(R->comm);
+    zt_comm_destroy(R->ctl);
     zt_boot_finalize();
     free(rows); free(mbs); free(sets);
     return stopped ? ZT_EXIT_STOPPED : ZT_EXIT_OK;
