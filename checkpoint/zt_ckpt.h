@@ -7,6 +7,7 @@
  *
  *   root/step-00001200/index.h5              rank 0: meta + one VIRTUAL dataset
  *                                            per tensor and slot, global shape
+ *   root/step-00001200/index.crc32           rank 0: CRC32 of index.h5 ("%08x\n")
  *   root/step-00001200/shard-00000-of-00004.h5  rank r: its part of each tensor
  *   root/latest                              text file "step-00001200\n",
  *                                            replaced by atomic rename */
@@ -97,6 +98,27 @@ int zt_ck_resolve(const char *root, char *path, size_t cap, char *log, size_t lo
                   char *err, size_t errlen);
 /* Whole-checkpoint verification for the CLI: open + every shard checksum. */
 int zt_ck_verify(const char *stepdir, char *err, size_t errlen);
+
+/* --- additions (no change to the calls above) --- */
+/* Like zt_ck_resolve, plus:
+ *  flags ZT_CK_RESOLVE_NO_CRC: a candidate only has to open (index readable and
+ *    consistent, every shard present with its recorded size): for callers that
+ *    split the CRC work over ranks with zt_ck_verify_shards and call again with
+ *  before = the failed candidate's step (0 = no bound): only steps < before. */
+#define ZT_CK_RESOLVE_NO_CRC 1u
+int zt_ck_resolve_ex(const char *root, unsigned flags, uint64_t before, char *path, size_t cap,
+                     char *log, size_t loglen, char *err, size_t errlen);
+/* DIR as the CLI takes it: a step dir (has index.h5 or is named step-N /
+ * .tmp-step-N) is returned as is; a root gives root/<latest>. 0 or -1 + err. */
+int zt_ck_locate(const char *dir, char *stepdir, size_t cap, char *err, size_t errlen);
+/* Reader extras. */
+const char *zt_ck_dir_of(const zt_ck_reader *r);
+int zt_ck_shard_info(const zt_ck_reader *r, int i, uint64_t *lo, uint64_t *hi, uint32_t *crc, uint64_t *size);
+/* CRC check of shard i alone: 0 ok, ZT_CK_SHARD_BAD (size or CRC differs,
+ * unreadable), ZT_CK_SHARD_MISSING, -1 (no such shard); err names the file. */
+#define ZT_CK_SHARD_BAD     1
+#define ZT_CK_SHARD_MISSING 2
+int zt_ck_check_shard(zt_ck_reader *r, int i, char *err, size_t errlen);
 
 /* --- tools (ckpt_tools.c): `ztrain ckpt info|verify|export` --- */
 int zt_ck_cmd(int argc, char **argv);

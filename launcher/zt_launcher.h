@@ -44,13 +44,24 @@ int  zt_boot_get(int rank, const char *key, void *buf, size_t cap, size_t *got);
 _Noreturn void zt_boot_abort(int status, const char *msg);
 /* Set by the PMIx event handler when the server reports a dead/lost peer. */
 int  zt_boot_peer_failed(void);
+/* Rank named by that event, or -1 (none yet, or the server was lost). */
+int  zt_boot_failed_rank(void);
+/* The `ztrain info` line: "rank R/W local L/LS node N/NN host H backend B".
+ * Returns snprintf's result. */
+int  zt_proc_format(const zt_proc_t *p, const char *backend, char *buf, size_t cap);
 
 /* Stop signals (SIGUSR2, SIGTERM, SIGUSR1, SIGINT): the handler only sets a flag. */
 void zt_signals_install(void);
 int  zt_signal_pending(void);                  /* signo or 0 */
 void zt_signal_raise_for_test(int signo);
+void zt_signal_clear(void);                    /* forget a pending signal */
 
 /* Pure helpers (unit-tested): parse "0-3,5" style Slurm/PMIx rank lists. */
 int  zt_parse_int_env(const char *name, int dflt);
 int  zt_count_ranklist(const char *list);      /* "0,1,2" -> 3, "0-3" -> 4, bad -> -1 */
+/* Whole decimal int with optional blanks around it: 0 and *out, or -1. */
+int  zt_parse_int(const char *s, int *out);
+/* Expand a rank list into out[0..cap); returns the full count ("" -> 0), bad -> -1. */
+int  zt_parse_ranklist(const char *list, int *out, int cap);
+int  zt_ranklist_min(const char *list);        /* lowest rank, or -1 if bad/empty */
 #endif

@@ -51,4 +51,46 @@ int     zt_wait(zt_req *r);     /* frees r; returns 0 */
  * finished on the wire (either pointer may be NULL): the engines' timeline. */
 int     zt_wait_t(zt_req *r, double *t_start, double *t_end);
 double  zt_now(void);           /* monotonic seconds */
+/* Variable-count collectives for ranges of the flat buffer that are not
+ * W-divisible (ZeRO buckets and units): counts[q] elements go to / come from
+ * rank q, in rank order, contiguous. reduce_scatter_v: send has sum(counts)
+ * elements, recv gets counts[rank]. allgather_v: send has counts[rank], recv
+ * gets sum(counts), rank q's part at offset counts[0]+...+counts[q-1]. */
+zt_req *zt_ireduce_scatter_v(zt_comm *c, const void *send, void *recv, const size_t *counts,
+                             zt_dtype t, zt_redop op);
+zt_req *zt_iallgather_v(zt_comm *c, const void *send, void *recv, const size_t *counts, zt_dtype t);
+
+/* Threads: one thread at a time uses a comm (the MPI backend's own worker and
+ * watchdog threads are internal). Async ops run in FIFO order; a blocking op
+ * first waits for every async op submitted before it.
+ * Aliasing, all backends: allreduce send == recv is in place (other overlap is
+ * handled too); reduce_scatter(_v) recv may lie anywhere inside send
+ * (recv == send: this rank's part lands at recv[0]; recv == send + off: truly
+ * in place); allgather(_v) send may alias recv + off (in place) or overlap it.
+ * n == 0 is a no-op (async: a request that completes at once, in order).
+ * MPI backend tuning (env): ZT_COMM_ASYNC=polled|blocking|deferred|nbc, see
+ * trainer/comm_mpi.c and BENCHMARKS.md "Collectives".
+ *
+ * NCCL: the comm's cudaStream_t (as void*), on which every collective of this
+ * comm runs in FIFO order; GPU engines order compute against it with events
+ * (cudaEventRecord on their stream + cudaStreamWaitEvent on this one, and
+ * back). MPI: NULL. */
+void   *zt_comm_stream(zt_comm *c);
+/* Success path only, once, after the last zt_comm_destroy and before
+ * zt_boot_finalize(): finalizes MPI if the comm layer initialised it. Error
+ * paths must NOT call it (exit without it, so the launcher kills the job). */
+void    zt_comm_finalize(void);
+
+/* bf16 <-> fp32 (bf16 is stored as uint16_t): round to nearest even, NaN kept
+ * quiet. The MPI backend reduces bf16 in fp32 with exactly this rounding. */
+static inline uint16_t zt_f32_to_bf16(float f) {
+    union { float f; uint32_t u; } v = { f };
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40u);
+    v.u += 0x7fffu + ((v.u >> 16) & 1u);
+    return (uint16_t)(v.u >> 16);
+}
+static inline float zt_bf16_to_f32(uint16_t h) {
+    union { uint32_t u; float f; } v = { (uint32_t)h << 16 };
+    return v.f;
+}
 #endif

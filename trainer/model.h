@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct zt_ops;   /* ops.h */
+
 #define ZT_MAX_UNITS   64
 #define ZT_MAX_TENSORS 256
 
@@ -19,7 +21,17 @@ typedef struct {
     size_t off;         /* global offset in the flat parameter buffer */
     size_t numel;
     int    unit;
+    int    init;        /* zt_init_kind (added, issue 3) */
+    float  init_scale;  /* std (normal) or bound (uniform) */
 } zt_tensor;
+
+/* How zt_model_init_range fills a tensor. */
+typedef enum {
+    ZT_INIT_ZEROS = 0,   /* biases, LayerNorm biases */
+    ZT_INIT_ONES = 1,    /* LayerNorm gains */
+    ZT_INIT_NORMAL = 2,  /* N(0, init_scale²) */
+    ZT_INIT_UNIFORM = 3, /* U(-init_scale, init_scale) */
+} zt_init_kind;
 
 /* One micro-batch. mlp: xf [n, in_dim], y [n]. gpt: xi [n, T], y [n, T]. */
 typedef struct {
@@ -53,6 +65,11 @@ struct zt_model {
     int   (*correct)(zt_model *m);      /* mlp: argmax hits of last forward; gpt: 0 */
     void  (*destroy)(zt_model *m);
     void  *impl;
+    /* Added by the models (issue 3): the op table the model runs on (its
+     * memory space is where pu/gu/activations live; set_batch takes host
+     * pointers and copies them in) and the bytes of activations it holds. */
+    const struct zt_ops *ops;
+    size_t    act_bytes;
 };
 
 typedef struct {
@@ -64,11 +81,33 @@ typedef struct {
 
 zt_model *zt_mlp_create(const zt_mlp_cfg *c, int max_batch);
 zt_model *zt_gpt_create(const zt_gpt_cfg *c, int max_batch);
+/* The same on an explicit op table (NULL = zt_ops_cpu, see ops.h); then the
+ * pu/gu pointers given to forward/backward are in that table's memory space.
+ * Both return NULL (with a message on stderr) for an invalid config.
+ * Tensor names (stable: checkpoints use them), linear weights [out, in]:
+ *   mlp: fc{i}.w [out,in], fc{i}.b [out]; one unit per layer, i = 0..n_hidden.
+ *   gpt: unit 0: wte [V,C], wpe [T,C];
+ *        unit 1+l: h{l}.ln1.g, h{l}.ln1.b [C], h{l}.attn.qkv.w [3C,C],
+ *        h{l}.attn.qkv.b [3C], h{l}.attn.proj.w [C,C], h{l}.attn.proj.b [C],
+ *        h{l}.ln2.g, h{l}.ln2.b [C], h{l}.mlp.fc.w [4C,C], h{l}.mlp.fc.b [4C],
+ *        h{l}.mlp.proj.w [C,4C], h{l}.mlp.proj.b [C];
+ *        last unit: lnf.g, lnf.b [C], head.w [V,C] (untied, no bias). */
+zt_model *zt_mlp_create_ops(const zt_mlp_cfg *c, int max_batch, const struct zt_ops *ops);
+zt_model *zt_gpt_create_ops(const zt_gpt_cfg *c, int max_batch, const struct zt_ops *ops);
+/* The tensor called `name`, or NULL. */
+const zt_tensor *zt_model_tensor(const zt_model *m, const char *name);
+
+/* For model implementations (model_common.c): append a tensor to unit `unit`
+ * at the current end of the flat buffer (units must be added in order; the
+ * unit's range grows to cover it). d1 = 0 for a 1-D tensor. Returns its index. */
+int zt_model_add_tensor(zt_model *m, int unit, const char *name, size_t d0, size_t d1,
+                        zt_init_kind init, float scale);
 
 /* Deterministic init of flat elements [lo, hi) into out[0 .. hi-lo):
  * counter-based RNG keyed by (seed, global element index), so any rank at any W
  * produces identical values for the same index without a broadcast. */
 void zt_model_init_range(const zt_model *m, uint64_t seed, size_t lo, size_t hi, float *out);
-/* The unit's forward/backward in one call, for tests: full params p, grads g. */
+/* All units' forward/backward in one call, for tests: full params p, grads g
+ * (accumulated, +=), both in the model's memory space; returns the loss sum. */
 double zt_model_loss_and_grad(zt_model *m, const zt_batch *b, const float *p, float *g);
 #endif

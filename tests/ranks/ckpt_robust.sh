@@ -52,7 +52,7 @@ done
 mnt="$T/full"; mkdir -p "$mnt"
 if mount -t tmpfs -o size=3m tmpfs "$mnt" 2>/dev/null; then
   trap 'umount "$mnt" 2>/dev/null; rm -rf "$T"' EXIT
-  big=(--set model.hidden=256,128 --set optim.name=adamw --set ckpt.dir="$mnt/ck" --set ckpt.every=2 --set ckpt.keep_last=0 --set train.steps=8)
+  big=(--set model.hidden=64 --set optim.name=adamw --set ckpt.dir="$mnt/ck" --set ckpt.every=2 --set ckpt.keep_last=0 --set train.steps=30)
   expect_exit 5 run_w 2 train "${base[@]}" "${big[@]}"
   grep -Eiq "no space|ENOSPC|disk full|No space left" "$T/err" || { cat "$T/err"; fail "disk full: unclear error"; }
   "$ZT" ckpt verify "$mnt/ck" >/dev/null || fail "disk full: latest no longer verifies"

@@ -1,0 +1,3 @@
+# Checkpoint I/O benchmark (issue 5): bench/ckpt.sh runs it.
+add_executable(ckpt_bench ${CMAKE_CURRENT_LIST_DIR}/ckpt_bench.c)
+target_link_libraries(ckpt_bench PRIVATE zt_checkpoint)

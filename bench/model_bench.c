@@ -1,0 +1,156 @@
+/* model_bench.c — 1-rank training-step throughput of the models on the CPU
+ * op table: forward + backward + global-norm clip + AdamW over the whole
+ * flat buffer, exactly what a W=1 DDP step does minus the data loader.
+ * bench/torch_ref.py runs the identical model, batch, threads and data in
+ * PyTorch; bench/models.sh runs both and prints the ratio.
+ *
+ *   model_bench mlp [--hidden 256,128] [--batch 64] [--threads 2] [--steps 300]
+ *   model_bench gpt [--vocab 96 --ctx 64 --d_model 64 --n_layer 2 --n_head 4]
+ *                   [--batch 16] [--threads 2] [--steps 40]
+ * A fixed number of steps (after 3 untimed ones), so both sides time the same
+ * stretch of training (the values met, denormals included, depend on it).
+ * Prints one line: key=value pairs (model, params, batch, threads, steps,
+ * ms_per_step, samples_per_s, tokens_per_s, gflops, loss_first, loss_last). */
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "model.h"
+#include "ops.h"
+#include "optim.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* the same data as torch_ref.py: element i of the stream is
+ * splitmix64(i + 1) >> 33, a counter-based hash (vectorizes in numpy) */
+static uint64_t ctr = 0;
+static uint32_t rnd32(void) {
+    uint64_t z = (++ctr) * 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (uint32_t)((z ^ (z >> 31)) >> 33);
+}
+
+static void usage(void) {
+    fprintf(stderr, "usage: model_bench mlp|gpt [--batch N] [--threads N] [--steps S] "
+                    "[--hidden a,b,..] [--vocab V --ctx T --d_model C --n_layer L --n_head H]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) usage();
+    const char *kind = argv[1];
+    int batch = -1, threads = 2, vocab = 96, ctx = 64, d_model = 64, n_layer = 2, n_head = 4;
+    int nsteps = -1;
+    zt_mlp_cfg mc = {.in_dim = 784, .out_dim = 10, .n_hidden = 2, .hidden = {256, 128}};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc) usage();
+        const char *v = argv[++i];
+        if (!strcmp(a, "--batch")) batch = atoi(v);
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--steps")) nsteps = atoi(v);
+        else if (!strcmp(a, "--vocab")) vocab = atoi(v);
+        else if (!strcmp(a, "--ctx")) ctx = atoi(v);
+        else if (!strcmp(a, "--d_model")) d_model = atoi(v);
+        else if (!strcmp(a, "--n_layer")) n_layer = atoi(v);
+        else if (!strcmp(a, "--n_head")) n_head = atoi(v);
+        else if (!strcmp(a, "--hidden")) {
+            mc.n_hidden = 0;
+            for (char *s = (char *)v; *s && mc.n_hidden < 8;) {
+                mc.hidden[mc.n_hidden++] = (int)strtol(s, &s, 10);
+                if (*s == ',') s++;
+                else if (*s) usage();
+            }
+        } else usage();
+    }
+    openblas_set_num_threads(threads);
+
+    zt_model *m;
+    int is_gpt = !strcmp(kind, "gpt");
+    if (is_gpt) {
+        if (batch < 0) batch = 16;
+        zt_gpt_cfg gc = {.vocab = vocab, .ctx = ctx, .d_model = d_model, .n_layer = n_layer, .n_head = n_head};
+        m = zt_gpt_create(&gc, batch);
+    } else if (!strcmp(kind, "mlp")) {
+        if (batch < 0) batch = 64;
+        m = zt_mlp_create(&mc, batch);
+    } else usage();
+    if (!m) return 1;
+    if (nsteps <= 0) nsteps = is_gpt ? 40 : 300;
+
+    /* data: 64 random batches, cycled (enough that the bench does not
+     * memorise them: a loss near 0 would fill Adam's state with denormals) */
+    enum { NB = 64 };
+    zt_batch b[NB];
+    for (int k = 0; k < NB; k++) {
+        b[k].n = batch;
+        if (is_gpt) {
+            int32_t *x = malloc(sizeof(int32_t) * batch * ctx), *y = malloc(sizeof(int32_t) * batch * ctx);
+            for (int i = 0; i < batch * ctx; i++) { x[i] = rnd32() % vocab; y[i] = rnd32() % vocab; }
+            b[k].xi = x; b[k].y = y; b[k].xf = NULL;
+        } else {
+            float *x = malloc(sizeof(float) * batch * mc.in_dim);
+            int32_t *y = malloc(sizeof(int32_t) * batch);
+            for (int i = 0; i < batch * mc.in_dim; i++) x[i] = (float)(rnd32() % 256) / 255.0f;
+            for (int i = 0; i < batch; i++) y[i] = rnd32() % mc.out_dim;
+            b[k].xf = x; b[k].y = y; b[k].xi = NULL;
+        }
+    }
+
+    const size_t P = m->n_params;
+    float *p = malloc(P * sizeof(float)), *g = malloc(P * sizeof(float));
+    float *s0 = calloc(P, sizeof(float)), *s1 = calloc(P, sizeof(float));
+    zt_model_init_range(m, 1234, 0, P, p);
+    zt_optim_cfg oc;
+    zt_optim_defaults(&oc, ZT_OPTIM_ADAMW);
+    oc.lr = 1e-3f;
+    oc.weight_decay = 0.01f;
+    m->grad_scale = 1.0f / (float)batch;
+
+    double loss_first = 0, loss_last = 0;
+    int steps = 0, warm = 3;
+    double t0 = 0, t_end = 0, t_fb = 0, t_opt = 0;
+    for (int it = 0;; it++) {
+        if (it == warm) t0 = now();
+        double ta = now();
+        memset(g, 0, P * sizeof(float));
+        double l = zt_model_loss_and_grad(m, &b[it % NB], p, g) / batch;
+        double tb = now();
+        float gs = zt_clip_scale(&oc, zt_grad_sumsq(g, P));
+        float lr = oc.lr;
+        for (int i = 0; i < m->n_tensors; i++) {
+            const zt_tensor *t = &m->tensors[i];
+            float *sl[2] = {s0 + t->off, s1 + t->off};
+            zt_optim_step(&oc, (uint64_t)it + 1, lr, gs, p + t->off, g + t->off, sl, t->numel,
+                          zt_optim_tensor_wd(&oc, t));
+        }
+        if (it >= warm) { t_fb += tb - ta; t_opt += now() - tb; }
+        if (it == 0) loss_first = l;
+        loss_last = l;
+        if (it >= warm) {
+            steps++;
+            t_end = now();
+            if (steps >= nsteps) break;
+        }
+    }
+    double dt = (t_end - t0) / steps;
+    double rows_s = batch / dt;
+    printf("model=%s params=%zu batch=%d threads=%d steps=%d ms_per_step=%.3f samples_per_s=%.1f "
+           "tokens_per_s=%.1f gflops=%.2f loss_first=%.4f loss_last=%.4f blas=%s "
+           "ms_fwd_bwd=%.3f ms_clip_optim=%.3f\n",
+           kind, P, batch, threads, steps, dt * 1e3, rows_s, rows_s * m->tokens_per_row,
+           m->flops_per_row * rows_s * 1e-9, loss_first, loss_last, zt_ops_cpu_blas_corename(),
+           t_fb / steps * 1e3, t_opt / steps * 1e3);
+    for (int k = 0; k < NB; k++) { free((void *)b[k].xf); free((void *)b[k].xi); free((void *)b[k].y); }
+    free(p); free(g); free(s0); free(s1);
+    m->destroy(m);
+    return 0;
+}

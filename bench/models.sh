@@ -1,0 +1,82 @@
+#!/bin/bash
+# bench/models.sh [BUILD_DIR] — 1-rank training-step throughput of the mlp and
+# gpt models (model_bench, C/OpenBLAS) against PyTorch on the identical
+# architecture, batch, thread count and random data (bench/torch_ref.py, with
+# Debian's /usr/bin/python3 and python3-torch), measured in the same run:
+# ROUNDS alternating runs of each side, the median step time of each, ratio =
+# torch ms / ours ms. Torch is also run with 1 thread (its OpenMP threads can
+# lose to contention on small machines) and that ratio is printed beside.
+# Prints a markdown table for BENCHMARKS.md.
+#   THREADS (default: all cores)  ROUNDS (3)
+#   CONFIGS: "small" (the shipped configs' sizes), "large", or "all" (default)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../build}
+bench=$build/bench/model_bench
+[ -x "$bench" ] || { echo "models.sh: $bench not built (cmake --build $build --target model_bench)" >&2; exit 2; }
+py=/usr/bin/python3
+$py -c 'import torch' 2>/dev/null || { echo "models.sh: $py cannot import torch (apt-get install python3-torch)" >&2; exit 2; }
+THREADS=${THREADS:-$(nproc)}
+ROUNDS=${ROUNDS:-3}
+CONFIGS=${CONFIGS:-all}
+
+# Both sides use the same OpenBLAS (torch links Debian's libblas.so.3 ->
+# OpenBLAS). OpenBLAS 0.3.21 does not recognise some newer Xeons and falls
+# back to its Prescott (SSE3) kernels; where the CPU has AVX-512 (AVX2) we
+# name the kernel set explicitly, for both sides alike.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
+fi
+export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
+
+cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
+echo "# machine: $cpu, $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "# threads=$THREADS rounds=$ROUNDS OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
+echo "# torch $($py -c 'import torch; print(torch.__version__)'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+run_cfg() {   # name model args...
+  local name=$1 model=$2; shift 2
+  local ours=() theirs=() theirs1=() line params batch tparams
+  for ((r = 0; r < ROUNDS; r++)); do
+    line=$("$bench" "$model" --threads "$THREADS" "$@")
+    ours+=("$(echo "$line" | field ms_per_step)")
+    params=$(echo "$line" | field params); batch=$(echo "$line" | field batch)
+    line=$($py "$here/torch_ref.py" "$model" --threads "$THREADS" "$@")
+    theirs+=("$(echo "$line" | field ms_per_step)")
+    tparams=$(echo "$line" | field params)
+    [ "$tparams" = "$params" ] || { echo "models.sh: $name: parameter counts differ (ours $params, torch $tparams)" >&2; exit 1; }
+    if [ "$THREADS" -gt 1 ]; then   # torch's other thread count, for an honest second ratio
+      line=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$here/torch_ref.py" "$model" --threads 1 "$@")
+      theirs1+=("$(echo "$line" | field ms_per_step)")
+    fi
+  done
+  local mo mt mt1 unit per
+  mo=$(printf '%s\n' "${ours[@]}" | median); mt=$(printf '%s\n' "${theirs[@]}" | median)
+  mt1=$mt
+  [ ${#theirs1[@]} -gt 0 ] && mt1=$(printf '%s\n' "${theirs1[@]}" | median)
+  if [ "$model" = gpt ]; then
+    local T; T=$(echo " $*" | sed -n 's/.*--ctx \([0-9]*\).*/\1/p'); T=${T:-64}
+    unit="tokens/s"; per=$((batch * T))
+  else
+    unit="samples/s"; per=$batch
+  fi
+  awk -v n="$name" -v p="$params" -v b="$batch" -v u="$unit" -v per="$per" -v mo="$mo" -v mt="$mt" -v mt1="$mt1" \
+    'BEGIN {printf "| %s | %s | %s | %.0f %s | %.2f | %.0f | %.2f | **%.2f×** | %.2f | %.2f× |\n",
+            n, p, b, per*1000/mo, u, mo, per*1000/mt, mt, mt/mo, mt1, mt1/mo}'
+}
+
+echo "| config | params | batch | ztrain rate | ztrain ms/step | torch rate | torch ms/step | ratio (same threads) | torch 1-thread ms/step | ratio vs it |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+if [ "$CONFIGS" = small ] || [ "$CONFIGS" = all ]; then
+  run_cfg "mlp 784-256-128-10" mlp --hidden 256,128 --batch 64
+  run_cfg "gpt V96 T64 C64 L2 H4" gpt --vocab 96 --ctx 64 --d_model 64 --n_layer 2 --n_head 4 --batch 16
+fi
+if [ "$CONFIGS" = large ] || [ "$CONFIGS" = all ]; then
+  run_cfg "mlp 784-1024-1024-10" mlp --hidden 1024,1024 --batch 256 --steps 60
+  run_cfg "gpt V96 T128 C128 L4 H4" gpt --vocab 96 --ctx 128 --d_model 128 --n_layer 4 --n_head 4 --batch 16 --steps 12
+fi
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,198 @@
+/* prep_text.c — `ztrain data prep text`: a character-level corpus → HDF5.
+ * Tokens are indices into the sorted set of bytes present (vocab attribute:
+ * token i is byte vocab[i]); the last val_frac of the corpus is /val/tokens,
+ * the rest /train/tokens. Files are concatenated as they are, in the order
+ * given; a directory expands to its regular files (no symlinks, no *.dat or
+ * *.u8 — the fortune indexes and their UTF-8 symlinks — no dot files),
+ * sorted by name with strcmp, so the corpus does not depend on locale or
+ * readdir order. */
+#include "zt_data.h"
+#include "zt_h5util.h"
+#include "zt_sha256.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    char **v;
+    int n, cap;
+} strlist;
+
+static int sl_push(strlist *l, const char *s) {
+    if (l->n == l->cap) {
+        int nc = l->cap ? 2 * l->cap : 64;
+        char **nv = realloc(l->v, (size_t)nc * sizeof *nv);
+        if (!nv) return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    if (!(l->v[l->n] = strdup(s))) return -1;
+    l->n++;
+    return 0;
+}
+
+static void sl_free(strlist *l) {
+    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int expand_dir(const char *dir, strlist *out, char *err, size_t errlen) {
+    DIR *d = opendir(dir);
+    if (!d) { snprintf(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno)); return -1; }
+    strlist names = {0};
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || ends_with(e->d_name, ".dat") || ends_with(e->d_name, ".u8"))
+            continue;
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode)) continue;   /* symlinks, dirs, ... */
+        if (sl_push(&names, p)) { rc = -1; break; }
+    }
+    closedir(d);
+    if (names.n) qsort(names.v, (size_t)names.n, sizeof *names.v, cmp_str);
+    for (int i = 0; rc == 0 && i < names.n; i++)
+        if (sl_push(out, names.v[i])) rc = -1;
+    sl_free(&names);
+    if (rc) snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
+static int append_file(const char *path, uint8_t **buf, size_t *n, size_t *cap, char *err,
+                       size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    for (;;) {
+        if (*cap - *n < 65536) {
+            size_t nc = *cap ? *cap * 2 : (1 << 22);
+            uint8_t *nb = realloc(*buf, nc);
+            if (!nb) { fclose(f); snprintf(err, errlen, "out of memory"); return -1; }
+            *buf = nb;
+            *cap = nc;
+        }
+        size_t k = fread(*buf + *n, 1, *cap - *n, f);
+        *n += k;
+        if (k == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { snprintf(err, errlen, "%s: read error", path); return -1; }
+    return 0;
+}
+
+int zt_prep_text(const char *const *files, int n_files, const char *out_h5,
+                 double val_frac, char *err, size_t errlen) {
+    if (!(val_frac > 0.0 && val_frac < 1.0)) {
+        snprintf(err, errlen, "val_frac %g: must be in (0,1)", val_frac);
+        return -1;
+    }
+    int rc = -1;
+    strlist list = {0};
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    char *src = NULL;
+
+    if (n_files <= 0) {
+        if (expand_dir(ZT_TEXT_DEFAULT_DIR, &list, err, errlen)) goto out;
+    } else {
+        for (int i = 0; i < n_files; i++) {
+            struct stat st;
+            if (stat(files[i], &st) != 0) {
+                snprintf(err, errlen, "%s: %s", files[i], strerror(errno));
+                goto out;
+            }
+            if (S_ISDIR(st.st_mode)) {
+                if (expand_dir(files[i], &list, err, errlen)) goto out;
+            } else if (sl_push(&list, files[i])) {
+                snprintf(err, errlen, "out of memory");
+                goto out;
+            }
+        }
+    }
+    if (list.n == 0) {
+        snprintf(err, errlen, "%s: no text files", n_files > 0 ? files[0] : ZT_TEXT_DEFAULT_DIR);
+        goto out;
+    }
+    for (int i = 0; i < list.n; i++)
+        if (append_file(list.v[i], &buf, &n, &cap, err, errlen)) goto out;
+
+    uint64_t n_val = (uint64_t)((double)n * val_frac);
+    uint64_t n_train = n - n_val;
+    if (n_val < 2 || n_train < 2) {
+        snprintf(err, errlen, "corpus of %zu bytes is too small for a train/val split at val_frac %g",
+                 n, val_frac);
+        goto out;
+    }
+
+    zt_sha256_ctx sha;
+    zt_sha256_init(&sha);
+    zt_sha256_update(&sha, buf, n);
+    char hex[65];
+    zt_sha256_hex(&sha, hex);
+
+    int present[256] = {0}, index[256] = {0};
+    for (size_t i = 0; i < n; i++) present[buf[i]] = 1;
+    char vocab[256];
+    int V = 0;
+    for (int b = 0; b < 256; b++)
+        if (present[b]) { index[b] = V; vocab[V++] = (char)b; }
+    for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)index[buf[i]];
+
+    /* source: the file list, one path a line (capped well below the 64 KiB
+     * compact attribute limit) */
+    size_t scap = 48000, sl = 0;
+    src = malloc(scap);
+    if (!src) { snprintf(err, errlen, "out of memory"); goto out; }
+    sl = (size_t)snprintf(src, scap, "%d files:", list.n);
+    for (int i = 0; i < list.n; i++) {
+        size_t L = strlen(list.v[i]);
+        if (sl + L + 32 >= scap) { sl += (size_t)snprintf(src + sl, scap - sl, "\n..."); break; }
+        src[sl++] = '\n';
+        memcpy(src + sl, list.v[i], L);
+        sl += L;
+    }
+
+    char tmp[4200];
+    zt_h5_tmp_path(out_h5, tmp, sizeof tmp);
+    hid_t f = zt_h5_create(tmp);
+    if (f < 0) { snprintf(err, errlen, "%s: cannot create file", out_h5); goto out; }
+    hsize_t dtr = n_train, dva = n_val;
+    int bad = 0;
+    bad |= zt_h5_write_u8(f, "/train/tokens", 1, &dtr, buf);
+    bad |= zt_h5_write_u8(f, "/val/tokens", 1, &dva, buf + n_train);
+    bad |= zt_h5_attr_str(f, "vocab", vocab, (size_t)V);
+    bad |= zt_h5_attr_i32(f, "vocab_size", V);
+    bad |= zt_h5_attr_str(f, "source", src, sl);
+    bad |= zt_h5_attr_str(f, "sha256", hex, 64);
+    bad |= zt_h5_attr_str(f, "kind", "text", 4);
+    bad |= zt_h5_attr_u64(f, "n_train", n_train);
+    bad |= zt_h5_attr_u64(f, "n_val", n_val);
+    bad |= zt_h5_attr_u64(f, "n_files", (uint64_t)list.n);
+    if (H5Fclose(f) < 0) bad = 1;
+    if (bad || rename(tmp, out_h5) != 0) {
+        remove(tmp);
+        snprintf(err, errlen, "%s: writing the HDF5 file failed", out_h5);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(src);
+    free(buf);
+    sl_free(&list);
+    return rc;
+}

@@ -1,0 +1,103 @@
+/* deadrank.c — the program of the dead-rank test (tests/ranks/deadrank.sh).
+ *
+ *   deadrank [--victim R] [--kill-at I] [--iters N] [--timeout S]
+ *
+ * zt_boot_init, then MPI_Init (PMIx initialised twice in one process), then a
+ * loop of barriers: MPI_Ibarrier + MPI_Test polling, so that a barrier that
+ * cannot complete is given up after S seconds (the "collective timeout" of
+ * the comm layer). At iteration I rank R sends itself SIGKILL, after printing
+ *   DEADRANK-KILL rank R t=<epoch seconds>
+ * Survivors leave the loop on the first of: PMIx peer-failure event
+ * (zt_boot_peer_failed), a stop signal (the launcher's SIGTERM), or the
+ * barrier timeout, print
+ *   DEADRANK-EXIT rank r code 6 reason <event|signal N|timeout> t=<epoch>
+ * and _exit(ZT_EXIT_PEER) without PMIx_Finalize or MPI_Finalize (never
+ * finalize on an error path). With --victim -1 every rank runs N barriers,
+ * finalizes MPI then PMIx, and exits 0 (DEADRANK-OK). */
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zt_launcher.h"
+
+static double now_epoch(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static double now_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static _Noreturn void give_up(int rank, const char *reason) {
+    printf("DEADRANK-EXIT rank %d code %d reason %s t=%.3f\n", rank, ZT_EXIT_PEER, reason,
+           now_epoch());
+    fflush(stdout);
+    fflush(stderr);
+    _exit(ZT_EXIT_PEER);
+}
+
+int main(int argc, char **argv) {
+    int victim = 2, kill_at = 20, iters = 1000000;
+    double timeout = 20.0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--victim") && i + 1 < argc) victim = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--kill-at") && i + 1 < argc) kill_at = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = atof(argv[++i]);
+        else {
+            fprintf(stderr, "usage: deadrank [--victim R] [--kill-at I] [--iters N] [--timeout S]\n");
+            return 2;
+        }
+    }
+    zt_proc_t p;
+    if (zt_boot_init(&p) != 0) return ZT_EXIT_INTERNAL;
+    zt_signals_install();
+    MPI_Init(&argc, &argv);
+    int r, w;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    MPI_Comm_size(MPI_COMM_WORLD, &w);
+    if (r != p.rank || w != p.size) {
+        fprintf(stderr, "deadrank: MPI %d/%d vs PMIx %d/%d\n", r, w, p.rank, p.size);
+        zt_boot_abort(ZT_EXIT_INTERNAL, "MPI and PMIx disagree");
+    }
+    printf("DEADRANK-START rank %d/%d launcher %s pid %d\n", p.rank, p.size, p.launcher,
+           (int)getpid());
+    fflush(stdout);
+
+    for (int it = 0; it < iters; it++) {
+        if (p.rank == victim && it == kill_at) {
+            printf("DEADRANK-KILL rank %d t=%.3f\n", p.rank, now_epoch());
+            fflush(stdout);
+            kill(getpid(), SIGKILL);
+        }
+        MPI_Request req;
+        MPI_Ibarrier(MPI_COMM_WORLD, &req);
+        double t0 = now_mono();
+        for (;;) {
+            int done = 0;
+            MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+            if (done) break;
+            if (zt_boot_peer_failed()) give_up(p.rank, "event");
+            int sig = zt_signal_pending();
+            if (sig) {
+                char why[32];
+                snprintf(why, sizeof why, "signal-%d", sig);
+                give_up(p.rank, why);
+            }
+            if (now_mono() - t0 > timeout) give_up(p.rank, "timeout");
+            usleep(1000);
+        }
+        usleep(10000);   /* ~100 barriers/s: light on 2 cores */
+    }
+    MPI_Finalize();
+    zt_boot_finalize();
+    printf("DEADRANK-OK rank %d\n", p.rank);
+    return 0;
+}

@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# cluster.sh — a private, real Slurm cluster on this machine for the tests.
+#
+#   cluster.sh start [1|2]   one node (CPUs=8) or two simulated nodes n1,n2 (CPUs=4 each)
+#   cluster.sh stop          cancel jobs, stop slurmd(s), slurmctld, munged; remove the dir
+#   cluster.sh status        exit 0 if up with every node idle/allocated/mixed, else 1
+#   cluster.sh env           print "export SLURM_CONF=..." for a shell
+#
+# Where things live: everything is under one directory, ZT_SLURM_DIR
+# (default /tmp/ztrain-slurm): slurm.conf, a private munged (own key, socket,
+# pid, log, seed), StateSaveLocation, SlurmdSpoolDir=spool/%n, TmpFS=tmp/%n,
+# pid files and logs (log/). Nothing is written to /etc, /run or /var: clients
+# find the cluster through SLURM_CONF=$ZT_SLURM_DIR/slurm.conf (ctest sets it;
+# by hand: eval "$(tests/slurm/cluster.sh env)"). `stop` removes the directory,
+# so nothing is left behind. Ports: slurmctld ZT_SLURM_PORT (default 16817),
+# slurmd ZT_SLURM_PORT+1, or 17001-17002 for n1,n2 (ZT_SLURM_PORT+184..185).
+#
+# Facts this relies on (../../../shared/DESIGN.md, Slurm 22.05.8 on Debian 12):
+# run as root; proctrack/linuxproc + task/none; MpiDefault=pmix;
+# SlurmdParameters=config_overrides lets 8 CPUs be declared on 2 cores; two
+# simulated nodes need multiple-slurmd (Debian has it) and a TmpFS per node
+# (else both slurmstepds collide on spmix_appdir_*); AuthInfo=cred_expire=5
+# makes a requeued job start again within ~25 s instead of ~2 min.
+#
+# Start is idempotent: an already running cluster of the same shape is left
+# alone; one of the other shape is stopped first. Measured on this 2-core
+# machine: start 1 ≈ 3-4 s, start 2 ≈ 4-5 s, stop ≈ 1-2 s (see the report
+# line "cluster.sh: up ... in N s").
+#
+# Exit codes: 0 ok, 1 failure (logs printed), 77 Slurm/munge not installed
+# or not root (ctest SKIP_RETURN_CODE): printed loudly, never silently.
+set -uo pipefail
+
+DIR=${ZT_SLURM_DIR:-/tmp/ztrain-slurm}
+PORT=${ZT_SLURM_PORT:-16817}
+CONF=$DIR/slurm.conf
+MUNGE_SOCK=$DIR/munge/munge.socket
+HOST=$(hostname -s)
+export SLURM_CONF=$CONF
+me="cluster.sh"
+
+say() { echo "$me: $*" >&2; }
+
+skip_loudly() {
+    {
+        echo "######################################################################"
+        echo "## SKIPPED: $*"
+        echo "## The Slurm tests need slurm-wlm, slurmctld, slurmd, slurm-client,"
+        echo "## munge and libpmix-dev (scripts/setup.sh installs them) and root."
+        echo "######################################################################"
+    } >&2
+    exit 77
+}
+
+check_installed() {
+    local missing=()
+    for c in munged mungekey slurmctld slurmd srun sbatch sinfo squeue scontrol scancel; do
+        command -v "$c" >/dev/null 2>&1 || [[ -x /usr/sbin/$c ]] || missing+=("$c")
+    done
+    ((${#missing[@]} == 0)) || skip_loudly "Slurm is not installed here (missing: ${missing[*]})"
+    [[ $(id -u) == 0 ]] || skip_loudly "not root: slurmd must run as root"
+    local plugdir
+    plugdir=$(ls -d /usr/lib/*/slurm-wlm /usr/lib/slurm 2>/dev/null | head -1)
+    [[ -n $plugdir && -e $plugdir/mpi_pmix.so ]] ||
+        skip_loudly "Slurm has no mpi_pmix plugin (${plugdir:-no plugin dir})"
+}
+
+PATH=$PATH:/usr/sbin:/sbin
+
+pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+pid_of() { [[ -s $1 ]] && cat "$1" 2>/dev/null; }
+
+nodes_of_shape() {   # the node names of shape 1 or 2
+    if [[ $1 == 2 ]]; then echo "n1 n2"; else echo "$HOST"; fi
+}
+
+write_conf() {
+    local shape=$1
+    mkdir -p "$DIR"/{munge,state,spool,log,run,tmp}
+    chmod 700 "$DIR/munge"
+    local nodes
+    if [[ $shape == 2 ]]; then
+        mkdir -p "$DIR"/spool/n1 "$DIR"/spool/n2 "$DIR"/tmp/n1 "$DIR"/tmp/n2
+        nodes="NodeName=n[1-2] NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 184))-$((PORT + 185)) CPUs=4 State=UNKNOWN"
+    else
+        mkdir -p "$DIR/spool/$HOST" "$DIR/tmp/$HOST"
+        nodes="NodeName=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 1)) CPUs=8 State=UNKNOWN"
+    fi
+    cat >"$CONF" <<EOF
+# written by tests/slurm/cluster.sh (shape $shape); removed by "cluster.sh stop"
+ClusterName=ztrain
+SlurmctldHost=$HOST(127.0.0.1)
+SlurmctldPort=$PORT
+SlurmdPort=$((PORT + 1))
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$MUNGE_SOCK,cred_expire=5
+StateSaveLocation=$DIR/state
+SlurmdSpoolDir=$DIR/spool/%n
+TmpFS=$DIR/tmp/%n
+SlurmctldPidFile=$DIR/run/slurmctld.pid
+SlurmdPidFile=$DIR/run/slurmd-%n.pid
+SlurmctldLogFile=$DIR/log/slurmctld.log
+SlurmdLogFile=$DIR/log/slurmd-%n.log
+SlurmctldDebug=info
+SlurmdDebug=info
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=pmix
+SwitchType=switch/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SlurmdParameters=config_overrides
+SchedulerType=sched/backfill
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+ReturnToService=2
+# short timers keep the tests short: a killed step is SIGKILLed 5 s after SIGTERM
+KillWait=5
+MinJobAge=30
+InactiveLimit=0
+MessageTimeout=10
+SlurmdTimeout=60
+SlurmctldTimeout=30
+$nodes
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+start_munged() {
+    local pid
+    pid=$(pid_of "$DIR/munge/munged.pid")
+    pid_alive "$pid" && return 0
+    if [[ ! -s $DIR/munge/munge.key ]]; then
+        mungekey --create --keyfile="$DIR/munge/munge.key" 2>/dev/null ||
+            { dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 status=none; }
+        chmod 600 "$DIR/munge/munge.key"
+    fi
+    munged --force --socket="$MUNGE_SOCK" --key-file="$DIR/munge/munge.key" \
+        --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/log/munged.log" \
+        --seed-file="$DIR/munge/munged.seed" ||
+        { say "munged failed to start"; cat "$DIR/log/munged.log" >&2; return 1; }
+    for _ in $(seq 50); do [[ -S $MUNGE_SOCK ]] && return 0; sleep 0.1; done
+    say "munged socket $MUNGE_SOCK did not appear"
+    return 1
+}
+
+dump_logs() {
+    for f in "$DIR"/log/*.log; do
+        [[ -f $f ]] || continue
+        echo "----- $f (last 30 lines)" >&2
+        tail -n 30 "$f" >&2
+    done
+}
+
+# 0 if every node of the shape answers sinfo as idle (or busy), else 1
+nodes_ready() {
+    local states
+    states=$(sinfo -h -N -o '%N %T' 2>/dev/null) || return 1
+    for n in $(nodes_of_shape "$1"); do
+        grep -Eq "^$n (idle|allocated|mixed|completing)$" <<<"$states" || return 1
+    done
+}
+
+running_shape() {   # prints the shape of a running cluster, or nothing
+    [[ -s $DIR/shape ]] || return 0
+    local pid
+    pid=$(pid_of "$DIR/run/slurmctld.pid")
+    pid_alive "$pid" && cat "$DIR/shape"
+}
+
+do_start() {
+    local shape=${1:-1}
+    [[ $shape == 1 || $shape == 2 ]] || { say "start wants 1 or 2, got '$shape'"; return 2; }
+    check_installed
+    local t0=$SECONDS t0ns
+    t0ns=$(date +%s%N)
+    local cur
+    cur=$(running_shape)
+    if [[ $cur == "$shape" ]] && nodes_ready "$shape"; then
+        say "already up ($shape node(s)): SLURM_CONF=$CONF"
+        return 0
+    fi
+    [[ -n $cur || -d $DIR ]] && do_stop >/dev/null 2>&1
+    write_conf "$shape"
+    echo "$shape" >"$DIR/shape"
+    start_munged || { dump_logs; return 1; }
+    slurmctld -i -f "$CONF" || { say "slurmctld failed"; dump_logs; return 1; }
+    if [[ $shape == 2 ]]; then
+        slurmd -f "$CONF" -N n1 || { say "slurmd -N n1 failed"; dump_logs; return 1; }
+        slurmd -f "$CONF" -N n2 || { say "slurmd -N n2 failed"; dump_logs; return 1; }
+    else
+        slurmd -f "$CONF" || { say "slurmd failed"; dump_logs; return 1; }
+    fi
+    local deadline=$((SECONDS + 60))
+    until nodes_ready "$shape"; do
+        if ((SECONDS > deadline)); then
+            say "nodes did not become idle within 60 s"
+            sinfo -N >&2
+            dump_logs
+            return 1
+        fi
+        # a node that registered DOWN (e.g. after an unclean stop) is resumed
+        for n in $(nodes_of_shape "$shape"); do
+            sinfo -h -n "$n" -o '%T' 2>/dev/null | grep -q '^down' &&
+                scontrol update NodeName="$n" State=RESUME >/dev/null 2>&1
+        done
+        sleep 0.2
+    done
+    local ms=$((($(date +%s%N) - t0ns) / 1000000))
+    say "up ($shape node(s): $(nodes_of_shape "$shape")) in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; SLURM_CONF=$CONF"
+}
+
+# slurmstepd processes of this cluster (their open files lie under $DIR)
+our_stepds() {
+    local p
+    for p in /proc/[0-9]*; do
+        [[ $(cat "$p/comm" 2>/dev/null) == slurmstepd ]] || continue
+        ls -l "$p/fd" 2>/dev/null | grep -q -- "$DIR/" && echo "${p#/proc/}"
+    done
+}
+
+wait_gone() {   # pid... : wait up to 10 s, then SIGKILL
+    local p
+    for _ in $(seq 100); do
+        local alive=0
+        for p in "$@"; do pid_alive "$p" && alive=1; done
+        ((alive)) || return 0
+        sleep 0.1
+    done
+    for p in "$@"; do pid_alive "$p" && kill -KILL "$p" 2>/dev/null; done
+    return 0
+}
+
+do_stop() {
+    local t0ns pids=() p
+    t0ns=$(date +%s%N)
+    if [[ ! -d $DIR ]]; then
+        say "not running (no $DIR)"
+        return 0
+    fi
+    local ctld
+    ctld=$(pid_of "$DIR/run/slurmctld.pid")
+    if pid_alive "$ctld"; then
+        # end every job first so no step outlives the daemons
+        local jobs
+        jobs=$(squeue -h -o %i 2>/dev/null)
+        if [[ -n $jobs ]]; then
+            scancel $jobs 2>/dev/null
+            for _ in $(seq 100); do
+                [[ -z $(squeue -h -o %i 2>/dev/null) ]] && break
+                sleep 0.1
+            done
+        fi
+        scontrol shutdown >/dev/null 2>&1
+    fi
+    for f in "$DIR"/run/*.pid; do
+        [[ -f $f ]] && p=$(pid_of "$f") && pid_alive "$p" && pids+=("$p")
+    done
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    wait_gone "${pids[@]}"
+    local steps
+    steps=$(our_stepds)
+    if [[ -n $steps ]]; then
+        kill -KILL $steps 2>/dev/null
+        wait_gone $steps
+    fi
+    local mp
+    mp=$(pid_of "$DIR/munge/munged.pid")
+    if pid_alive "$mp"; then
+        kill -TERM "$mp" 2>/dev/null
+        wait_gone "$mp"
+    fi
+    rm -rf "$DIR"
+    local ms=$((($(date +%s%N) - t0ns) / 1000000))
+    say "stopped in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; removed $DIR"
+}
+
+do_status() {
+    local shape
+    shape=$(running_shape)
+    if [[ -z $shape ]]; then
+        say "down"
+        return 1
+    fi
+    sinfo -N -o '%N %T %c' 2>/dev/null
+    if nodes_ready "$shape"; then
+        say "up ($shape node(s)), SLURM_CONF=$CONF"
+        return 0
+    fi
+    say "slurmctld runs but not every node is ready"
+    return 1
+}
+
+case ${1:-} in
+    start)  do_start "${2:-1}" ;;
+    stop)   do_stop ;;
+    status) do_status ;;
+    env)    echo "export SLURM_CONF=$CONF" ;;
+    *) echo "usage: $me start [1|2] | stop | status | env" >&2; exit 2 ;;
+esac

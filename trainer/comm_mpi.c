@@ -1,0 +1,592 @@
+/* comm_mpi.c — the MPI backend (host memory).
+ *
+ * MPI is initialised with MPI_THREAD_MULTIPLE (unless someone did it before)
+ * and every comm owns a communicator duplicated from MPI_COMM_WORLD.
+ *
+ * Blocking collectives are the plain blocking MPI call on the caller's thread
+ * (the fast path: no hand-off, no copy), after every queued asynchronous op.
+ *
+ * Asynchronous collectives are queued and executed in FIFO order, one at a
+ * time, by a worker thread, so they progress while the caller computes.
+ * ZT_COMM_ASYNC picks how:
+ *   polled   (default) first an MPI_Ibarrier polled with MPI_Test — spin
+ *            ZT_COMM_SPIN_US (50) after posting, then nap in doubling steps up
+ *            to ZT_COMM_POLL_MAX_US (100) — so a rank whose peers are late
+ *            sleeps instead of burning a core; once all have arrived, the
+ *            transfer itself is the blocking MPI call (OpenMPI's tuned
+ *            algorithms: libnbc's nonblocking ones measured 0.1-0.7x as fast
+ *            here, see BENCHMARKS.md). t_start is taken after the barrier;
+ *   nbc      the whole op as a nonblocking MPI call polled the same way;
+ *   blocking the blocking MPI call straight away (spins while peers are late);
+ *   deferred no worker: queued ops run on the caller's thread when waited for
+ *            (no overlap; the cheapest where ranks have no spare core).
+ * Without MPI_THREAD_MULTIPLE the backend falls back to "deferred".
+ *
+ * Every collective is guarded by a watchdog thread (no MPI calls) that wakes
+ * every 100 ms: an op running longer than timeout_s, or running when
+ * zt_boot_peer_failed() turns true, prints
+ * "ztrain: rank R: <op> of N elements timed out after T s (peer failure?)"
+ * and _exit(ZT_EXIT_PEER). MPI errors are returned (MPI_ERRORS_RETURN) and end
+ * the same way.
+ *
+ * Partitions that do not divide W use the MPI "v" variants with the counts of
+ * zt_part(): no padding and no copy on the host. bf16 (uint16 storage) is
+ * reduced by user-defined MPI_Ops that add in fp32 and round to nearest even.
+ * AVG is SUM followed by a division by W. */
+#include <limits.h>
+#include <mpi.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include "comm_impl.h"
+
+#define PIECE_MAX ((size_t)1 << 30)   /* elements per MPI call (int counts) */
+
+typedef struct {
+    MPI_Comm        comm;
+    MPI_Op          op_bf16_sum, op_bf16_max;
+    int             mode;          /* MODE_* (ZT_COMM_ASYNC) */
+    int             threaded;      /* a worker thread runs the async ops */
+    pthread_t       worker, watchdog;
+    pthread_mutex_t mu;
+    pthread_cond_t  cv_work;       /* worker waits here */
+    pthread_cond_t  cv_done;       /* callers wait here */
+    pthread_cond_t  cv_watch;      /* watchdog naps here (CLOCK_MONOTONIC) */
+    zt_req         *head, *tail;
+    int             outstanding;   /* queued + running */
+    int             stop;
+    /* the op now on the wire (either thread), for the watchdog */
+    int             act_active;
+    double          act_t0;
+    const char     *act_name;
+    size_t          act_n;
+    long            spin_ns, sleep_max_ns;
+} mpi_state;
+
+static int g_we_inited;   /* this layer called MPI_Init_thread */
+
+/* --- bf16 reductions ------------------------------------------------------ */
+
+static void bf16_sum_fn(void *in, void *inout, int *len, MPI_Datatype *dt) {
+    const uint16_t *a = in;
+    uint16_t *b = inout;
+    for (int i = 0; i < *len; i++)
+        b[i] = zt_f32_to_bf16(zt_bf16_to_f32(a[i]) + zt_bf16_to_f32(b[i]));
+}
+
+static void bf16_max_fn(void *in, void *inout, int *len, MPI_Datatype *dt) {
+    const uint16_t *a = in;
+    uint16_t *b = inout;
+    for (int i = 0; i < *len; i++) {
+        float x = zt_bf16_to_f32(a[i]), y = zt_bf16_to_f32(b[i]);
+        if (x > y || x != x) b[i] = a[i];
+    }
+}
+
+/* --- plans: one collective as MPI calls ----------------------------------- */
+
+typedef struct {
+    const void  *sb;          /* may be MPI_IN_PLACE */
+    void        *rb;
+    MPI_Datatype dt;
+    MPI_Op       mop;
+    size_t       es;          /* element size */
+    size_t       npieces;     /* allreduce / bcast: calls of <= PIECE_MAX */
+    int          block;       /* equal parts: *_block / Allgather */
+    int         *cnts, *displs;
+    void        *tmp;         /* temporary (aliasing cases only) */
+    void        *out;         /* reduce_scatter into tmp: copy tmp -> out */
+    size_t       out_len;
+    void        *scale_buf;   /* AVG: divide scale_n elements by W */
+    size_t       scale_n;
+} plan;
+
+static void plan_free(plan *p) {
+    free(p->cnts);
+    free(p->displs);
+    free(p->tmp);
+}
+
+static int fail(const zt_comm *c, const zt_op *op, const char *why) {
+    fprintf(stderr, "ztrain: rank %d: %s of %zu elements: %s\n", c->rank, zt_op_name(op->kind),
+            op->n, why);
+    return -1;
+}
+
+/* counts/displs for the v variants; block = all parts equal. */
+static int plan_parts(const zt_comm *c, const zt_op *op, plan *p, int need_displs) {
+    int W = c->size;
+    size_t off0, len0;
+    zt_op_part(c, op, 0, &off0, &len0);
+    p->block = len0 <= (size_t)INT_MAX;
+    for (int q = 1; q < W && p->block; q++) {
+        size_t o, l;
+        zt_op_part(c, op, q, &o, &l);
+        if (l != len0) p->block = 0;
+    }
+    if (p->block) return 0;
+    if (need_displs && op->n > (size_t)INT_MAX)
+        return fail(c, op, "uneven partition of more than 2^31-1 elements is not supported by the MPI backend");
+    p->cnts = malloc((size_t)W * sizeof(int));
+    p->displs = malloc((size_t)W * sizeof(int));
+    if (!p->cnts || !p->displs) return fail(c, op, "out of memory");
+    for (int q = 0; q < W; q++) {
+        size_t o, l;
+        zt_op_part(c, op, q, &o, &l);
+        if (l > (size_t)INT_MAX) return fail(c, op, "a part of more than 2^31-1 elements");
+        p->cnts[q] = (int)l;
+        p->displs[q] = (int)(need_displs ? o : 0);
+    }
+    return 0;
+}
+
+static int plan_make(const zt_comm *c, const zt_op *op, plan *p) {
+    mpi_state *s = c->bk;
+    memset(p, 0, sizeof *p);
+    p->es = zt_dtype_size(op->dt);
+    p->dt = op->dt == ZT_BF16 ? MPI_UINT16_T : MPI_FLOAT;
+    if (op->dt == ZT_BF16) p->mop = op->red == ZT_MAX ? s->op_bf16_max : s->op_bf16_sum;
+    else p->mop = op->red == ZT_MAX ? MPI_MAX : MPI_SUM;
+    size_t es = p->es, n = op->n;
+    size_t off, len;
+    zt_op_part(c, op, c->rank, &off, &len);
+
+    switch (op->kind) {
+    case ZT_OP_BARRIER:
+        return 0;
+    case ZT_OP_BCAST:
+        p->rb = op->recv;
+        p->npieces = (n + PIECE_MAX - 1) / PIECE_MAX;
+        return 0;
+    case ZT_OP_ALLREDUCE:
+        p->rb = op->recv;
+        if (op->send == op->recv) {
+            p->sb = MPI_IN_PLACE;
+        } else if (zt_overlap(op->send, n * es, op->recv, n * es)) {
+            memmove(op->recv, op->send, n * es);   /* overlap is overwritten anyway */
+            p->sb = MPI_IN_PLACE;
+        } else {
+            p->sb = op->send;
+        }
+        p->npieces = (n + PIECE_MAX - 1) / PIECE_MAX;
+        if (op->red == ZT_AVG) { p->scale_buf = op->recv; p->scale_n = n; }
+        return 0;
+    case ZT_OP_REDUCE_SCATTER:
+    case ZT_OP_REDUCE_SCATTER_V:
+        if (plan_parts(c, op, p, 0)) return -1;
+        p->sb = op->send;
+        p->rb = op->recv;
+        if (op->send == op->recv) {
+            p->sb = MPI_IN_PLACE;                 /* result lands at recv[0, len) */
+        } else if (zt_overlap(op->recv, len * es, op->send, n * es)) {
+            p->tmp = malloc(len * es + 1);
+            if (!p->tmp) return fail(c, op, "out of memory");
+            p->rb = p->tmp;
+            p->out = op->recv;
+            p->out_len = len;
+        }
+        if (op->red == ZT_AVG) { p->scale_buf = op->recv; p->scale_n = len; }
+        return 0;
+    case ZT_OP_ALLGATHER:
+    case ZT_OP_ALLGATHER_V:
+        if (plan_parts(c, op, p, 1)) return -1;
+        p->rb = op->recv;
+        if (op->send == (const char *)op->recv + off * es) {
+            p->sb = MPI_IN_PLACE;
+        } else if (zt_overlap(op->send, len * es, op->recv, n * es)) {
+            p->tmp = malloc(len * es + 1);
+            if (!p->tmp) return fail(c, op, "out of memory");
+            memcpy(p->tmp, op->send, len * es);
+            p->sb = p->tmp;
+        } else {
+            p->sb = op->send;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+/* Call MPI for piece i: blocking when rq == NULL, else nonblocking. */
+#define CALL(rq, blk, nb, ...) ((rq) ? nb(__VA_ARGS__, (rq)) : blk(__VA_ARGS__))
+
+static int plan_post(const zt_comm *c, const zt_op *op, plan *p, size_t i, MPI_Request *rq) {
+    mpi_state *s = c->bk;
+    MPI_Comm cm = s->comm;
+    size_t es = p->es;
+    switch (op->kind) {
+    case ZT_OP_BARRIER:
+        return rq ? MPI_Ibarrier(cm, rq) : MPI_Barrier(cm);
+    case ZT_OP_BCAST: {
+        size_t o = i * PIECE_MAX, k = op->n - o < PIECE_MAX ? op->n - o : PIECE_MAX;
+        return CALL(rq, MPI_Bcast, MPI_Ibcast, (char *)p->rb + o * es, (int)k, p->dt, op->root, cm);
+    }
+    case ZT_OP_ALLREDUCE: {
+        size_t o = i * PIECE_MAX, k = op->n - o < PIECE_MAX ? op->n - o : PIECE_MAX;
+        const void *sb = p->sb == MPI_IN_PLACE ? MPI_IN_PLACE : (const char *)p->sb + o * es;
+        return CALL(rq, MPI_Allreduce, MPI_Iallreduce, sb, (char *)p->rb + o * es, (int)k, p->dt,
+                    p->mop, cm);
+    }
+    case ZT_OP_REDUCE_SCATTER:
+    case ZT_OP_REDUCE_SCATTER_V:
+        if (p->block) {
+            size_t o, l;
+            zt_op_part(c, op, 0, &o, &l);
+            return CALL(rq, MPI_Reduce_scatter_block, MPI_Ireduce_scatter_block, p->sb, p->rb,
+                        (int)l, p->dt, p->mop, cm);
+        }
+        return CALL(rq, MPI_Reduce_scatter, MPI_Ireduce_scatter, p->sb, p->rb, p->cnts, p->dt,
+                    p->mop, cm);
+    case ZT_OP_ALLGATHER:
+    case ZT_OP_ALLGATHER_V:
+        if (p->block) {
+            size_t o, l;
+            zt_op_part(c, op, 0, &o, &l);
+            return CALL(rq, MPI_Allgather, MPI_Iallgather, p->sb, (int)l, p->dt, p->rb, (int)l,
+                        p->dt, cm);
+        } else {
+            int mine = p->cnts[c->rank];
+            return CALL(rq, MPI_Allgatherv, MPI_Iallgatherv, p->sb, mine, p->dt, p->rb, p->cnts,
+                        p->displs, p->dt, cm);
+        }
+    }
+    return MPI_ERR_OTHER;
+}
+
+static size_t plan_calls(const zt_op *op, const plan *p) {
+    return (op->kind == ZT_OP_ALLREDUCE || op->kind == ZT_OP_BCAST) ? p->npieces : 1;
+}
+
+static void plan_finish(const zt_comm *c, const zt_op *op, plan *p) {
+    if (p->out && p->out_len) memcpy(p->out, p->tmp, p->out_len * p->es);
+    if (p->scale_buf && p->scale_n) zt_host_scale(p->scale_buf, p->scale_n, op->dt, c->size);
+    plan_free(p);
+}
+
+static _Noreturn void mpi_die(const zt_comm *c, const zt_op *op, double t0, int err) {
+    char es[MPI_MAX_ERROR_STRING + 16];
+    int l = 0;
+    strcpy(es, "MPI error: ");
+    MPI_Error_string(err, es + 11, &l);
+    zt_comm_die(c, zt_op_name(op->kind), op->n, zt_now() - t0, es);
+}
+
+/* Blocking execution on the calling thread (the watchdog guards it). */
+static int exec_blocking(const zt_comm *c, const zt_op *op, double t0) {
+    plan p;
+    if (plan_make(c, op, &p)) { plan_free(&p); return -1; }
+    size_t k = plan_calls(op, &p);
+    for (size_t i = 0; i < k; i++) {
+        int e = plan_post(c, op, &p, i, NULL);
+        if (e != MPI_SUCCESS) mpi_die(c, op, t0, e);
+    }
+    plan_finish(c, op, &p);
+    return 0;
+}
+
+/* Nonblocking execution polled by MPI_Test: spin, then sleep in growing steps,
+ * checking the deadline and the peer-failure flag between tests. */
+static int exec_polled(const zt_comm *c, const zt_op *op, double t0, const zt_op *report) {
+    mpi_state *s = c->bk;
+    plan p;
+    if (plan_make(c, op, &p)) { plan_free(&p); return -1; }
+    size_t k = plan_calls(op, &p);
+    const char *name = zt_op_name(report->kind);   /* what the user asked for */
+    for (size_t i = 0; i < k; i++) {
+        MPI_Request rq;
+        int e = plan_post(c, op, &p, i, &rq);
+        if (e != MPI_SUCCESS) mpi_die(c, report, t0, e);
+        double spin_end = zt_now() + (double)s->spin_ns * 1e-9;
+        long nap = 2000;
+        for (;;) {
+            int flag = 0;
+            e = MPI_Test(&rq, &flag, MPI_STATUS_IGNORE);
+            if (e != MPI_SUCCESS) mpi_die(c, report, t0, e);
+            if (flag) break;
+            zt_comm_check(c, name, report->n, t0);
+            if (zt_now() < spin_end) continue;
+            zt_sleep_ns(nap);
+            if (nap < s->sleep_max_ns) nap = nap * 2 < s->sleep_max_ns ? nap * 2 : s->sleep_max_ns;
+        }
+    }
+    plan_finish(c, op, &p);
+    return 0;
+}
+
+/* --- threads ------------------------------------------------------------- */
+
+static void abs_deadline(struct timespec *ts, long ns) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_nsec += ns;
+    while (ts->tv_nsec >= 1000000000L) { ts->tv_nsec -= 1000000000L; ts->tv_sec++; }
+}
+
+static void act_begin(mpi_state *s, const zt_op *op, double t0) {
+    pthread_mutex_lock(&s->mu);
+    s->act_name = zt_op_name(op->kind);
+    s->act_n = op->n;
+    s->act_t0 = t0;
+    s->act_active = 1;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void act_end(mpi_state *s) {
+    pthread_mutex_lock(&s->mu);
+    s->act_active = 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Watchdog: every 100 ms, checks the deadline of the op on the wire (which
+ * may sit inside a blocking MPI call on the caller's or the worker's thread)
+ * and the launcher's peer-failure flag. Makes no MPI call. */
+static void *watchdog_main(void *arg) {
+    zt_comm *c = arg;
+    mpi_state *s = c->bk;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        if (s->act_active) {
+            double el = zt_now() - s->act_t0;
+            if (c->timeout_s > 0 && el > c->timeout_s)
+                zt_comm_die(c, s->act_name, s->act_n, el, NULL);
+            if (zt_boot_peer_failed())
+                zt_comm_die(c, s->act_name, s->act_n, el, "the launcher reports a dead peer");
+        }
+        struct timespec ts;
+        abs_deadline(&ts, 100 * 1000000L);
+        pthread_cond_timedwait(&s->cv_watch, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+enum { MODE_POLLED = 0, MODE_BLOCKING = 1, MODE_DEFERRED = 2, MODE_NBC = 3 };
+
+/* Run request r (popped from the queue by the caller) on this thread. */
+static void run_req(zt_comm *c, zt_req *r, int mode) {
+    mpi_state *s = c->bk;
+    r->t_start = zt_now();
+    if (r->op.n == 0 && r->op.kind != ZT_OP_BARRIER) {
+        r->rc = 0;
+    } else {
+        act_begin(s, &r->op, r->t_start);
+        if (mode == MODE_POLLED && c->size > 1) {
+            /* wait, napping, until every rank has arrived; then the transfer
+             * itself as the blocking call (OpenMPI's tuned algorithms) */
+            zt_op bar = { ZT_OP_BARRIER, NULL, NULL, 0, ZT_F32, ZT_SUM, 0, NULL };
+            exec_polled(c, &bar, r->t_start, &r->op);
+            r->t_start = zt_now();
+        }
+        r->rc = mode == MODE_NBC ? exec_polled(c, &r->op, r->t_start, &r->op)
+                                 : exec_blocking(c, &r->op, r->t_start);
+        act_end(s);
+    }
+    r->t_end = zt_now();
+}
+
+/* Pop the head (s->mu held); mark it running. */
+static zt_req *pop_head(mpi_state *s) {
+    zt_req *r = s->head;
+    s->head = r->next;
+    if (!s->head) s->tail = NULL;
+    r->state = ZT_RQ_RUNNING;
+    return r;
+}
+
+/* s->mu held: mark r done and wake waiters. */
+static void mark_done(mpi_state *s, zt_req *r) {
+    r->state = ZT_RQ_DONE;
+    s->outstanding--;
+    pthread_cond_broadcast(&s->cv_done);
+}
+
+/* Worker: runs the queued asynchronous ops in FIFO order, one at a time. */
+static void *worker_main(void *arg) {
+    zt_comm *c = arg;
+    mpi_state *s = c->bk;
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);   /* 1 us: short naps stay short */
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->head && !s->stop) pthread_cond_wait(&s->cv_work, &s->mu);
+        if (!s->head) break;   /* stop, queue drained */
+        zt_req *r = pop_head(s);
+        pthread_mutex_unlock(&s->mu);
+        run_req(c, r, s->mode);
+        pthread_mutex_lock(&s->mu);
+        mark_done(s, r);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Until `upto` is done (NULL: until the queue is empty): with a worker, wait
+ * for it; without one (deferred mode), run the queued ops on this thread. */
+static void drain(zt_comm *c, zt_req *upto) {
+    mpi_state *s = c->bk;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (upto ? upto->state == ZT_RQ_DONE : s->outstanding == 0) break;
+        if (s->threaded) {
+            pthread_cond_wait(&s->cv_done, &s->mu);
+        } else {
+            zt_req *r = pop_head(s);
+            pthread_mutex_unlock(&s->mu);
+            run_req(c, r, MODE_DEFERRED);
+            pthread_mutex_lock(&s->mu);
+            mark_done(s, r);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* --- backend ops ---------------------------------------------------------- */
+
+static long env_us(const char *name, long dflt) {
+    const char *v = getenv(name);
+    if (!v || !*v) return dflt;
+    char *e;
+    long x = strtol(v, &e, 10);
+    return (*e || x < 0) ? dflt : x;
+}
+
+static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
+    int inited = 0, fin = 0, provided = 0;
+    MPI_Finalized(&fin);
+    if (fin) {
+        fprintf(stderr, "ztrain: comm mpi: MPI was already finalized\n");
+        return -1;
+    }
+    MPI_Initialized(&inited);
+    if (!inited) {
+        if (MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
+            fprintf(stderr, "ztrain: comm mpi: MPI_Init_thread failed\n");
+            return -1;
+        }
+        g_we_inited = 1;
+    } else {
+        MPI_Query_thread(&provided);
+    }
+    mpi_state *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &s->comm) != MPI_SUCCESS) {
+        free(s);
+        return -1;
+    }
+    MPI_Comm_set_errhandler(s->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(s->comm, &c->rank);
+    MPI_Comm_size(s->comm, &c->size);
+    if (pr && (pr->rank != c->rank || pr->size != c->size))
+        fprintf(stderr, "ztrain: rank %d: warning: launcher says rank %d of %d, MPI says %d of %d; using MPI's\n",
+                c->rank, pr->rank, pr->size, c->rank, c->size);
+    MPI_Op_create(bf16_sum_fn, 1, &s->op_bf16_sum);
+    MPI_Op_create(bf16_max_fn, 1, &s->op_bf16_max);
+    s->spin_ns = env_us("ZT_COMM_SPIN_US", 50) * 1000;
+    s->sleep_max_ns = env_us("ZT_COMM_POLL_MAX_US", 100) * 1000;
+    if (s->sleep_max_ns < 2000) s->sleep_max_ns = 2000;
+    c->bk = s;
+
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv_watch, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&s->cv_work, NULL);
+    pthread_cond_init(&s->cv_done, NULL);
+    const char *am = getenv("ZT_COMM_ASYNC");
+    s->mode = !am || !*am || !strcmp(am, "polled") ? MODE_POLLED
+            : !strcmp(am, "blocking")              ? MODE_BLOCKING
+            : !strcmp(am, "deferred")              ? MODE_DEFERRED
+            : !strcmp(am, "nbc")                   ? MODE_NBC : -1;
+    if (s->mode < 0) {
+        fprintf(stderr, "ztrain: ZT_COMM_ASYNC=%s: want polled, blocking, deferred or nbc\n", am);
+        _exit(ZT_EXIT_CONFIG);
+    }
+    if (provided < MPI_THREAD_MULTIPLE && s->mode != MODE_DEFERRED) {
+        if (c->rank == 0)
+            fprintf(stderr, "ztrain: comm mpi: MPI gives thread level %d < MPI_THREAD_MULTIPLE: "
+                            "asynchronous collectives run when waited for (no overlap)\n", provided);
+        s->mode = MODE_DEFERRED;
+    }
+    s->threaded = s->mode != MODE_DEFERRED;
+    if (pthread_create(&s->watchdog, NULL, watchdog_main, c) != 0 ||
+        (s->threaded && pthread_create(&s->worker, NULL, worker_main, c) != 0)) {
+        fprintf(stderr, "ztrain: comm mpi: cannot start the communication threads\n");
+        _exit(ZT_EXIT_INTERNAL);
+    }
+    return 0;
+}
+
+static void mpi_destroy(zt_comm *c) {
+    mpi_state *s = c->bk;
+    if (!s) return;
+    drain(c, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->cv_work);
+    pthread_cond_signal(&s->cv_watch);
+    pthread_mutex_unlock(&s->mu);
+    if (s->threaded) pthread_join(s->worker, NULL);
+    pthread_join(s->watchdog, NULL);
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin) {
+        MPI_Op_free(&s->op_bf16_sum);
+        MPI_Op_free(&s->op_bf16_max);
+        MPI_Comm_free(&s->comm);
+    }
+    pthread_cond_destroy(&s->cv_work);
+    pthread_cond_destroy(&s->cv_done);
+    pthread_cond_destroy(&s->cv_watch);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* Blocking op: the plain blocking MPI call on the caller's thread, after every
+ * queued async op (FIFO), guarded by the watchdog. */
+static int mpi_run(zt_comm *c, zt_op *op) {
+    mpi_state *s = c->bk;
+    drain(c, NULL);
+    double t0 = zt_now();
+    act_begin(s, op, t0);
+    int rc = exec_blocking(c, op, t0);
+    act_end(s);
+    return rc;
+}
+
+static int mpi_submit(zt_comm *c, zt_req *r) {
+    mpi_state *s = c->bk;
+    pthread_mutex_lock(&s->mu);
+    r->state = ZT_RQ_QUEUED;
+    r->next = NULL;
+    if (s->tail) s->tail->next = r;
+    else s->head = r;
+    s->tail = r;
+    s->outstanding++;
+    if (s->threaded) pthread_cond_signal(&s->cv_work);
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+static int mpi_wait(zt_comm *c, zt_req *r) {
+    drain(c, r);
+    return r->rc;
+}
+
+const zt_backend zt_backend_mpi = {
+    .name = "mpi",
+    .create = mpi_create,
+    .destroy = mpi_destroy,
+    .run = mpi_run,
+    .submit = mpi_submit,
+    .wait = mpi_wait,
+    .stream = NULL,
+};
+
+void zt_comm_finalize(void) {
+    int inited = 0, fin = 0;
+    MPI_Initialized(&inited);
+    MPI_Finalized(&fin);
+    if (g_we_inited && inited && !fin) MPI_Finalize();
+}

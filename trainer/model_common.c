@@ -1,0 +1,100 @@
+/* model_common.c — what both models share: the tensor table, the
+ * counter-based parameter init, and the all-units loss-and-gradient call. */
+#include "model.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int zt_model_add_tensor(zt_model *m, int unit, const char *name, size_t d0, size_t d1,
+                        zt_init_kind init, float scale) {
+    if (m->n_tensors >= ZT_MAX_TENSORS || unit < 0 || unit >= ZT_MAX_UNITS) return -1;
+    if (unit >= m->n_units) {            /* opening a new unit at the current end */
+        for (int u = m->n_units; u <= unit; u++) {
+            m->unit_off[u] = m->n_params;
+            m->unit_len[u] = 0;
+        }
+        m->n_units = unit + 1;
+    } else if (unit != m->n_units - 1) {
+        return -1;                       /* units are filled in order */
+    }
+    zt_tensor *t = &m->tensors[m->n_tensors];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = d1 ? 2 : 1;
+    t->shape[0] = d0;
+    t->shape[1] = d1;
+    t->numel = d1 ? d0 * d1 : d0;
+    t->off = m->n_params;
+    t->unit = unit;
+    t->init = init;
+    t->init_scale = scale;
+    m->n_params += t->numel;
+    m->unit_len[unit] += t->numel;
+    return m->n_tensors++;
+}
+
+const zt_tensor *zt_model_tensor(const zt_model *m, const char *name) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+/* splitmix64's output function. The stream for (seed, i) is
+ * mix(mix(seed) + (i+1)·φ): a pure function of the global index. */
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+#define PHI64 0x9E3779B97F4A7C15ULL
+static inline uint64_t rng_at(uint64_t key, uint64_t i) { return mix64(key + (i + 1) * PHI64); }
+static inline double u53(uint64_t h) { return (double)(h >> 11) * 0x1.0p-53; } /* [0,1) */
+
+/* Element e (global index): two draws 2e and 2e+1 -> one Box-Muller normal. */
+static inline float normal_at(uint64_t key, uint64_t e) {
+    double u1 = 1.0 - u53(rng_at(key, 2 * e));      /* (0, 1] */
+    double u2 = u53(rng_at(key, 2 * e + 1));
+    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+static inline float uniform_at(uint64_t key, uint64_t e) {   /* [-1, 1) */
+    return (float)(2.0 * u53(rng_at(key, 2 * e)) - 1.0);
+}
+
+void zt_model_init_range(const zt_model *m, uint64_t seed, size_t lo, size_t hi, float *out) {
+    if (hi > m->n_params) hi = m->n_params;
+    if (lo >= hi) return;
+    const uint64_t key = mix64(seed ^ 0x7A7472616E6E3031ULL); /* "ztrann01" */
+    /* tensors are sorted by offset and tile [0, n_params) */
+    for (int ti = 0; ti < m->n_tensors; ti++) {
+        const zt_tensor *t = &m->tensors[ti];
+        size_t a = t->off > lo ? t->off : lo;
+        size_t b = t->off + t->numel < hi ? t->off + t->numel : hi;
+        if (a >= b) continue;
+        float *o = out + (a - lo);
+        size_t n = b - a;
+        switch (t->init) {
+        case ZT_INIT_ZEROS:
+            memset(o, 0, n * sizeof(float));
+            break;
+        case ZT_INIT_ONES:
+            for (size_t i = 0; i < n; i++) o[i] = 1.0f;
+            break;
+        case ZT_INIT_NORMAL:
+            for (size_t i = 0; i < n; i++) o[i] = t->init_scale * normal_at(key, a + i);
+            break;
+        case ZT_INIT_UNIFORM:
+            for (size_t i = 0; i < n; i++) o[i] = t->init_scale * uniform_at(key, a + i);
+            break;
+        default:
+            memset(o, 0, n * sizeof(float));
+        }
+    }
+}
+
+double zt_model_loss_and_grad(zt_model *m, const zt_batch *b, const float *p, float *g) {
+    m->set_batch(m, b);
+    for (int u = 0; u < m->n_units; u++) m->forward(m, u, p + m->unit_off[u]);
+    for (int u = m->n_units - 1; u >= 0; u--)
+        m->backward(m, u, p + m->unit_off[u], g + m->unit_off[u]);
+    return m->loss_sum(m);
+}

@@ -1,0 +1,187 @@
+/* model_mlp.c — multi-layer perceptron: in_dim → hidden… → out_dim, ReLU
+ * between layers, softmax cross-entropy head. One unit per Linear layer
+ * (unit i owns fc{i}.w [out,in] and fc{i}.b [out]); the last unit also runs
+ * the loss. All device work goes through the op table. */
+#include "model.h"
+#include "ops.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MLP_MAX_LAYERS 9
+
+typedef struct {
+    const zt_ops *ops;
+    int L;                          /* Linear layers = n_hidden + 1 */
+    int dim[MLP_MAX_LAYERS + 1];    /* dim[0] = in, dim[L] = out */
+    int B;                          /* max rows */
+    int n;                          /* rows of the current batch */
+    float *act[MLP_MAX_LAYERS + 1]; /* act[0] input [B,in]; act[l+1] layer l output (post-ReLU; probs for the last) */
+    float *dact[MLP_MAX_LAYERS + 1];/* dact[l]: d loss / d act[l] for 1 <= l < L */
+    float *dz;                      /* d loss / d pre-activation of the current layer [B, max dim] */
+    int32_t *y;                     /* targets [B] (table space) */
+    float *losses;                  /* [B] (table space) */
+    int32_t *y_host;                /* [B] */
+    float *h_buf;                   /* host scratch [B * max(out, 1)] */
+    int max_dim;
+} mlp_impl;
+
+static void mlp_set_batch(zt_model *m, const zt_batch *b) {
+    mlp_impl *s = m->impl;
+    int n = b->n;
+    if (n > s->B) {
+        fprintf(stderr, "mlp: batch of %d rows > max_batch %d\n", n, s->B);
+        abort();
+    }
+    s->n = n;
+    s->ops->to_device(s->act[0], b->xf, (size_t)n * s->dim[0] * sizeof(float));
+    s->ops->to_device(s->y, b->y, (size_t)n * sizeof(int32_t));
+    memcpy(s->y_host, b->y, (size_t)n * sizeof(int32_t));
+}
+
+static void mlp_forward(zt_model *m, int u, const float *pu) {
+    mlp_impl *s = m->impl;
+    const zt_ops *o = s->ops;
+    const int in = s->dim[u], out = s->dim[u + 1], n = s->n;
+    const float *w = pu, *bias = pu + (size_t)out * in;
+    o->matmul_fwd(s->act[u + 1], s->act[u], w, bias, n, in, out);
+    if (u < s->L - 1)
+        o->relu_fwd(s->act[u + 1], s->act[u + 1], (size_t)n * out);
+    else  /* probs overwrite the logits */
+        o->softmax_ce_fwd(s->losses, s->act[u + 1], s->act[u + 1], s->y, n, out);
+}
+
+static void mlp_backward(zt_model *m, int u, const float *pu, float *gu) {
+    mlp_impl *s = m->impl;
+    const zt_ops *o = s->ops;
+    const int in = s->dim[u], out = s->dim[u + 1], n = s->n;
+    const float *w = pu;
+    float *dw = gu, *db = gu + (size_t)out * in;
+    o->zero(s->dz, (size_t)n * out * sizeof(float));
+    if (u == s->L - 1)
+        o->softmax_ce_bwd(s->dz, s->act[u + 1], s->y, m->grad_scale, n, out);
+    else
+        o->relu_bwd(s->dz, s->act[u + 1], s->dact[u + 1], (size_t)n * out);
+    float *dinp = NULL;
+    if (u > 0) {
+        dinp = s->dact[u];
+        o->zero(dinp, (size_t)n * in * sizeof(float));
+    }
+    o->matmul_bwd(dinp, dw, db, s->dz, s->act[u], w, n, in, out);
+}
+
+static double mlp_loss_sum(zt_model *m) {
+    mlp_impl *s = m->impl;
+    s->ops->to_host(s->h_buf, s->losses, (size_t)s->n * sizeof(float));
+    double sum = 0.0;
+    for (int i = 0; i < s->n; i++) sum += s->h_buf[i];
+    return sum;
+}
+
+static int mlp_correct(zt_model *m) {
+    mlp_impl *s = m->impl;
+    const int V = s->dim[s->L];
+    s->ops->to_host(s->h_buf, s->act[s->L], (size_t)s->n * V * sizeof(float));
+    int hits = 0;
+    for (int i = 0; i < s->n; i++) {
+        const float *p = s->h_buf + (size_t)i * V;
+        int best = 0;
+        for (int j = 1; j < V; j++)
+            if (p[j] > p[best]) best = j;
+        hits += best == s->y_host[i];
+    }
+    return hits;
+}
+
+static void mlp_destroy(zt_model *m) {
+    if (!m) return;
+    mlp_impl *s = m->impl;
+    if (s) {
+        const zt_ops *o = s->ops;
+        for (int l = 0; l <= s->L; l++) { o->free(s->act[l]); o->free(s->dact[l]); }
+        o->free(s->dz);
+        o->free(s->y);
+        o->free(s->losses);
+        free(s->y_host);
+        free(s->h_buf);
+        free(s);
+    }
+    free(m);
+}
+
+zt_model *zt_mlp_create_ops(const zt_mlp_cfg *c, int max_batch, const zt_ops *ops) {
+    if (!ops) ops = &zt_ops_cpu;
+    if (!c || c->in_dim <= 0 || c->out_dim <= 1 || c->n_hidden < 0 ||
+        c->n_hidden > MLP_MAX_LAYERS - 1 || max_batch <= 0) {
+        fprintf(stderr, "mlp: invalid config (in_dim > 0, out_dim > 1, 0 <= n_hidden <= %d, max_batch > 0)\n",
+                MLP_MAX_LAYERS - 1);
+        return NULL;
+    }
+    for (int i = 0; i < c->n_hidden; i++)
+        if (c->hidden[i] <= 0) {
+            fprintf(stderr, "mlp: hidden[%d] = %d must be > 0\n", i, c->hidden[i]);
+            return NULL;
+        }
+    zt_model *m = calloc(1, sizeof *m);
+    mlp_impl *s = calloc(1, sizeof *s);
+    if (!m || !s) { free(m); free(s); return NULL; }
+    m->impl = s;
+    m->ops = ops;
+    s->ops = ops;
+    s->L = c->n_hidden + 1;
+    s->B = max_batch;
+    s->dim[0] = c->in_dim;
+    for (int i = 0; i < c->n_hidden; i++) s->dim[i + 1] = c->hidden[i];
+    s->dim[s->L] = c->out_dim;
+
+    snprintf(m->kind, sizeof m->kind, "mlp");
+    double flops = 0.0;
+    for (int l = 0; l < s->L; l++) {
+        const int in = s->dim[l], out = s->dim[l + 1];
+        char name[64];
+        /* He-uniform for layers followed by a ReLU (bound √(6/in)), PyTorch's
+         * default bound 1/√in for the output layer; zero biases. */
+        float bound = l < s->L - 1 ? sqrtf(6.0f / (float)in) : 1.0f / sqrtf((float)in);
+        snprintf(name, sizeof name, "fc%d.w", l);
+        zt_model_add_tensor(m, l, name, (size_t)out, (size_t)in, ZT_INIT_UNIFORM, bound);
+        snprintf(name, sizeof name, "fc%d.b", l);
+        zt_model_add_tensor(m, l, name, (size_t)out, 0, ZT_INIT_ZEROS, 0.0f);
+        flops += 6.0 * in * out;
+    }
+    m->max_batch = max_batch;
+    m->tokens_per_row = 1;
+    m->flops_per_row = flops;
+    m->grad_scale = 1.0f;
+    m->set_batch = mlp_set_batch;
+    m->forward = mlp_forward;
+    m->backward = mlp_backward;
+    m->loss_sum = mlp_loss_sum;
+    m->correct = mlp_correct;
+    m->destroy = mlp_destroy;
+
+    size_t B = (size_t)max_batch, bytes = 0;
+    int ok = 1;
+    s->max_dim = 0;
+    for (int l = 0; l <= s->L; l++) if (s->dim[l] > s->max_dim) s->max_dim = s->dim[l];
+#define ALLOC(p, nbytes) do { size_t nb_ = (nbytes); (p) = ops->alloc(nb_); ok &= (p) != NULL; bytes += nb_; } while (0)
+    for (int l = 0; l <= s->L; l++) ALLOC(s->act[l], B * s->dim[l] * sizeof(float));
+    for (int l = 1; l < s->L; l++) ALLOC(s->dact[l], B * s->dim[l] * sizeof(float));
+    ALLOC(s->dz, B * s->max_dim * sizeof(float));
+    ALLOC(s->y, B * sizeof(int32_t));
+    ALLOC(s->losses, B * sizeof(float));
+#undef ALLOC
+    s->y_host = calloc(B, sizeof(int32_t));
+    s->h_buf = calloc(B * (size_t)c->out_dim + B, sizeof(float));
+    m->act_bytes = bytes;
+    if (!ok || !s->y_host || !s->h_buf) {
+        fprintf(stderr, "mlp: out of memory for activations (%zu bytes)\n", bytes);
+        mlp_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+zt_model *zt_mlp_create(const zt_mlp_cfg *c, int max_batch) {
+    return zt_mlp_create_ops(c, max_batch, &zt_ops_cpu);
+}
