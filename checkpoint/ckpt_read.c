@@ -69,15 +69,16 @@ zt_ck_reader *ck_open(const char *stepdir, int check_shards, char *err, size_t e
     zt_ck_reader *r = calloc(1, sizeof *r);
     char ipath[PATH_MAX];
     hid_t f = -1;
-    struct stat st;
+    struct stat st = {0};
     if (!r) { ck_fail(C, "out of memory"); goto fail; }
     r->fapl = -1;
     if (strlen(stepdir) + 64 >= sizeof r->dir) { ck_fail(C, "path too long: %.200s", stepdir); goto fail; }
     if (ck_path(C, r->dir, sizeof r->dir, "%s", stepdir) < 0 ||
         ck_path(C, ipath, sizeof ipath, "%s/%s", stepdir, ZT_CK_INDEX) < 0)
         goto fail;
-    if (stat(stepdir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        ck_fail(C, "checkpoint %s: %s", stepdir, errno ? strerror(errno) : "not a directory");
+    int sr = stat(stepdir, &st);
+    if (sr < 0 || !S_ISDIR(st.st_mode)) {
+        ck_fail(C, "checkpoint %s: %s", stepdir, sr < 0 ? strerror(errno) : "not a directory");
         goto fail;
     }
     if (stat(ipath, &st) < 0) {

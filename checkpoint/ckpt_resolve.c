@@ -102,8 +102,9 @@ int zt_ck_resolve(const char *root, char *path, size_t cap, char *log, size_t lo
 int zt_ck_locate(const char *dir, char *stepdir, size_t cap, char *err, size_t errlen) {
     char p[PATH_MAX], name[128];
     struct stat st = {0};
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        if (errlen) snprintf(err, errlen, "%s: %s", dir, S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+    int sr = stat(dir, &st);
+    if (sr < 0 || !S_ISDIR(st.st_mode)) {
+        if (errlen) snprintf(err, errlen, "%s: %s", dir, sr < 0 ? strerror(errno) : "not a directory");
         return -1;
     }
     /* A step dir: has index.h5 or shards, or is named like one (so that a

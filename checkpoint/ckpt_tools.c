@@ -6,7 +6,9 @@
  *                                     one file: /param/<name> in global shape
  *                                     (and /optim/<slot>/<name> with --optim)
  * DIR is a step dir or a checkpoint root (then its `latest`).
- * Exit status: 0 ok, 1 checkpoint bad or incomplete / I/O error, 2 usage. */
+ * Exit status: 0 ok, 5 checkpoint bad, incomplete or missing / I/O error
+ * (= ZT_EXIT_CKPT of zt_launcher.h, mirrored: this library does not depend on
+ * the launcher), 2 usage (= ZT_EXIT_CONFIG). */
 #include "ckpt_internal.h"
 
 #include <stdio.h>
@@ -14,13 +16,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#define EXIT_BAD   5   /* ZT_EXIT_CKPT */
+#define EXIT_USAGE 2   /* ZT_EXIT_CONFIG */
+
 static int usage(void) {
     fprintf(stderr,
             "usage: ztrain ckpt info DIR\n"
             "       ztrain ckpt verify DIR\n"
             "       ztrain ckpt export DIR OUT.h5 [--optim]\n"
             "DIR: a step dir (ckpt/step-00001200) or a checkpoint root with a `latest` file\n");
-    return 2;
+    return EXIT_USAGE;
 }
 
 static void shape_str(const zt_ck_tensor *t, char *out, size_t cap) {
@@ -35,7 +40,7 @@ static int cmd_info(const char *dir) {
     zt_ck_reader *r = ck_open(dir, 0, err, sizeof err);
     if (!r) {
         fprintf(stderr, "ztrain ckpt info: %s\n", err);
-        return 1;
+        return EXIT_BAD;
     }
     const zt_ck_meta *m = zt_ck_meta_of(r);
     const zt_ck_layout *L = zt_ck_layout_of(r);
@@ -74,14 +79,14 @@ static int cmd_info(const char *dir) {
     if (bad) printf("  %d of %d shards bad or missing: this checkpoint is not usable\n", bad, W);
     else printf("  all %d shards ok\n", W);
     zt_ck_close(r);
-    return bad ? 1 : 0;
+    return bad ? EXIT_BAD : 0;
 }
 
 static int cmd_verify(const char *dir) {
     char err[8192];
     if (zt_ck_verify(dir, err, sizeof err) < 0) {
         fprintf(stderr, "ztrain ckpt verify: FAILED: %s\n", err);
-        return 1;
+        return EXIT_BAD;
     }
     zt_ck_reader *r = zt_ck_open(dir, err, sizeof err);
     printf("ok: %s (step %llu, %d shards, CRC32 verified)\n", dir, r ? (unsigned long long)zt_ck_meta_of(r)->step : 0ULL,
@@ -123,12 +128,12 @@ static int cmd_export(const char *dir, const char *outpath, int with_optim) {
     /* Everything is checked before anything is exported. */
     if (zt_ck_verify(dir, err, sizeof err) < 0) {
         fprintf(stderr, "ztrain ckpt export: %s\n", err);
-        return 1;
+        return EXIT_BAD;
     }
     zt_ck_reader *r = zt_ck_open(dir, err, sizeof err);
     if (!r) {
         fprintf(stderr, "ztrain ckpt export: %s\n", err);
-        return 1;
+        return EXIT_BAD;
     }
     ck_begin(C, err, sizeof err);
     C->what = outpath;
@@ -175,7 +180,7 @@ fail:
     free(buf);
     zt_ck_close(r);
     fprintf(stderr, "ztrain ckpt export: %s\n", err);
-    return 1;
+    return EXIT_BAD;
 }
 
 int zt_ck_cmd(int argc, char **argv) {
@@ -188,7 +193,7 @@ int zt_ck_cmd(int argc, char **argv) {
     if (!info && !verify && !export) return usage();
     if (zt_ck_locate(argv[2], dir, sizeof dir, err, sizeof err) < 0) {
         fprintf(stderr, "ztrain ckpt %s: %s\n", sub, err);
-        return 1;
+        return EXIT_BAD;
     }
     if (info) return cmd_info(dir);
     if (verify) return cmd_verify(dir);

@@ -90,7 +90,12 @@ static void settle(const zt_comm *c, ncclComm_t nc, ncclResult_t r, const char *
             int peer = r == ncclSystemError || r == ncclRemoteError || r == ncclInternalError;
             nccl_fatal(c, op, n, t0, why, peer);
         }
-        zt_comm_check(c, op, n, t0);   /* returns, or exits */
+        double el = zt_now() - t0;
+        if ((c->timeout_s > 0 && el > c->timeout_s) || zt_boot_peer_failed()) {
+            ncclCommAbort(nc);
+            ((nccl_state *)c->bk)->nc = NULL;
+            zt_comm_die(c, op, n, el, zt_boot_peer_failed() ? "the launcher reports a dead peer" : NULL);
+        }
         nap(&ns);
         if (ncclCommGetAsyncError(nc, &r) != ncclSuccess) r = ncclInternalError;
     }

@@ -55,6 +55,7 @@ static const keydef KEYS[] = {
     D("optim.grad_clip",    grad_clip,   "0",      "clip global grad norm to this (0 = off)"),
     S("data.path",          data_path,   "data/mnist.h5", "HDF5 dataset from `ztrain data prep`"),
     L("eval.every",         eval_every,  "0",      "evaluate every N steps (0 = only at the end)"),
+    L("eval.max_rows",      eval_max_rows,"2048",  "evaluate on the first N rows of the test/val split (0 = all)"),
     S("log.metrics",        log_metrics, "",       "JSONL metrics file (empty = none)"),
     L("log.every",          log_every,   "10",     "progress line every N steps"),
     S("ckpt.dir",           ckpt_dir,    "",       "checkpoint root (empty = no checkpoints)"),
@@ -105,7 +106,7 @@ typedef struct {
     FILE *f;
     int line;
     char *err; size_t errlen;
-    int failed;
+    int failed, fail_line;
 } parse_ctx;
 
 static char *reader(char *str, int num, void *stream) {
@@ -132,7 +133,13 @@ static int handler(void *user, const char *section, const char *name, const char
     char key[160], origin[96];
     snprintf(key, sizeof key, "%s.%s", section, name);
     snprintf(origin, sizeof origin, "%s:%d", x->file, x->line);
-    if (set_key(x->c, key, value, origin, x->err, x->errlen)) { x->failed = 1; return 0; }
+    if (!x->failed && !section[0]) {
+        snprintf(x->err, x->errlen, "%s: key '%s' is outside any [section]", origin, name);
+        x->failed = 1; x->fail_line = x->line; return 0;
+    }
+    if (!x->failed && set_key(x->c, key, value, origin, x->err, x->errlen)) {
+        x->failed = 1; x->fail_line = x->line; return 0;
+    }
     return 1;
 }
 
@@ -160,6 +167,7 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (c->warmup_steps < 0) BAD("optim.warmup_steps", "must be >= 0");
     if (c->log_every <= 0) BAD("log.every", "must be > 0");
     if (c->eval_every < 0) BAD("eval.every", "must be >= 0");
+    if (c->eval_max_rows < 0) BAD("eval.max_rows", "must be >= 0");
     if (c->ckpt_every < 0) BAD("ckpt.every", "must be >= 0");
     if (c->ckpt_keep_last < 0) BAD("ckpt.keep_last", "must be >= 0");
     if (c->ckpt_keep_every < 0) BAD("ckpt.keep_every", "must be >= 0");
@@ -189,7 +197,7 @@ int zt_config_load(zt_config *c, const char *file, char **sets, int n_sets,
         if (!x.f) { snprintf(err, errlen, "%s: cannot open config: %s", file, strerror(errno)); return -1; }
         int rc = ini_parse_stream(reader, &x, handler, &x);
         fclose(x.f);
-        if (x.failed) return -1;
+        if (x.failed && rc == x.fail_line) return -1;
         if (rc != 0) { snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", file, rc); return -1; }
     }
     for (int i = 0; i < n_sets; i++) {

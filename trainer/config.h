@@ -31,6 +31,7 @@ typedef struct {
     char   data_path[512];
     /* [eval] */
     long   eval_every;
+    long   eval_max_rows;
     /* [log] */
     char   log_metrics[512];
     long   log_every;

@@ -29,6 +29,7 @@ int zt_info_main(int argc, char **argv) {
         fflush(stdout);
     }
     zt_comm_destroy(c);
+    zt_comm_finalize();
     zt_boot_finalize();
     return (int)sum == p.size ? 0 : ZT_EXIT_INTERNAL;
 }

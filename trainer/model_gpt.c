@@ -57,6 +57,12 @@ static void gpt_set_batch(zt_model *m, const zt_batch *b) {
     }
     s->n = b->n;
     size_t nt = (size_t)b->n * s->T;
+    for (size_t i = 0; i < nt; i++)   /* an id >= vocab would index past wte */
+        if ((uint32_t)b->xi[i] >= (uint32_t)s->V || (uint32_t)b->y[i] >= (uint32_t)s->V) {
+            fprintf(stderr, "gpt: token id %d / target %d at position %zu outside the vocabulary [0, %d)\n",
+                    b->xi[i], b->y[i], i, s->V);
+            abort();
+        }
     s->ops->to_device(s->tok, b->xi, nt * sizeof(int32_t));
     s->ops->to_device(s->tgt, b->y, nt * sizeof(int32_t));
     /* the layer-gradient parts, packed for this batch's n·T rows so that one

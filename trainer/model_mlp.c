@@ -35,6 +35,11 @@ static void mlp_set_batch(zt_model *m, const zt_batch *b) {
         abort();
     }
     s->n = n;
+    for (int i = 0; i < n; i++)
+        if ((uint32_t)b->y[i] >= (uint32_t)s->dim[s->L]) {
+            fprintf(stderr, "mlp: label %d of row %d outside [0, %d)\n", b->y[i], i, s->dim[s->L]);
+            abort();
+        }
     s->ops->to_device(s->act[0], b->xf, (size_t)n * s->dim[0] * sizeof(float));
     s->ops->to_device(s->y, b->y, (size_t)n * sizeof(int32_t));
     memcpy(s->y_host, b->y, (size_t)n * sizeof(int32_t));

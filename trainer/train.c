@@ -140,8 +140,10 @@ static zt_batch micro(run *R, float *xf, int32_t *xi, int32_t *y, int i, int n) 
  * a rank out of rows evaluates row 0 and discards it. */
 static void evaluate(run *R, uint64_t step, double *loss_out, double *acc_out) {
     const zt_ds_info *di = zt_loader_info(R->eval);
-    size_t off, len; zt_part(di->n_rows, R->W, R->r, &off, &len);
-    size_t maxlen = (di->n_rows + R->W - 1) / R->W;
+    size_t rows_all = di->n_rows;
+    if (R->cfg.eval_max_rows && (size_t)R->cfg.eval_max_rows < rows_all) rows_all = (size_t)R->cfg.eval_max_rows;
+    size_t off, len; zt_part(rows_all, R->W, R->r, &off, &len);
+    size_t maxlen = (rows_all + R->W - 1) / R->W;
     int chunks = (int)((maxlen + R->mb - 1) / R->mb);
     float *xf; int32_t *xi, *y; alloc_rows(R, R->mb, &xf, &xi, &y);
     uint64_t *rows = calloc((size_t)R->mb, sizeof *rows);
@@ -405,6 +407,7 @@ int zt_train_main(int argc, char **argv) {
     R->model->destroy(R->model);
     if (R->comm != R->ctl) zt_comm_destroy(R->comm);
     zt_comm_destroy(R->ctl);
+    zt_comm_finalize();
     zt_boot_finalize();
     free(rows); free(mbs); free(sets);
     return stopped ? ZT_EXIT_STOPPED : ZT_EXIT_OK;

@@ -17,7 +17,7 @@ expect_exit 2 "$ZT" train --config "$T/nonexistent.ini"
 grep -q "nonexistent.ini: cannot open" "$T/err" || fail "missing file: $(cat $T/err)"
 # global_batch 24 is not divisible by W=4 x micro_batch 4
 expect_exit 2 run_w 4 train --config "$cfg" --set data.path="$DATA/mnist.h5" --set train.micro_batch=4
-grep -q "tiny_mlp.ini:7: train.global_batch = 24 is not divisible by W (4) x train.micro_batch (4)" "$T/err" \
+grep -q "tiny_mlp.ini:6: train.global_batch = 24 is not divisible by W (4) x train.micro_batch (4)" "$T/err" \
     || fail "divisibility: $(cat $T/err)"
 # missing dataset: exit 4 naming the file
 expect_exit 4 "$ZT" train --config "$cfg" --set data.path="$T/none.h5"

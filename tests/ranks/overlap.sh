@@ -5,7 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 for s in 0 2; do
   run_w 2 train --config "$SRC/tests/ranks/tiny_gpt.ini" --set data.path="$DATA/fortunes.h5" \
-      --set train.steps=4 --set train.zero_stage=$s --set train.bucket_mb=0.002 \
+      --set train.steps=6 --set train.zero_stage=$s --set train.bucket_mb=0.05 \
+      --set model.d_model=64 --set model.n_layer=4 --set model.ctx=32 \
       --set log.metrics="$T/m$s.jsonl" >"$T/log" 2>&1 || { cat "$T/log"; fail "stage $s run"; }
   "$PY" - "$T/m$s.jsonl" "$s" <<'PY'
 import json, sys

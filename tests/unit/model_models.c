@@ -402,3 +402,19 @@ static void check_learns(const char *kind) {
 }
 Test(models, mlp_learns) { check_learns("mlp"); }
 Test(models, gpt_learns) { check_learns("gpt"); }
+
+/* an id outside the vocabulary / a label outside the classes would index past
+ * the embedding table or the logits: set_batch refuses it, loudly */
+#include <signal.h>
+Test(models, gpt_rejects_token_outside_vocab, .signal = SIGABRT) {
+    zt_model *m = make("gpt", 2);
+    zt_batch b = make_batch(m, 2, 5);
+    ((int32_t *)b.xi)[3] = GPT.vocab;
+    m->set_batch(m, &b);
+}
+Test(models, mlp_rejects_label_outside_classes, .signal = SIGABRT) {
+    zt_model *m = make("mlp", 2);
+    zt_batch b = make_batch(m, 2, 5);
+    ((int32_t *)b.y)[1] = -1;
+    m->set_batch(m, &b);
+}
