@@ -1,0 +1,23 @@
+# e2e_lib.sh — helpers for the end-to-end Slurm tests of sbatch/ (sourced).
+# Needs: ZT (ztrain binary), SRC (source root), DATA (prepared datasets).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ZT=${ZT:?}; SRC=${SRC:?}; DATA=${DATA:?}
+PY=/usr/bin/python3
+W_DIR=$(mktemp -d /tmp/zt-e2e.XXXXXX)
+cleanup_e2e() { scancel -u root --quiet 2>/dev/null; rm -rf "$W_DIR"; }
+trap cleanup_e2e EXIT
+fail() { echo "FAIL: $*" >&2; for f in "$W_DIR"/*.out; do [ -f "$f" ] && { echo "--- $f"; tail -40 "$f"; }; done >&2; exit 1; }
+
+# job_state ID: PENDING/RUNNING/COMPLETED/... or GONE once purged
+job_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -1 | grep . || echo GONE; }
+# wait_for TIMEOUT CMD...: poll every 0.5 s until CMD succeeds
+wait_for() {
+  local t=$1; shift; local end=$(( $(date +%s) + t ))
+  until "$@"; do [ "$(date +%s)" -lt $end ] || return 1; sleep 0.5; done
+}
+# submit ARGS...: sbatch --parsable with our env; prints the job id
+submit() { sbatch --parsable --chdir="$W_DIR" --export=ALL,ZTRAIN="$ZT" "$@"; }
+# pids_of_job PATTERN: ztrain rank pids whose command line matches PATTERN
+rank_pids() { pgrep -f "ztrain train .*$1" || true; }
+# node_of PID: the Slurm node a task runs on (multiple-slurmd: same host)
+node_of() { tr '\0' '\n' </proc/$1/environ 2>/dev/null | sed -n 's/^SLURMD_NODENAME=//p'; }
