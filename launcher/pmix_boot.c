@@ -129,14 +129,15 @@ static void on_pmix_event(size_t id, pmix_status_t status, const pmix_proc_t *so
         int r = (who && who->rank != PMIX_RANK_WILDCARD) ? (int)who->rank : -1;
         __atomic_store_n(&g_failed_rank, r, __ATOMIC_RELEASE);
         __atomic_store_n(&g_peer_failed, 1, __ATOMIC_RELEASE);
+        char code[32] = "";
+        if (have_exit) snprintf(code, sizeof code, ", exit code %d", exit_code);
         if (who)
-            fprintf(stderr, "ztrain: rank %d: PMIx event %s (%d): peer %s:%d failed (exit code %d)\n",
-                    g_rank, PMIx_Error_string(status), (int)status, who->nspace,
-                    who->rank == PMIX_RANK_WILDCARD ? -1 : (int)who->rank,
-                    have_exit ? exit_code : -1);
+            fprintf(stderr, "ztrain: rank %d: PMIx event %s (%d): peer %s:%d failed%s\n", g_rank,
+                    PMIx_Error_string(status), (int)status, who->nspace,
+                    who->rank == PMIX_RANK_WILDCARD ? -1 : (int)who->rank, code);
         else
-            fprintf(stderr, "ztrain: rank %d: PMIx event %s (%d): peer failure\n", g_rank,
-                    PMIx_Error_string(status), (int)status);
+            fprintf(stderr, "ztrain: rank %d: PMIx event %s (%d): peer failure%s\n", g_rank,
+                    PMIx_Error_string(status), (int)status, code);
         fflush(stderr);
     }
     if (cbfunc) cbfunc(PMIX_EVENT_ACTION_COMPLETE, NULL, 0, NULL, NULL, cbdata);

@@ -18,9 +18,9 @@
  *  - Deterministic: no float atomics except in embed_bwd for very long
  *    batches (B·T > 16384); column sums (bias, LayerNorm gains) use fixed
  *    two-pass reductions, so the same inputs give bit-identical outputs.
- *  - The optimizer and scale kernels use explicitly rounded intrinsics
- *    (__fmul_rn, __fadd_rn, ...: never contracted to FMA), so they are
- *    bit-identical to optim.c's elementwise math on x86-64.
+ *  - The optimizer and scale kernels use explicitly rounded, never-fused,
+ *    flush-to-zero PTX arithmetic, as optim.c / ops_cpu.c compute (IEEE ops,
+ *    no FMA contraction, MXCSR FTZ|DAZ), so they give the CPU's bits.
  *  - fp32 matmuls run in true fp32 (cuBLAS default math, no TF32).
  */
 #include <cublas_v2.h>
@@ -391,7 +391,7 @@ __global__ void k_layernorm_fwd(float *out, float *mean, float *rstd, const floa
 }
 static void cu_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp,
                              const float *g, const float *b, int N, int C) {
-    if (N <= 0) return;
+    if (N <= 0 || C <= 0) return;
     k_layernorm_fwd<<<row_blocks((size_t)N), 32 * ROWS_PER_BLOCK, 0, S()>>>(out, mean, rstd, inp,
                                                                             g, b, N, C);
     LAUNCH_CHECK();
@@ -445,7 +445,7 @@ __global__ void k_colsum_ln(float *partial, const float *dout, const float *inp,
 static void cu_layernorm_bwd(float *dinp, float *dg, float *db, const float *dout,
                              const float *inp, const float *g, const float *mean,
                              const float *rstd, int N, int C) {
-    if (N <= 0) return;
+    if (N <= 0 || C <= 0) return;
     k_layernorm_bwd_dx<<<row_blocks((size_t)N), 32 * ROWS_PER_BLOCK, 0, S()>>>(
         dinp, dout, inp, g, mean, rstd, N, C);
     LAUNCH_CHECK();
@@ -643,7 +643,7 @@ __global__ void k_causal_softmax_bwd(float *dP, const float *P, size_t rows, int
 
 static void attention_fwd_impl(float *out, float *saved, float *scratch_f, const float *qkv, int B,
                                int T, int C, int NH, bool bf16) {
-    if (B <= 0 || T <= 0) return;
+    if (B <= 0 || T <= 0 || C <= 0) return;
     const int hs = C / NH, BNH = B * NH;
     const size_t X = (size_t)B * T * C, Y = (size_t)BNH * T * T;
     const float scale = 1.0f / sqrtf((float)hs);
@@ -675,7 +675,7 @@ static void attention_fwd_impl(float *out, float *saved, float *scratch_f, const
 static void attention_bwd_impl(float *dqkv, float *scratch_f, const float *dout,
                                const float *qkv, const float *saved, int B, int T, int C, int NH,
                                bool bf16) {
-    if (B <= 0 || T <= 0) return;
+    if (B <= 0 || T <= 0 || C <= 0) return;
     const int hs = C / NH, BNH = B * NH;
     const size_t X = (size_t)B * T * C, Y = (size_t)BNH * T * T;
     const float scale = 1.0f / sqrtf((float)hs);
@@ -753,7 +753,7 @@ __global__ void k_softmax_ce_fwd(float *losses, float *probs, const float *logit
 }
 static void cu_softmax_ce_fwd(float *losses, float *probs, const float *logits,
                               const int32_t *targets, int N, int V) {
-    if (N <= 0) return;
+    if (N <= 0 || V <= 0) return;
     k_softmax_ce_fwd<<<row_blocks((size_t)N), 32 * ROWS_PER_BLOCK, 0, S()>>>(losses, probs, logits,
                                                                              targets, N, V);
     LAUNCH_CHECK();
@@ -774,20 +774,40 @@ static void cu_softmax_ce_bwd(float *dlogits, const float *probs, const int32_t 
     EW_LAUNCH(k_softmax_ce_bwd, n, dlogits, probs, targets, scale, N, V);
 }
 
-/* ---- optimizer (optim.c's elementwise math, explicitly rounded) ----------- */
+/* ---- optimizer (optim.c's elementwise math, explicitly rounded) -----------
+ * optim.c and ops_cpu.c compute with IEEE mul/add/sub/div/sqrt, no FMA
+ * contraction, and denormals flushed to zero (MXCSR FTZ|DAZ). These helpers
+ * are the same operations in PTX: round-to-nearest, never fused (an explicit
+ * rounding modifier forbids contraction), .ftz flushing subnormal inputs and
+ * results to signed zero. So the CUDA optimizer and scale give the CPU's bits. */
+__device__ __forceinline__ float fmul_(float a, float b) {
+    float r; asm("mul.rn.ftz.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b)); return r;
+}
+__device__ __forceinline__ float fadd_(float a, float b) {
+    float r; asm("add.rn.ftz.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b)); return r;
+}
+__device__ __forceinline__ float fsub_(float a, float b) {
+    float r; asm("sub.rn.ftz.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b)); return r;
+}
+__device__ __forceinline__ float fdiv_(float a, float b) {
+    float r; asm("div.rn.ftz.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b)); return r;
+}
+__device__ __forceinline__ float fsqrt_(float a) {
+    float r; asm("sqrt.rn.ftz.f32 %0, %1;" : "=f"(r) : "f"(a)); return r;
+}
 
 __global__ void k_sgd(float *p, const float *g, float *buf, size_t n, float lr, float gs, float wd,
                       float mu, int mode /* 0 plain, 1 momentum, 2 nesterov */) {
     GRID_STRIDE(i, n) {
         float pi = p[i];
-        float gi = __fadd_rn(__fmul_rn(gs, g[i]), __fmul_rn(wd, pi));
+        float gi = fadd_(fmul_(gs, g[i]), fmul_(wd, pi));
         if (mode == 0) {
-            p[i] = __fsub_rn(pi, __fmul_rn(lr, gi));
+            p[i] = fsub_(pi, fmul_(lr, gi));
         } else {
-            float b = __fadd_rn(__fmul_rn(mu, buf[i]), gi);
+            float b = fadd_(fmul_(mu, buf[i]), gi);
             buf[i] = b;
-            float u = mode == 2 ? __fadd_rn(gi, __fmul_rn(mu, b)) : b;
-            p[i] = __fsub_rn(pi, __fmul_rn(lr, u));
+            float u = mode == 2 ? fadd_(gi, fmul_(mu, b)) : b;
+            p[i] = fsub_(pi, fmul_(lr, u));
         }
     }
 }
@@ -795,13 +815,13 @@ __global__ void k_adamw(float *p, const float *g, float *m, float *v, size_t n, 
                         float b2, float ob1, float ob2, float eps, float step_size, float rbc2,
                         float decay) {
     GRID_STRIDE(i, n) {
-        float gi = __fmul_rn(gs, g[i]);
-        float mi = __fadd_rn(__fmul_rn(b1, m[i]), __fmul_rn(ob1, gi));
-        float vi = __fadd_rn(__fmul_rn(b2, v[i]), __fmul_rn(ob2, __fmul_rn(gi, gi)));
+        float gi = fmul_(gs, g[i]);
+        float mi = fadd_(fmul_(b1, m[i]), fmul_(ob1, gi));
+        float vi = fadd_(fmul_(b2, v[i]), fmul_(ob2, fmul_(gi, gi)));
         m[i] = mi;
         v[i] = vi;
-        float denom = __fadd_rn(__fmul_rn(__fsqrt_rn(vi), rbc2), eps);
-        p[i] = __fsub_rn(__fmul_rn(p[i], decay), __fmul_rn(step_size, __fdiv_rn(mi, denom)));
+        float denom = fadd_(fmul_(fsqrt_(vi), rbc2), eps);
+        p[i] = fsub_(fmul_(p[i], decay), fmul_(step_size, fdiv_(mi, denom)));
     }
 }
 static void cu_optim_step(const struct zt_optim_cfg *c, uint64_t t, float lr, float gscale,
@@ -870,7 +890,7 @@ static double cu_sumsq(const float *x, size_t n) {
     return r;
 }
 __global__ void k_scale(float *x, float s, size_t n) {
-    GRID_STRIDE(i, n) x[i] = __fmul_rn(x[i], s);
+    GRID_STRIDE(i, n) x[i] = fmul_(x[i], s);
 }
 static void cu_scale(float *x, float s, size_t n) { EW_LAUNCH(k_scale, n, x, s, n); }
 

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "engine.h"
 #include "model.h"
+#include "ops.h"
 #include "optim.h"
 #include "saver.h"
 #include "zt_data.h"
@@ -61,8 +62,31 @@ static void emit(run *R, json_t *o) {
     json_decref(o);
 }
 
+#ifdef ZT_HAVE_CUDA
+void *zt_ops_cuda_stream(void);   /* ops_cuda.cu; a strong reference links the CUDA tables in */
+#endif
+
+/* The op table: cpu, or cuda / cuda-bf16 (fp32 master weights either way). */
+static const zt_ops *select_ops(run *R) {
+    zt_config *c = &R->cfg;
+    if (!strcmp(c->device, "cpu")) {
+        if (strcmp(c->precision, "fp32"))
+            die(R, ZT_EXIT_CONFIG, "%s: train.precision = %s needs train.device = cuda (the CPU path is fp32)",
+                zt_config_origin(c, "train.precision"), c->precision);
+        return &zt_ops_cpu;
+    }
+#ifdef ZT_HAVE_CUDA
+    zt_ops_cuda_stream();   /* create the compute stream now (and link ops_cuda.cu) */
+#endif
+    const zt_ops *o = zt_ops_by_name(!strcmp(c->precision, "bf16") ? "cuda-bf16" : "cuda");
+    if (!o) die(R, ZT_EXIT_CONFIG, "%s: train.device = cuda: this binary has no CUDA op table%s",
+                zt_config_origin(c, "train.device"), "");
+    return o;
+}
+
 static void build_model(run *R) {
     zt_config *c = &R->cfg;
+    const zt_ops *ops = select_ops(R);
     const zt_ds_info *di = zt_loader_info(R->train);
     if (!strcmp(c->model_name, "mlp")) {
         zt_mlp_cfg mc = { .in_dim = di->in_dim, .out_dim = di->n_classes };
@@ -74,11 +98,11 @@ static void build_model(run *R) {
                     zt_config_origin(c, "model.hidden"), c->mlp_hidden);
             mc.hidden[mc.n_hidden++] = h;
         }
-        R->model = zt_mlp_create(&mc, R->mb);
+        R->model = zt_mlp_create_ops(&mc, R->mb, ops);
     } else {
         zt_gpt_cfg gc = { .vocab = di->vocab_size, .ctx = c->gpt_ctx, .d_model = c->gpt_d_model,
                           .n_layer = c->gpt_n_layer, .n_head = c->gpt_n_head };
-        R->model = zt_gpt_create(&gc, R->mb);
+        R->model = zt_gpt_create_ops(&gc, R->mb, ops);
     }
     if (!R->model) die(R, ZT_EXIT_CONFIG, "cannot build model '%s'%s", c->model_name, "");
 }
@@ -283,10 +307,10 @@ int zt_train_main(int argc, char **argv) {
     zt_engine_init_params(R->eng, (uint64_t)c->seed);
 
     R0 {
-        printf("ztrain: job %s step %s restart %d | %s on %d rank(s), %d node(s) via %s | stage %d | "
+        printf("ztrain: job %s step %s restart %d | %s on %d rank(s), %d node(s) via %s | %s/%s, %s | stage %d | "
                "global batch %ld = %d ranks x %d micro x %ld rows | %d BLAS threads/rank\n",
                R->proc.jobid, R->proc.stepid, R->proc.restarts, R->model->kind, R->W, R->proc.num_nodes,
-               R->proc.launcher, c->zero_stage, c->global_batch, R->W, R->k, c->micro_batch, threads);
+               R->proc.launcher, R->model->ops->name, c->precision, zt_comm_backend(R->comm), c->zero_stage, c->global_batch, R->W, R->k, c->micro_batch, threads);
         if (c->log_metrics[0]) {
             R->metrics = fopen(c->log_metrics, "a");
             if (!R->metrics) die(R, ZT_EXIT_CONFIG, "cannot open log.metrics '%s'%s", c->log_metrics, "");

@@ -13,8 +13,17 @@
  *   DEADRANK-EXIT rank r code 6 reason <event|signal N|timeout> t=<epoch>
  * and _exit(ZT_EXIT_PEER) without PMIx_Finalize or MPI_Finalize (never
  * finalize on an error path). With --victim -1 every rank runs N barriers,
- * finalizes MPI then PMIx, and exits 0 (DEADRANK-OK). */
+ * finalizes MPI then PMIx, and exits 0 (DEADRANK-OK).
+ *
+ *   deadrank --self-event
+ * Positive control of the PMIx event handler (no launcher here delivers a
+ * peer-failure event to the other ranks, see deadrank.sh): every rank
+ * notifies itself (PMIX_RANGE_PROC_LOCAL) first PMIX_EVENT_PROC_TERMINATED
+ * with exit code 0 for rank r+2 (a normal end: must not count as a failure),
+ * then PMIX_ERR_PROC_ABORTED_BY_SIG for rank r+1, and checks that the handler
+ * set zt_boot_peer_failed() naming rank r+1 (DEADRANK-EVENT-OK). */
 #include <mpi.h>
+#include <pmix.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +52,49 @@ static _Noreturn void give_up(int rank, const char *reason) {
     _exit(ZT_EXIT_PEER);
 }
 
+static int notify_self(pmix_status_t code, const zt_proc_t *p, int affected, int with_exit0) {
+    pmix_proc_t aff;
+    pmix_info_t info[2];
+    int zero = 0;
+    size_t ni = 0;
+    PMIX_PROC_LOAD(&aff, p->nspace, (pmix_rank_t)affected);
+    PMIX_INFO_LOAD(&info[ni++], PMIX_EVENT_AFFECTED_PROC, &aff, PMIX_PROC);
+    if (with_exit0) PMIX_INFO_LOAD(&info[ni++], PMIX_EXIT_CODE, &zero, PMIX_INT);
+    pmix_status_t rc = PMIx_Notify_event(code, NULL, PMIX_RANGE_PROC_LOCAL, info, ni, NULL, NULL);
+    for (size_t i = 0; i < ni; i++) PMIX_INFO_DESTRUCT(&info[i]);
+    if (rc != PMIX_SUCCESS) {
+        fprintf(stderr, "deadrank: PMIx_Notify_event: %s\n", PMIx_Error_string(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int self_event(void) {
+    zt_proc_t p;
+    if (zt_boot_init(&p) != 0) return ZT_EXIT_INTERNAL;
+    if (p.singleton) { fprintf(stderr, "deadrank --self-event needs a launcher\n"); return 1; }
+    int ok_peer = (p.rank + 2) % p.size, bad_peer = (p.rank + 1) % p.size;
+    if (notify_self(PMIX_EVENT_PROC_TERMINATED, &p, ok_peer, 1) ||
+        notify_self(PMIX_ERR_PROC_ABORTED_BY_SIG, &p, bad_peer, 0))
+        return 1;
+    double t0 = now_mono();
+    while (!zt_boot_peer_failed() && now_mono() - t0 < 10) usleep(1000);
+    int fr = zt_boot_failed_rank();
+    if (!zt_boot_peer_failed() || fr != bad_peer) {
+        fprintf(stderr, "deadrank: rank %d: flag %d, failed rank %d (want %d)\n", p.rank,
+                zt_boot_peer_failed(), fr, bad_peer);
+        return 1;
+    }
+    printf("DEADRANK-EVENT-OK rank %d: handler flagged rank %d after %.3f s\n", p.rank, fr,
+           now_mono() - t0);
+    fflush(stdout);
+    zt_boot_fence(0);
+    zt_boot_finalize();
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "--self-event")) return self_event();
     int victim = 2, kill_at = 20, iters = 1000000;
     double timeout = 20.0;
     for (int i = 1; i < argc; i++) {

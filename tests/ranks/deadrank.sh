@@ -8,6 +8,9 @@
 #   MODE mpirun           LAUNCH -n 3 (ztrain-launch outside Slurm: mpirun)
 #   MODE srun             ZT_LAUNCH_MODE=srun LAUNCH -n 3 on the fixture cluster
 #                         (srun --mpi=pmix --kill-on-bad-exit=1)
+#   MODE self-event-mpirun / self-event-srun: every rank notifies itself of a
+#                         peer failure (PMIX_RANGE_PROC_LOCAL); the handler must
+#                         set the flag and name the rank (deadrank --self-event)
 #   MODE mpirun-recovery  mpirun --enable-recovery: mpirun does not kill the job,
 #                         so only the survivors' own barrier timeout (10 s) or a
 #                         PMIx event can end them: checks that guard, and
@@ -43,10 +46,26 @@ case $mode in
         root=(); [[ $(id -u) == 0 ]] && root=(--allow-run-as-root)
         args=(--victim 2 --kill-at 20 --timeout 10)
         cmd=(mpirun "${root[@]}" --oversubscribe --bind-to none --enable-recovery -n 3 "$bin" "${args[@]}") ;;
-    *) echo "usage: deadrank.sh mpirun|srun|mpirun-recovery LAUNCH BIN" >&2; exit 2 ;;
+    self-event-mpirun|self-event-srun)
+        # positive control of the PMIx event handler (deadrank.c --self-event)
+        unset SLURM_JOB_ID
+        lm=${mode#self-event-}
+        if [[ $lm == srun ]]; then source "$here/../slurm/lib.sh"; require_cluster 1; fi
+        o=$(ZT_LAUNCH_MODE=$lm timeout -k 10 60 "$launch" -n 3 -- "$bin" --self-event 2>&1)
+        rc=$?
+        echo "$o"
+        n=$(grep -c '^DEADRANK-EVENT-OK' <<<"$o")
+        if ((rc == 0 && n == 3)); then
+            echo "deadrank[$mode]: OK: the handler set the peer-failed flag on all 3 ranks"
+            exit 0
+        fi
+        echo "deadrank[$mode]: FAIL: launcher rc $rc, $n of 3 ranks saw their event" >&2
+        exit 1 ;;
+    *) echo "usage: deadrank.sh mpirun|srun|mpirun-recovery|self-event-mpirun|self-event-srun LAUNCH BIN" >&2
+       exit 2 ;;
 esac
 
-timeout 120 "${cmd[@]}" >"$out" 2>"$err"
+timeout -k 10 120 "${cmd[@]}" >"$out" 2>"$err"
 rc=$?
 t_end=$(date +%s.%N)
 cat "$out"

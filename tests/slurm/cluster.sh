@@ -280,6 +280,7 @@ do_stop() {
 }
 
 do_status() {
+    check_installed
     local shape
     shape=$(running_shape)
     if [[ -z $shape ]]; then

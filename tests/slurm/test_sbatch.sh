@@ -28,7 +28,7 @@ $(printf '%q' "$launch") -n 2 --dry-run -- $q | head -3 | tr '\n' ' '; echo
 $(printf '%q' "$launch") -n 2 -- $q
 JOB
 t0=$(date +%s%N)
-timeout 120 sbatch --wait "$work/job.sh"
+timeout -k 10 120 sbatch --wait "$work/job.sh"
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 cat "$work"/job-*.out
@@ -39,7 +39,7 @@ grep -q '^srun --mpi=pmix --kill-on-bad-exit=1' "$work"/job-*.out ||
 check_info "$work"/job-*.out 2 1 || exit 1
 
 t0=$(date +%s%N)
-timeout 60 sbatch --wait -n 1 -o /dev/null --wrap 'exit 3'
+timeout -k 10 60 sbatch --wait -n 1 -o /dev/null --wrap 'exit 3'
 rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 echo "test_sbatch: sbatch --wait of 'exit 3' returned $rc in ${ms} ms"

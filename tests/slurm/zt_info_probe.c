@@ -1,7 +1,9 @@
 /* zt_info_probe.c — stand-in for `ztrain info` in the Slurm tests until the
  * trainer's lands: `zt_info_probe info [--mpi]`. Every rank prints one line
  *   rank R/W local L/LS node N/NN host H backend B
- * (zt_proc_format, the format `ztrain info` uses), after checking the PMIx
+ * (zt_proc_format, the format `ztrain info` uses) and a line
+ *   ids rank R launcher L job J step S restarts N nspace NS
+ * after checking the PMIx
  * key/value store: each rank puts a blob, fence, reads its right neighbour's.
  * With --mpi it then calls MPI_Init (PMIx initialised twice in one process),
  * checks that MPI agrees on rank and size and all-reduces the ranks; the
@@ -57,6 +59,8 @@ int main(int argc, char **argv) {
     char line[600];
     zt_proc_format(&p, backend, line, sizeof line);
     printf("%s\n", line);
+    printf("ids rank %d launcher %s job %s step %s restarts %d nspace %s\n", p.rank, p.launcher,
+           p.jobid, p.stepid, p.restarts, p.nspace);
     fflush(stdout);
     if (use_mpi) MPI_Finalize();
     zt_boot_finalize();
