@@ -16,10 +16,10 @@
  * layer's timeouts poll (zt_boot_peer_failed). What fires where is recorded
  * in tests/ranks/deadrank.cmake.
  *
- * Node ids are 0..num_nodes-1 in the order of the lowest rank on each node,
- * computed from every rank's PMIX_NODEID (local lookups, no communication);
- * if the server does not give PMIX_NODEID for every rank, from a put/fence/get
- * exchange of "lowest rank in PMIX_LOCAL_PEERS" (or, lacking that, hostname). */
+ * Node ids are 0..num_nodes-1 in the order of the lowest rank on each node:
+ * on one node without communication; on several from one put/fence/get
+ * exchange of each rank's PMIX_NODEID (else lowest rank of PMIX_LOCAL_PEERS,
+ * else hostname) — see compute_nodes. */
 #include "zt_launcher.h"
 #include "pmix_check.h"
 
@@ -162,58 +162,68 @@ static void register_event_handler(void) {
 
 /* ---- node ids ---------------------------------------------------------- */
 
-/* Fill key[r] (a small string naming rank r's node) for every rank, via the
- * key/value store. Used only when PMIX_NODEID is not known for every rank. */
-static int exchange_node_keys(zt_proc_t *p, char (*keys)[96]) {
-    char mine[96], peers[4096];
-    if (get_string(PMIX_RANK_WILDCARD, PMIX_LOCAL_PEERS, peers, sizeof peers) == 0 &&
-        zt_ranklist_min(peers) >= 0)
-        snprintf(mine, sizeof mine, "p:%d", zt_ranklist_min(peers));
+/* My node's name for the exchange: "n:<PMIX_NODEID>", else "p:<lowest rank in
+ * PMIX_LOCAL_PEERS>", else "h:<hostname>" (cannot tell simulated nodes
+ * apart). Ranks on one node see the same server data, so they pick the same
+ * kind; names of different kinds never collide. ZT_BOOT_NODE_EXCHANGE=2/3
+ * skip the first one/two kinds (tests use it). */
+static void my_node_key(const zt_proc_t *p, int skip, char *key, size_t cap) {
+    char peers[4096];
+    long v;
+    if (skip < 1 && get_long(g_me.rank, PMIX_NODEID, 0, &v) == 0)
+        snprintf(key, cap, "n:%ld", v);
+    else if (skip < 2 && get_string(PMIX_RANK_WILDCARD, PMIX_LOCAL_PEERS, peers, sizeof peers) == 0 &&
+             zt_ranklist_min(peers) >= 0)
+        snprintf(key, cap, "p:%d", zt_ranklist_min(peers));
     else
-        snprintf(mine, sizeof mine, "h:%.90s", p->hostname);
-    if (zt_boot_put("zt.boot.node", mine, strlen(mine) + 1) != 0) return -1;
-    if (zt_boot_commit() != 0) return -1;
-    if (zt_boot_fence(1) != 0) return -1;
-    for (int r = 0; r < p->size; r++) {
-        size_t got = 0;
-        if (zt_boot_get(r, "zt.boot.node", keys[r], sizeof keys[r] - 1, &got) != 0) return -1;
-        keys[r][got < sizeof keys[r] ? got : sizeof keys[r] - 1] = 0;
-    }
-    return 0;
+        snprintf(key, cap, "h:%.90s", p->hostname);
 }
 
-/* Node id of every rank, renumbered in order of the lowest rank on the node;
- * sets node_id, num_nodes and (if PMIx did not say) local rank/size. */
+/* Node id of every rank, numbered in order of the lowest rank on each node;
+ * sets node_id, num_nodes and (if PMIx did not say) local rank/size.
+ *
+ * One node (PMIX_NUM_NODES == 1, or all ranks local): no communication.
+ * Several nodes: one put/fence/get round of each rank's node name. (Reading
+ * every rank's PMIX_NODEID locally would save the fence, but Slurm gives it
+ * only for the ranks of the local node, and a decision taken per rank could
+ * send some ranks into the fence and not others; this rule is the same on
+ * every rank because it uses job-level data only.) */
 static int compute_nodes(zt_proc_t *p, int have_lrank, int have_lsize) {
-    int W = p->size;
-    int *raw = calloc((size_t)W, sizeof *raw);   /* raw node label of each rank */
-    int *node = calloc((size_t)W, sizeof *node); /* final node id of each rank */
-    char (*keys)[96] = NULL;
-    int ok = raw && node;
-    /* ZT_BOOT_NODE_EXCHANGE=1 forces the put/fence/get path (tests use it). */
-    int all_nodeid = zt_parse_int_env("ZT_BOOT_NODE_EXCHANGE", 0) == 0;
-    for (int r = 0; ok && all_nodeid && r < W; r++) {
-        long v;
-        if (get_long((pmix_rank_t)r, PMIX_NODEID, 1, &v) != 0) { all_nodeid = 0; break; }
-        raw[r] = (int)v;
+    int W = p->size, force = zt_parse_int_env("ZT_BOOT_NODE_EXCHANGE", 0);
+    long nn_job = -1;
+    if (get_long(PMIX_RANK_WILDCARD, PMIX_NUM_NODES, 1, &nn_job) != 0) nn_job = -1;
+    int one_node = nn_job == 1 || (nn_job < 1 && have_lsize && p->local_size == W);
+    if (one_node && !force) {
+        p->node_id = 0;
+        p->num_nodes = 1;
+        if (!have_lrank) p->local_rank = p->rank;
+        if (!have_lsize) p->local_size = W;
+        if (getenv("ZT_DEBUG")) fprintf(stderr, "ztrain: rank %d: one node\n", p->rank);
+        return 0;
     }
-    if (ok && !all_nodeid) {
-        keys = calloc((size_t)W, sizeof *keys);
-        if (!keys || exchange_node_keys(p, keys) != 0) ok = 0;
+    char (*keys)[96] = calloc((size_t)W, sizeof *keys);
+    int *first = calloc((size_t)W, sizeof *first);   /* lowest rank of node n */
+    int *node = calloc((size_t)W, sizeof *node);     /* node id of rank r */
+    int ok = keys && first && node;
+    if (ok) {
+        char mine[96];
+        my_node_key(p, force > 1 ? force - 1 : 0, mine, sizeof mine);
+        if (getenv("ZT_DEBUG"))
+            fprintf(stderr, "ztrain: rank %d: node key %s (exchange)\n", p->rank, mine);
+        ok = zt_boot_put("zt.boot.node", mine, strlen(mine) + 1) == 0 && zt_boot_commit() == 0 &&
+             zt_boot_fence(1) == 0;
+        for (int r = 0; ok && r < W; r++) {
+            size_t got = 0;
+            ok = zt_boot_get(r, "zt.boot.node", keys[r], sizeof keys[r] - 1, &got) == 0;
+            keys[r][got < sizeof keys[r] ? got : sizeof keys[r] - 1] = 0;
+        }
     }
-    if (getenv("ZT_DEBUG"))
-        fprintf(stderr, "ztrain: rank %d: node ids from %s\n", p->rank,
-                all_nodeid ? "PMIX_NODEID of every rank" : "a put/fence/get exchange");
     /* First-seen order over ascending ranks = order of the lowest rank. */
     int nn = 0;
-    int *first = ok ? calloc((size_t)W, sizeof *first) : NULL; /* lowest rank of node n */
-    if (!first) ok = 0;
     for (int r = 0; ok && r < W; r++) {
         int n;
-        for (n = 0; n < nn; n++) {
-            int f = first[n];
-            if (all_nodeid ? raw[f] == raw[r] : strcmp(keys[f], keys[r]) == 0) break;
-        }
+        for (n = 0; n < nn; n++)
+            if (strcmp(keys[first[n]], keys[r]) == 0) break;
         if (n == nn) first[nn++] = r;
         node[r] = n;
     }
@@ -225,11 +235,13 @@ static int compute_nodes(zt_proc_t *p, int have_lrank, int have_lsize) {
         p->num_nodes = nn;
         if (!have_lrank) p->local_rank = lr;
         if (!have_lsize) p->local_size = ls;
+        if (nn_job > 0 && nn != nn_job && getenv("ZT_DEBUG"))
+            fprintf(stderr, "ztrain: rank %d: PMIX_NUM_NODES=%ld, ranks sit on %d\n", p->rank,
+                    nn_job, nn);
     }
+    free(node);
     free(first);
     free(keys);
-    free(node);
-    free(raw);
     if (!ok) fprintf(stderr, "ztrain: rank %d: cannot determine node ids\n", p->rank);
     return ok ? 0 : -1;
 }
@@ -295,10 +307,6 @@ int zt_boot_init(zt_proc_t *p) {
     int have_lsize = get_long(PMIX_RANK_WILDCARD, PMIX_LOCAL_SIZE, 0, &v) == 0;
     if (have_lsize) p->local_size = (int)v;
     if (compute_nodes(p, have_lrank, have_lsize) != 0) return -1;
-    if (get_long(PMIX_RANK_WILDCARD, PMIX_NUM_NODES, 1, &v) == 0 && v != p->num_nodes &&
-        getenv("ZT_DEBUG"))
-        fprintf(stderr, "ztrain: rank %d: PMIX_NUM_NODES=%ld, %d nodes host ranks\n", p->rank, v,
-                p->num_nodes);
 
     const char *step = getenv("SLURM_STEP_ID");
     int slurm = strncmp(p->nspace, "slurm.pmix.", 11) == 0 ||

@@ -183,29 +183,49 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
     if (!strcmp(cfg->ckpt_resume, "never")) return 1;
     const char *root = !strcmp(cfg->ckpt_resume, "auto") ? cfg->ckpt_dir : cfg->ckpt_resume;
     if (!root[0]) return 1;
-    /* rank 0 resolves (latest, else the newest older complete one) and tells the others */
+    /* Rank 0 picks a candidate that opens (latest first, then older ones);
+     * the CRC check of its shards is split over all ranks (shard i on rank
+     * i mod W); if any is bad, rank 0 logs it and tries the next older one. */
     char path[1024] = "";
-    float code = 1;     /* 0 found, 1 nothing, -1 unusable */
-    if (rank == 0) {
-        char log[4096] = "", err[2048] = "";
-        int rc;
-        char idx[1100]; snprintf(idx, sizeof idx, "%s/index.h5", root);
-        struct stat st;
-        if (stat(idx, &st) == 0) {          /* PATH is a step dir itself */
-            rc = zt_ck_verify(root, err, sizeof err) == 0 ? 0 : -1;
-            snprintf(path, sizeof path, "%s", root);
-        } else if (!is_dir(root)) {
-            rc = strcmp(cfg->ckpt_resume, "auto") ? -1 : 1;
-            snprintf(err, sizeof err, "%s: no such checkpoint directory", root);
-        } else rc = zt_ck_resolve(root, path, sizeof path, log, sizeof log, err, sizeof err);
-        if (log[0]) fprintf(stderr, "ztrain: resume: %s", log);
-        if (rc < 0) fprintf(stderr, "ztrain: rank 0: cannot resume from %s: %s\n", root, err);
-        code = (float)rc;
+    uint64_t before = 0;
+    int single = 0;      /* PATH names one step dir: no fallback */
+    for (;;) {
+        float code = 1;     /* 0 candidate, 1 nothing to resume, -1 unusable */
+        if (rank == 0) {
+            char log[4096] = "", err[2048] = "", idx[1100];
+            struct stat st;
+            int rc;
+            snprintf(idx, sizeof idx, "%s/index.h5", root);
+            if (stat(idx, &st) == 0) { single = 1; rc = before ? -1 : 0; snprintf(path, sizeof path, "%s", root);
+                                       if (rc) snprintf(err, sizeof err, "%s failed verification", root); }
+            else if (!is_dir(root)) {
+                rc = strcmp(cfg->ckpt_resume, "auto") ? -1 : 1;
+                snprintf(err, sizeof err, "%s: no such checkpoint directory", root);
+            } else rc = zt_ck_resolve_ex(root, ZT_CK_RESOLVE_NO_CRC, before, path, sizeof path,
+                                         log, sizeof log, err, sizeof err);
+            if (log[0]) fprintf(stderr, "ztrain: resume: %s", log);
+            if (rc < 0) fprintf(stderr, "ztrain: rank 0: cannot resume from %s: %s\n", root, err);
+            if (rc == 1 && before) { rc = -1; fprintf(stderr, "ztrain: rank 0: no complete checkpoint left under %s\n", root); }
+            code = (float)rc;
+        }
+        zt_bcast(e->ctl, &code, 1, ZT_F32, 0);
+        if (code < 0) exit(ZT_EXIT_CKPT);
+        if (code > 0) { if (rank == 0) printf("ztrain: no checkpoint under '%s': fresh start\n", root); return 1; }
+        zt_bcast(e->ctl, path, sizeof path / 4, ZT_F32, 0);   /* raw bytes */
+        char err[2048] = "";
+        zt_ck_reader *r = zt_ck_open(path, err, sizeof err);
+        float bad = r == NULL || zt_ck_verify_shards(r, rank, e->W, err, sizeof err) != 0, anybad = 0;
+        if (bad) fprintf(stderr, "ztrain: rank %d: resume: skipping %s: %s\n", rank, path, err);
+        zt_allreduce(e->ctl, &bad, &anybad, 1, ZT_F32, ZT_MAX);
+        uint64_t st = r ? zt_ck_meta_of(r)->step : 0;
+        if (r) zt_ck_close(r);
+        if (anybad == 0) break;
+        if (single) { if (rank == 0) fprintf(stderr, "ztrain: rank 0: %s is damaged and ckpt.resume names it alone\n", path); exit(ZT_EXIT_CKPT); }
+        float fst = (float)st, mx = 0;    /* every rank learns the failed step */
+        zt_allreduce(e->ctl, &fst, &mx, 1, ZT_F32, ZT_MAX);
+        before = (uint64_t)mx;
+        if (before == 0) exit(ZT_EXIT_CKPT);
     }
-    zt_bcast(e->ctl, &code, 1, ZT_F32, 0);
-    if (code < 0) exit(ZT_EXIT_CKPT);
-    if (code > 0) { if (rank == 0) printf("ztrain: no checkpoint under '%s': fresh start\n", root); return 1; }
-    zt_bcast(e->ctl, path, sizeof path / 4, ZT_F32, 0);   /* raw bytes */
 
     char err[4096];
     zt_ck_reader *r = zt_ck_open(path, err, sizeof err);

@@ -14,13 +14,15 @@ set(ZT_SLURM_ENV "SLURM_CONF=${ZT_SLURM_DIR}/slurm.conf;ZT_SLURM_DIR=${ZT_SLURM_
 set(ZT_SLURM_SH ${CMAKE_CURRENT_LIST_DIR})
 set(ZT_LAUNCH_SH ${CMAKE_SOURCE_DIR}/launcher/ztrain-launch)
 
-# Stand-in for `ztrain info` (same line format, zt_proc_format) until
-# trainer/main.c implements it; then configure with -DZT_INFO_FROM_ZTRAIN=ON
-# (or flip the default) and the same tests run the real binary.
+# The info tests run `ztrain info` (trainer/info.c: one line per rank
+# "rank R/W local L/LS node N/NN host H backend B", then a summary from rank 0
+# that check_info.awk ignores). tests/slurm/zt_info_probe prints the same line
+# from the launcher alone (zt_proc_format) plus job/step ids, and checks
+# PMIx-then-MPI init; -DZT_INFO_USE_PROBE=ON points the info tests at it.
 add_executable(zt_info_probe ${CMAKE_CURRENT_LIST_DIR}/zt_info_probe.c)
 target_link_libraries(zt_info_probe PRIVATE zt_launcher MPI::MPI_C)
-option(ZT_INFO_FROM_ZTRAIN "Slurm tests run `ztrain info` instead of tests/slurm/zt_info_probe" OFF)
-if(ZT_INFO_FROM_ZTRAIN)
+option(ZT_INFO_USE_PROBE "Slurm info tests run tests/slurm/zt_info_probe instead of ztrain info" OFF)
+if(TARGET ztrain AND NOT ZT_INFO_USE_PROBE)
   set(ZT_INFO_CMD $<TARGET_FILE:ztrain> info)
 else()
   set(ZT_INFO_CMD $<TARGET_FILE:zt_info_probe> info)
@@ -46,19 +48,22 @@ set_tests_properties(slurm2_start PROPERTIES DEPENDS slurm1_stop)
 # --- one node --------------------------------------------------------------
 # srun --mpi=pmix -n 3 <ztrain> info: three distinct ranks of size 3
 zt_slurm_test(slurm_info_n3 slurm1 ${ZT_SLURM_SH}/test_info.sh 1 3 1 -- ${ZT_INFO_CMD})
-# the launcher's PMIx init followed by OpenMPI's MPI_Init in one process, under srun
+# the launcher's PMIx init followed by OpenMPI's MPI_Init in one process, under
+# srun; node ids by the put/fence/get exchange even on one node
 zt_slurm_test(slurm_probe_mpi_n3 slurm1
   ${ZT_SLURM_SH}/test_info.sh 1 3 1 -- $<TARGET_FILE:zt_info_probe> info --mpi)
+set_property(TEST slurm_probe_mpi_n3 APPEND PROPERTY ENVIRONMENT ZT_BOOT_NODE_EXCHANGE=1)
 # sbatch --wait of tiny jobs; ztrain-launch inside an allocation picks srun
 zt_slurm_test(slurm_sbatch slurm1 ${ZT_SLURM_SH}/test_sbatch.sh ${ZT_LAUNCH_SH} -- ${ZT_INFO_CMD})
 
 # --- two simulated nodes ---------------------------------------------------
 # srun --mpi=pmix -N 2 -n 4 <ztrain> info: node ids 0,1, local ranks per node
 zt_slurm_test(slurm2_info_n4 slurm2 ${ZT_SLURM_SH}/test_info.sh 2 4 2 -- ${ZT_INFO_CMD})
-# the same with node ids from the put/fence/get fallback, plus an MPI all-reduce across nodes
-zt_slurm_test(slurm2_probe_exchange_n4 slurm2
+# the same with nodes named by PMIX_LOCAL_PEERS instead of PMIX_NODEID (the
+# fallback), plus an MPI all-reduce across the two nodes
+zt_slurm_test(slurm2_probe_peers_n4 slurm2
   ${ZT_SLURM_SH}/test_info.sh 2 4 2 -- $<TARGET_FILE:zt_info_probe> info --mpi)
-set_property(TEST slurm2_probe_exchange_n4 APPEND PROPERTY ENVIRONMENT ZT_BOOT_NODE_EXCHANGE=1)
+set_property(TEST slurm2_probe_peers_n4 APPEND PROPERTY ENVIRONMENT ZT_BOOT_NODE_EXCHANGE=2)
 
 # --- no cluster needed -----------------------------------------------------
 add_test(NAME slurm_check_info_selftest COMMAND ${ZT_SLURM_SH}/check_info_selftest.sh)

@@ -3,7 +3,7 @@
 # On the fixture's cluster (SHAPE 1 or 2 nodes) runs
 #   srun --mpi=pmix --kill-on-bad-exit=1 -N NNODES -n NTASKS BIN ARGS...
 # (BIN ARGS = `ztrain info`, or tests/slurm/zt_info_probe info) and checks the
-# info lines (check_info.awk). With ZT_BOOT_NODE_EXCHANGE=1 in the
+# info lines (check_info.awk). With ZT_BOOT_NODE_EXCHANGE=1|2 in the
 # environment the launcher derives node ids by put/fence/get instead.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
