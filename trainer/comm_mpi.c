@@ -8,6 +8,8 @@
  *
  * Asynchronous collectives are queued and executed in FIFO order, one at a
  * time, by a worker thread, so they progress while the caller computes.
+ * zt_wait_t reports when the worker started the op (waiting for late peers
+ * included, as inside any collective) and when it completed.
  * ZT_COMM_ASYNC picks how:
  *   polled   (default) first an MPI_Ibarrier polled with MPI_Test — spin
  *            ZT_COMM_SPIN_US (50) after posting, then nap in doubling steps up
@@ -15,7 +17,7 @@
  *            sleeps instead of burning a core; once all have arrived, the
  *            transfer itself is the blocking MPI call (OpenMPI's tuned
  *            algorithms: libnbc's nonblocking ones measured 0.1-0.7x as fast
- *            here, see BENCHMARKS.md). t_start is taken after the barrier;
+ *            here, see BENCHMARKS.md);
  *   nbc      the whole op as a nonblocking MPI call polled the same way;
  *   blocking the blocking MPI call straight away (spins while peers are late);
  *   deferred no worker: queued ops run on the caller's thread when waited for
@@ -376,7 +378,6 @@ static void run_req(zt_comm *c, zt_req *r, int mode) {
              * itself as the blocking call (OpenMPI's tuned algorithms) */
             zt_op bar = { ZT_OP_BARRIER, NULL, NULL, 0, ZT_F32, ZT_SUM, 0, NULL };
             exec_polled(c, &bar, r->t_start, &r->op);
-            r->t_start = zt_now();
         }
         r->rc = mode == MODE_NBC ? exec_polled(c, &r->op, r->t_start, &r->op)
                                  : exec_blocking(c, &r->op, r->t_start);

@@ -14,6 +14,7 @@
 #include <stdio.h>     /* fprintf */
 #include <stdlib.h>    /* calloc, exit */
 #include <string.h>    /* memcpy, strcmp */
+#include <dirent.h>    /* opendir: stale tmp dirs */
 #include <sys/stat.h>  /* stat */
 #include "zt_ckpt.h"   /* checkpoint files */
 #include "ops.h"       /* to_host / to_device: state may live on a GPU */
@@ -58,6 +59,18 @@ zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank) {
     s->cfg = cfg; s->e = e; s->rank = rank; s->W = e->W;
     s->last_step = UINT64_MAX;
     build_layout(s);
+    if (rank == 0) {   /* a killed run leaves .tmp-step-N dirs: never latest, remove them */
+        DIR *d = opendir(cfg->ckpt_dir);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            unsigned long long st;
+            if (sscanf(de->d_name, ".tmp-step-%llu", &st) == 1) {
+                printf("ztrain: removing unfinished checkpoint %s/%s (from an interrupted run)\n", cfg->ckpt_dir, de->d_name);
+                zt_ck_abandon(cfg->ckpt_dir, st);
+            }
+        }
+        if (d) closedir(d);
+    }
     s->host = calloc((size_t)(1 + e->nslots) * (e->plen ? e->plen : 1), sizeof(float));
     if (!s->host) { fprintf(stderr, "ztrain: rank %d: out of memory for checkpoint buffer\n", rank); exit(ZT_EXIT_INTERNAL); }
     return s;
