@@ -1,6 +1,6 @@
 /* deadrank.c — the program of the dead-rank test (tests/ranks/deadrank.sh).
  *
- *   deadrank [--victim R] [--kill-at I] [--iters N] [--timeout S]
+ *   deadrank [--victim R] [--kill-at I] [--iters N] [--timeout S] [--abort]
  *
  * zt_boot_init, then MPI_Init (PMIx initialised twice in one process), then a
  * loop of barriers: MPI_Ibarrier + MPI_Test polling, so that a barrier that
@@ -12,7 +12,9 @@
  * barrier timeout, print
  *   DEADRANK-EXIT rank r code 6 reason <event|signal N|timeout> t=<epoch>
  * and _exit(ZT_EXIT_PEER) without PMIx_Finalize or MPI_Finalize (never
- * finalize on an error path). With --victim -1 every rank runs N barriers,
+ * finalize on an error path). With --abort rank R calls zt_boot_abort(6)
+ * instead of dying by SIGKILL: the launcher must end the job with status 6.
+ * With --victim -1 every rank runs N barriers,
  * finalizes MPI then PMIx, and exits 0 (DEADRANK-OK).
  *
  *   deadrank --self-event
@@ -95,15 +97,17 @@ static int self_event(void) {
 
 int main(int argc, char **argv) {
     if (argc == 2 && !strcmp(argv[1], "--self-event")) return self_event();
-    int victim = 2, kill_at = 20, iters = 1000000;
+    int victim = 2, kill_at = 20, iters = 1000000, use_abort = 0;
     double timeout = 20.0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--victim") && i + 1 < argc) victim = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--kill-at") && i + 1 < argc) kill_at = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) timeout = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--abort")) use_abort = 1;
         else {
-            fprintf(stderr, "usage: deadrank [--victim R] [--kill-at I] [--iters N] [--timeout S]\n");
+            fprintf(stderr, "usage: deadrank [--victim R] [--kill-at I] [--iters N] [--timeout S] "
+                            "[--abort] | --self-event\n");
             return 2;
         }
     }
@@ -126,6 +130,7 @@ int main(int argc, char **argv) {
         if (p.rank == victim && it == kill_at) {
             printf("DEADRANK-KILL rank %d t=%.3f\n", p.rank, now_epoch());
             fflush(stdout);
+            if (use_abort) zt_boot_abort(ZT_EXIT_PEER, "deadrank: aborting on purpose");
             kill(getpid(), SIGKILL);
         }
         MPI_Request req;

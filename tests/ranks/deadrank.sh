@@ -8,6 +8,8 @@
 #   MODE mpirun           LAUNCH -n 3 (ztrain-launch outside Slurm: mpirun)
 #   MODE srun             ZT_LAUNCH_MODE=srun LAUNCH -n 3 on the fixture cluster
 #                         (srun --mpi=pmix --kill-on-bad-exit=1)
+#   MODE abort-mpirun / abort-srun: rank 2 calls zt_boot_abort(6) instead;
+#                         the job must end with status 6 within 60 s
 #   MODE self-event-mpirun / self-event-srun: every rank notifies itself of a
 #                         peer failure (PMIX_RANGE_PROC_LOCAL); the handler must
 #                         set the flag and name the rank (deadrank --self-event)
@@ -25,6 +27,8 @@
 #     trust mpirun's status when recovery is enabled.
 #   srun -K: no PMIx event (as DESIGN.md says); srun kills the step as soon as
 #     the task dies: survivors get SIGTERM within ~0.1 s and exit 6.
+#   zt_boot_abort(6) (PMIx_Abort): mpirun SIGTERMs the others, srun SIGKILLs
+#     them (with or without -K), within ~0.2 s; both launchers exit 6.
 set -uo pipefail
 mode=$1 launch=$2 bin=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +45,13 @@ case $mode in
         require_cluster 1
         unset SLURM_JOB_ID
         cmd=(env ZT_LAUNCH_MODE=srun "$launch" -n 3 -- "$bin" "${args[@]}") ;;
+    abort-mpirun|abort-srun)
+        # rank 2 calls zt_boot_abort(6): the job ends, and with status 6
+        unset SLURM_JOB_ID
+        lm=${mode#abort-}
+        if [[ $lm == srun ]]; then source "$here/../slurm/lib.sh"; require_cluster 1; fi
+        args+=(--abort)
+        cmd=(env ZT_LAUNCH_MODE=$lm "$launch" -n 3 -- "$bin" "${args[@]}") ;;
     mpirun-recovery)
         export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
         root=(); [[ $(id -u) == 0 ]] && root=(--allow-run-as-root)
@@ -104,9 +115,12 @@ for r in 0 1; do
         summary+=" rank $r killed by the launcher;"
     fi
 done
-echo "deadrank[$mode]: job over ${elapsed} s after rank 2 was SIGKILLed (launcher exit $rc);$summary PMIx events seen: $events"
+how="was SIGKILLed"; [[ $mode == abort-* ]] && how="called zt_boot_abort(6)"
+echo "deadrank[$mode]: job over ${elapsed} s after rank 2 $how (launcher exit $rc);$summary PMIx events seen: $events"
 awk -v e="$elapsed" 'BEGIN { exit !(e < 60) }' || fail "took ${elapsed} s (limit 60 s)"
-if [[ $mode == mpirun-recovery ]]; then
+if [[ $mode == abort-* ]]; then
+    ((rc == 6)) || fail "launcher exited $rc, want the aborting rank's status 6"
+elif [[ $mode == mpirun-recovery ]]; then
     # mpirun's own status is not to be trusted here; each survivor must have
     # printed its non-zero exit
     [[ $(grep -c '^DEADRANK-EXIT rank [01] code [1-9]' "$out") == 2 ]] ||
