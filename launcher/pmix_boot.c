@@ -262,7 +262,23 @@ static int server_expected(void) {
            getenv("PMIX_SERVER_URI41") || getenv("PMIX_SERVER_URI21");
 }
 
+static zt_proc_t g_proc;   /* what the first successful zt_boot_init found */
+
+static int boot_init(zt_proc_t *p);
+
+/* A second call (e.g. a subcommand that calls it again) returns the same
+ * answer without a second PMIx_Init / handler registration. */
 int zt_boot_init(zt_proc_t *p) {
+    if (g_pmix_up || g_local_up) {
+        *p = g_proc;
+        return 0;
+    }
+    int rc = boot_init(p);
+    if (rc == 0) g_proc = *p;
+    return rc;
+}
+
+static int boot_init(zt_proc_t *p) {
     memset(p, 0, sizeof *p);
     p->size = p->local_size = p->num_nodes = 1;
     if (gethostname(p->hostname, sizeof p->hostname - 1) != 0)

@@ -38,6 +38,7 @@
 #include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,11 +512,16 @@ static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
         s->mode = MODE_DEFERRED;
     }
     s->threaded = s->mode != MODE_DEFERRED;
+    /* our threads take no signals: the stop signals reach the caller's threads */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     if (pthread_create(&s->watchdog, NULL, watchdog_main, c) != 0 ||
         (s->threaded && pthread_create(&s->worker, NULL, worker_main, c) != 0)) {
         fprintf(stderr, "ztrain: comm mpi: cannot start the communication threads\n");
         _exit(ZT_EXIT_INTERNAL);
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
 }
 

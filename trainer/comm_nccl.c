@@ -44,7 +44,13 @@ typedef struct {
     size_t       scratch_bytes;
     float       *one;           /* barrier: allreduce of one float */
     int          dev;
+    cudaEvent_t  order_ev;      /* compute stream -> comm stream ordering */
 } nccl_state;
+
+/* ops_cuda.cu: the stream every compute op runs on. A collective must see the
+ * gradients / parameters that compute wrote, so each enqueue makes the comm
+ * stream wait for everything queued on the compute stream so far. */
+void *zt_ops_cuda_stream(void);
 
 typedef struct {
     cudaEvent_t e0, e1;
@@ -169,6 +175,11 @@ static void enqueue(zt_comm *c, const zt_op *op) {
     const char *sb = op->send;
     char *rb = op->recv;
     if (n == 0 && op->kind != ZT_OP_BARRIER) return;
+    cudaStream_t compute = (cudaStream_t)zt_ops_cuda_stream();
+    if (compute && compute != st) {
+        CU(cudaEventRecord(s->order_ev, compute));
+        CU(cudaStreamWaitEvent(st, s->order_ev, 0));
+    }
 
     switch (op->kind) {
     case ZT_OP_BARRIER:
@@ -339,6 +350,7 @@ static int nccl_create(zt_comm *c, const zt_proc_t *p) {
 
     cuck(c, cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking), "cudaStreamCreate", name, 0);
     cuck(c, cudaStreamCreateWithFlags(&s->anchor_st, cudaStreamNonBlocking), "cudaStreamCreate", name, 0);
+    cuck(c, cudaEventCreateWithFlags(&s->order_ev, cudaEventDisableTiming), "cudaEventCreate(order)", name, 0);
     cuck(c, cudaEventCreate(&s->anchor), "cudaEventCreate", name, 0);
     cuck(c, cudaEventCreateWithFlags(&s->sync_ev, cudaEventDisableTiming), "cudaEventCreate", name, 0);
     cuck(c, cudaMalloc((void **)&s->one, sizeof(float)), "cudaMalloc", name, 0);
@@ -378,6 +390,7 @@ static void nccl_destroy(zt_comm *c) {
     cudaEventDestroy(s->sync_ev);
     cudaStreamDestroy(s->st);
     cudaStreamDestroy(s->anchor_st);
+    cudaEventDestroy(s->order_ev);
     free(s);
 }
 

@@ -51,7 +51,7 @@ case $mode in
         lm=${mode#abort-}
         if [[ $lm == srun ]]; then source "$here/../slurm/lib.sh"; require_cluster 1; fi
         args+=(--abort)
-        cmd=(env ZT_LAUNCH_MODE=$lm "$launch" -n 3 -- "$bin" "${args[@]}") ;;
+        cmd=(env "ZT_LAUNCH_MODE=$lm" "$launch" -n 3 -- "$bin" "${args[@]}") ;;
     mpirun-recovery)
         export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
         root=(); [[ $(id -u) == 0 ]] && root=(--allow-run-as-root)

@@ -176,7 +176,7 @@ do_start() {
     local shape=${1:-1}
     [[ $shape == 1 || $shape == 2 ]] || { say "start wants 1 or 2, got '$shape'"; return 2; }
     check_installed
-    local t0=$SECONDS t0ns
+    local t0ns
     t0ns=$(date +%s%N)
     local cur
     cur=$(running_shape)
@@ -219,7 +219,10 @@ our_stepds() {
     local p
     for p in /proc/[0-9]*; do
         [[ $(cat "$p/comm" 2>/dev/null) == slurmstepd ]] || continue
-        ls -l "$p/fd" 2>/dev/null | grep -q -- "$DIR/" && echo "${p#/proc/}"
+        local fd
+        for fd in "$p"/fd/*; do
+            [[ $(readlink "$fd" 2>/dev/null) == "$DIR/"* ]] && { echo "${p#/proc/}"; break; }
+        done
     done
 }
 

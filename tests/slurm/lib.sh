@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — shared by the Slurm test scripts (sourced, not run).
 # require_cluster SHAPE: skip loudly (77) where Slurm is not installed, fail
 # where it is installed but the fixture's cluster is not up.

@@ -140,6 +140,20 @@ Test(singleton, no_server_gives_w1_with_one_line_notice) {
     zt_boot_finalize();   /* idempotent */
 }
 
+Test(singleton, second_init_returns_the_same, .init = cr_redirect_stderr) {
+    no_pmix_env();
+    zt_proc_t a, b;
+    cr_assert_eq(zt_boot_init(&a), 0);
+    memset(&b, 0x33, sizeof b);
+    cr_assert_eq(zt_boot_init(&b), 0);
+    cr_expect_eq(memcmp(&a, &b, sizeof a), 0);
+    zt_boot_finalize();
+    memset(&b, 0x33, sizeof b);   /* after finalize: a fresh init works */
+    cr_assert_eq(zt_boot_init(&b), 0);
+    cr_expect_eq(b.size, 1);
+    zt_boot_finalize();
+}
+
 Test(singleton, slurm_ids_from_environment) {
     no_pmix_env();
     setenv("SLURM_JOB_ID", "4242", 1);
