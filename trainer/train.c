@@ -8,7 +8,9 @@
 #include <sched.h>       /* sched_getaffinity: cores we may use */
 #include <stdio.h>       /* printf */
 #include <stdlib.h>      /* exit, calloc */
-#include <string.h>      /* strcmp */
+#include <string.h>      /* strcmp, strerror */
+#include <errno.h>       /* errno */
+#include <sys/stat.h>    /* mkdir */
 #include <jansson.h>     /* JSONL metrics */
 #include "build_info.h"
 #include "comm.h"
@@ -46,6 +48,16 @@ static _Noreturn void die(run *R, int code, const char *fmt, const char *a, cons
     fputc('\n', stderr);
     fflush(stderr);
     exit(code);   /* no PMIx_Finalize: Slurm ends the step at once */
+}
+
+/* mkdir -p of the directory part of path (metrics file) */
+static void mkdir_parent(const char *path) {
+    char d[600]; snprintf(d, sizeof d, "%s", path);
+    char *slash = strrchr(d, '/');
+    if (!slash) return;
+    *slash = 0;
+    for (char *p = d + 1; *p; p++) if (*p == '/') { *p = 0; mkdir(d, 0755); *p = '/'; }
+    mkdir(d, 0755);
 }
 
 static int usable_cores(void) {
@@ -312,8 +324,9 @@ int zt_train_main(int argc, char **argv) {
                R->proc.jobid, R->proc.stepid, R->proc.restarts, R->model->kind, R->W, R->proc.num_nodes,
                R->proc.launcher, R->model->ops->name, c->precision, zt_comm_backend(R->comm), c->zero_stage, c->global_batch, R->W, R->k, c->micro_batch, threads);
         if (c->log_metrics[0]) {
+            mkdir_parent(c->log_metrics);
             R->metrics = fopen(c->log_metrics, "a");
-            if (!R->metrics) die(R, ZT_EXIT_CONFIG, "cannot open log.metrics '%s'%s", c->log_metrics, "");
+            if (!R->metrics) die(R, ZT_EXIT_CONFIG, "cannot open log.metrics '%s': %s", c->log_metrics, strerror(errno));
         }
     }
     report_memory(R);
