@@ -263,18 +263,26 @@ static int server_expected(void) {
 }
 
 static zt_proc_t g_proc;   /* what the first successful zt_boot_init found */
+static int g_booted;       /* g_proc is valid (until zt_boot_finalize) */
 
 static int boot_init(zt_proc_t *p);
 
 /* A second call (e.g. a subcommand that calls it again) returns the same
  * answer without a second PMIx_Init / handler registration. */
 int zt_boot_init(zt_proc_t *p) {
-    if (g_pmix_up || g_local_up) {
+    if (g_booted) {
         *p = g_proc;
         return 0;
     }
+    if (g_pmix_up) {   /* an earlier call failed half-way: do not init twice */
+        fprintf(stderr, "ztrain: zt_boot_init: an earlier call failed\n");
+        return -1;
+    }
     int rc = boot_init(p);
-    if (rc == 0) g_proc = *p;
+    if (rc == 0) {
+        g_proc = *p;
+        g_booted = 1;
+    }
     return rc;
 }
 
@@ -333,6 +341,7 @@ static int boot_init(zt_proc_t *p) {
 }
 
 void zt_boot_finalize(void) {
+    g_booted = 0;
     if (g_local_up) local_clear();
     if (!g_pmix_up) return;
     if (g_have_evref) PMIx_Deregister_event_handler(g_evref, NULL, NULL);

@@ -5,6 +5,7 @@
 #   cluster.sh stop          cancel jobs, stop slurmd(s), slurmctld, munged; remove the dir
 #   cluster.sh status        exit 0 if up with every node idle/allocated/mixed, else 1
 #   cluster.sh env           print "export SLURM_CONF=..." for a shell
+#   cluster.sh kill-node N   SIGKILL node N's slurmd (node-loss tests; pid file)
 #
 # Where things live: everything is under one directory, ZT_SLURM_DIR
 # (default /tmp/ztrain-slurm): slurm.conf, a private munged (own key, socket,
@@ -20,7 +21,10 @@
 # SlurmdParameters=config_overrides lets 8 CPUs be declared on 2 cores; two
 # simulated nodes need multiple-slurmd (Debian has it) and a TmpFS per node
 # (else both slurmstepds collide on spmix_appdir_*); AuthInfo=cred_expire=5
-# makes a requeued job start again within ~25 s instead of ~2 min.
+# makes a requeued job start again within ~25 s instead of ~2 min. Found
+# here: OpenMPI's shared-memory segments also collide between simulated
+# nodes (same hostname); a TaskProlog gives each node its own directory
+# (OMPI_MCA_btl_vader_backing_directory=$ZT_SLURM_DIR/tmp/<node>).
 #
 # Start is idempotent: an already running cluster of the same shape is left
 # alone; one of the other shape is stopped first. Measured on this 2-core
@@ -86,6 +90,18 @@ write_conf() {
         mkdir -p "$DIR/spool/$HOST" "$DIR/tmp/$HOST"
         nodes="NodeName=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 1)) CPUs=8 State=UNKNOWN"
     fi
+    # TaskProlog: OpenMPI's shared-memory BTL names its segments
+    # vader_segment.<hostname>.<jobid>.<local rank> in /dev/shm; simulated
+    # nodes share one hostname, so ranks with the same local rank on n1 and n2
+    # would map the same segment and crash (seen: SIGSEGV in
+    # mca_btl_vader_poll_handle_frag with 2+2 tasks). Each node gets its own
+    # directory (its TmpFS); it also keeps crashed jobs' segments out of
+    # /dev/shm: they go with the state dir at stop.
+    cat >"$DIR/taskprolog.sh" <<EOF
+#!/bin/sh
+echo "export OMPI_MCA_btl_vader_backing_directory=$DIR/tmp/\${SLURMD_NODENAME:-$HOST}"
+EOF
+    chmod 755 "$DIR/taskprolog.sh"
     cat >"$CONF" <<EOF
 # written by tests/slurm/cluster.sh (shape $shape); removed by "cluster.sh stop"
 ClusterName=ztrain
@@ -100,6 +116,7 @@ AuthInfo=socket=$MUNGE_SOCK,cred_expire=5
 StateSaveLocation=$DIR/state
 SlurmdSpoolDir=$DIR/spool/%n
 TmpFS=$DIR/tmp/%n
+TaskProlog=$DIR/taskprolog.sh
 SlurmctldPidFile=$DIR/run/slurmctld.pid
 SlurmdPidFile=$DIR/run/slurmd-%n.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
@@ -188,12 +205,14 @@ do_start() {
     write_conf "$shape"
     echo "$shape" >"$DIR/shape"
     start_munged || { dump_logs; return 1; }
-    slurmctld -i -f "$CONF" || { say "slurmctld failed"; dump_logs; return 1; }
+    # the daemons find slurm.conf through SLURM_CONF (exported above), so
+    # their command lines stay "slurmctld -i", "slurmd -N n1", "slurmd -N n2"
+    slurmctld -i || { say "slurmctld failed"; dump_logs; return 1; }
     if [[ $shape == 2 ]]; then
-        slurmd -f "$CONF" -N n1 || { say "slurmd -N n1 failed"; dump_logs; return 1; }
-        slurmd -f "$CONF" -N n2 || { say "slurmd -N n2 failed"; dump_logs; return 1; }
+        slurmd -N n1 || { say "slurmd -N n1 failed"; dump_logs; return 1; }
+        slurmd -N n2 || { say "slurmd -N n2 failed"; dump_logs; return 1; }
     else
-        slurmd -f "$CONF" || { say "slurmd failed"; dump_logs; return 1; }
+        slurmd || { say "slurmd failed"; dump_logs; return 1; }
     fi
     local deadline=$((SECONDS + 60))
     until nodes_ready "$shape"; do
@@ -282,6 +301,21 @@ do_stop() {
     say "stopped in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; removed $DIR"
 }
 
+# kill-node NODE: SIGKILL that node's slurmd (simulated node loss; by its pid
+# file, never by name). Its tasks are the caller's to kill.
+do_kill_node() {
+    local node=${1:-} pid
+    [[ -n $node ]] || { say "kill-node wants a node name"; return 2; }
+    pid=$(pid_of "$DIR/run/slurmd-$node.pid")
+    if ! pid_alive "$pid"; then
+        say "no running slurmd for node '$node'"
+        return 1
+    fi
+    kill -KILL "$pid"
+    wait_gone "$pid"
+    say "slurmd of $node (pid $pid) killed"
+}
+
 do_status() {
     check_installed
     local shape
@@ -304,5 +338,6 @@ case ${1:-} in
     stop)   do_stop ;;
     status) do_status ;;
     env)    echo "export SLURM_CONF=$CONF" ;;
-    *) echo "usage: $me start [1|2] | stop | status | env" >&2; exit 2 ;;
+    kill-node) do_kill_node "${2:-}" ;;
+    *) echo "usage: $me start [1|2] | stop | status | env | kill-node NODE" >&2; exit 2 ;;
 esac

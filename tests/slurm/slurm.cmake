@@ -59,6 +59,10 @@ zt_slurm_test(slurm_sbatch slurm1 ${ZT_SLURM_SH}/test_sbatch.sh ${ZT_LAUNCH_SH} 
 # --- two simulated nodes ---------------------------------------------------
 # srun --mpi=pmix -N 2 -n 4 <ztrain> info: node ids 0,1, local ranks per node
 zt_slurm_test(slurm2_info_n4 slurm2 ${ZT_SLURM_SH}/test_info.sh 2 4 2 -- ${ZT_INFO_CMD})
+# 2+2 tasks: same local ranks on both simulated nodes (regression: OpenMPI's
+# shared-memory segments collided until cluster.sh's TaskProlog separated them)
+zt_slurm_test(slurm2_info_2x2 slurm2
+  ${ZT_SLURM_SH}/test_info.sh 2 4 2 --ntasks-per-node=2 -- ${ZT_INFO_CMD})
 # the same with nodes named by PMIX_LOCAL_PEERS instead of PMIX_NODEID (the
 # fallback), plus an MPI all-reduce across the two nodes
 zt_slurm_test(slurm2_probe_peers_n4 slurm2
