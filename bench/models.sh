@@ -16,7 +16,8 @@ bench=$build/bench/model_bench
 [ -x "$bench" ] || { echo "models.sh: $bench not built (cmake --build $build --target model_bench)" >&2; exit 2; }
 py=/usr/bin/python3
 $py -c 'import torch' 2>/dev/null || { echo "models.sh: $py cannot import torch (apt-get install python3-torch)" >&2; exit 2; }
-THREADS=${THREADS:-$(nproc)}
+NCORES=$(getconf _NPROCESSORS_ONLN)
+THREADS=${THREADS:-$NCORES}
 ROUNDS=${ROUNDS:-3}
 CONFIGS=${CONFIGS:-all}
 
@@ -31,7 +32,7 @@ fi
 export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
-echo "# machine: $cpu, $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "# machine: $cpu, $NCORES cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "# threads=$THREADS rounds=$ROUNDS OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
 echo "# torch $($py -c 'import torch; print(torch.__version__)'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 

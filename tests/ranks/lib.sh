@@ -9,6 +9,8 @@ LAUNCH="$SRC/launcher/ztrain-launch"
 PY=/usr/bin/python3
 T=$(mktemp -d /tmp/zt-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
+# shared-memory segments of ranks a test kills land in $T, not in /dev/shm
+export OMPI_MCA_btl_vader_backing_directory=$T
 unset SLURM_JOB_ID SLURM_JOBID   # these tests use mpirun, never an allocation
 
 # run_w W ARGS... : ztrain on W ranks via mpirun (through ztrain-launch)

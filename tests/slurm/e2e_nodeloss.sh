@@ -17,14 +17,15 @@ export CONFIG="$SRC/configs/mnist_mlp.ini" SETS="$sets"
 jid=$(submit --nodes=1-2 --ntasks-per-node=2 --output="$W_DIR/job.out" "$SRC/sbatch/train.sbatch") || fail "sbatch"
 wait_for 60 grep -q "4 tasks" "$W_DIR/job.out" || fail "job did not start on 2 nodes / 4 tasks"
 wait_for 60 test -f "$W_DIR/ckpt/latest" || fail "no checkpoint"
-on_n2=(); for p in $(rank_pids "$W_DIR/ckpt"); do [ "$(node_of $p)" = n2 ] && on_n2+=("$p"); done
-[ ${#on_n2[@]} -ge 1 ] || fail "no task found on n2"
+pids=($(rank_pids "$W_DIR/ckpt")); on_n2=()
+for p in "${pids[@]}"; do [ "$(node_of $p)" = n2 ] && on_n2+=("$p"); done
+[ ${#pids[@]} = 4 ] && [ ${#on_n2[@]} = 2 ] || fail "expected 4 ranks, 2 on n2; found ${#pids[@]}, ${#on_n2[@]} on n2"
 t0=$(date +%s.%N)
-kill -KILL "${on_n2[@]}"
-pkill -KILL -f "slurmd -N n2" || fail "could not stop n2's slurmd"
+kill -KILL "${on_n2[@]}"                       # the node's tasks die with it
+"$CLUSTER" kill-node n2 || fail "could not stop n2's slurmd"
 scontrol update NodeName=n2 State=DOWN Reason="e2e node loss" || true
-wait_for 60 bash -c "! pgrep -f 'ztrain train .*$W_DIR/ckpt' >/dev/null" || fail "ranks alive 60 s after node loss"
-dt=$(echo "$(date +%s.%N) - $t0" | awk '{printf "%.1f", $1}')
+wait_for 60 all_dead "${pids[@]}" || fail "ranks alive 60 s after node loss"
+dt=$(secs_since "$t0")
 echo "node n2 lost (${#on_n2[@]} tasks killed): step ended after $dt s (limit 60 s)"
 wait_for 150 grep -q "training finished" "$W_DIR/job.out" || fail "requeued job did not finish on n1"
 grep -q "restart 1: start on n1 (1 node(s), 2 tasks)" "$W_DIR/job.out" || fail "restart did not run on n1 with 2 tasks"

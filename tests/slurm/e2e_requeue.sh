@@ -20,10 +20,10 @@ wait_for 60 grep -q "^step .*300/1500" "$W_DIR/job.out" || fail "job did not sta
 t0=$(date +%s.%N)
 scancel --signal=USR2 "$jid" || fail "scancel --signal"
 wait_for 60 grep -q "requeueing" "$W_DIR/job.out" || fail "no requeue after the signal"
-echo "signal -> checkpoint -> requeue in $(echo "$(date +%s.%N) - $t0" | awk '{printf "%.1f", $1}') s"
+echo "signal -> checkpoint -> requeue in $(secs_since "$t0") s"
 grep -q "stop signal received: checkpointing step" "$W_DIR/job.out" || fail "ranks did not agree to stop"
 wait_for 150 grep -q "training finished" "$W_DIR/job.out" || fail "requeued job did not finish"
-echo "job finished $(echo "$(date +%s.%N) - $t0" | awk '{printf "%.1f", $1}') s after the signal"
+echo "job finished $(secs_since "$t0") s after the signal"
 grep -q "restart 1: start" "$W_DIR/job.out" || fail "no restart recorded"
 grep -q "resumed from .*ckpt/step-" "$W_DIR/job.out" || fail "did not resume from the checkpoint"
 grep -E "job $jid restart|resumed from|stop signal" "$W_DIR/job.out"
