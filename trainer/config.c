@@ -49,7 +49,7 @@ static const keydef KEYS[] = {
     D("optim.beta1",        beta1,       "0.9",    "adamw beta1"),
     D("optim.beta2",        beta2,       "0.999",  "adamw beta2"),
     D("optim.eps",          eps,         "1e-8",   "adamw epsilon"),
-    D("optim.weight_decay", weight_decay,"0.0",    "decoupled weight decay (2-D weights only)"),
+    D("optim.weight_decay", weight_decay,"0.0",    "weight decay on 2-D weights (adamw: decoupled; sgd: L2, as PyTorch)"),
     L("optim.warmup_steps", warmup_steps,"0",      "linear warmup steps"),
     D("optim.min_lr_frac",  min_lr_frac, "0.1",    "cosine decay floor, fraction of lr"),
     D("optim.grad_clip",    grad_clip,   "0",      "clip global grad norm to this (0 = off)"),

@@ -283,6 +283,7 @@ int zt_train_main(int argc, char **argv) {
     zt_signals_install();
     if (zt_boot_init(&R->proc)) { fprintf(stderr, "ztrain: PMIx bootstrap failed\n"); return ZT_EXIT_INTERNAL; }
     R->W = R->proc.size; R->r = R->proc.rank;
+    R->proc.restarts += zt_parse_int_env("ZT_RESUBMITS", 0);   /* sbatch/train.sbatch resubmissions */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     if (c->global_batch % ((long)R->W * c->micro_batch)) {
