@@ -56,6 +56,7 @@ static uint32_t meta_crc(const zt_ck_meta *m, const zt_ck_layout *L, const ck_sh
     h = crc_str(h, m->model);
     h = crc_str(h, m->optim);
     h = crc_str(h, m->config);
+    h = crc_str(h, m->state);
     for (int i = 0; i < L->n_tensors; i++) {
         const zt_ck_tensor *t = &L->t[i];
         uint64_t tv[4] = {(uint64_t)t->ndim, t->shape[0], t->ndim == 2 ? t->shape[1] : 1, t->off};
@@ -311,6 +312,7 @@ int zt_ck_write_index(const char *tmpdir, int W, const zt_ck_layout *L,
     h5Check(ck_attr_write_str(f, "model", m->model));
     h5Check(ck_attr_write_str(f, "optim", m->optim));
     h5Check(ck_attr_write_str(f, "config", m->config));
+    h5Check(ck_attr_write_str(f, "state", m->state));
     h5Check(ck_attr_write(f, "shard_lo", H5T_NATIVE_UINT64, W, s.lo));
     h5Check(ck_attr_write(f, "shard_hi", H5T_NATIVE_UINT64, W, s.hi));
     h5Check(ck_attr_write(f, "shard_size", H5T_NATIVE_UINT64, W, s.size));
@@ -405,6 +407,7 @@ int ck_index_load(ck_ctx *C, hid_t f, zt_ck_meta *m, zt_ck_layout *L, zt_ck_tens
     h5Check(ck_attr_read_str(f, "model", m->model, sizeof m->model));
     h5Check(ck_attr_read_str(f, "optim", m->optim, sizeof m->optim));
     h5Check(ck_attr_read_str(f, "config", m->config, sizeof m->config));
+    h5Check(ck_attr_read_str(f, "state", m->state, sizeof m->state));
     m->world = w32, m->stage = st32;
     if (w32 < 1 || nt < 0) { ck_fail(C, "index %s: world %d, %d tensors", C->what, w32, nt); goto fail; }
     if (shards_alloc(s, w32) < 0) { ck_fail(C, "out of memory"); goto fail; }

@@ -49,6 +49,7 @@ static int cmd_info(const char *dir) {
     printf("  step %llu   world %d   stage %d   seed %llu   format %d\n", (unsigned long long)m->step, W, m->stage,
            (unsigned long long)m->seed, ZT_CK_FORMAT);
     printf("  model: %s\n  optim: %s\n", m->model, m->optim);
+    if (m->state[0]) printf("  training state: %s\n", m->state);
     printf("  parameters: %llu (%.2f MiB fp32)   optimizer slots: %d", (unsigned long long)L->n_flat,
            mib(L->n_flat * 4), L->n_slots);
     for (int s = 0; s < L->n_slots; s++) printf("%s%s", s ? ", " : " (", L->slot[s]);

@@ -41,6 +41,8 @@ typedef struct {
     char     model[512];        /* e.g. "mlp in=784 hidden=256,128 out=10" (compared) */
     char     optim[512];        /* e.g. "adamw lr=... b1=... wd=..." (informational) */
     char     config[16384];     /* the full effective config, ini text */
+    char     state[512];        /* training state at `step`: sampler cursor (epoch,
+                                 * step in epoch), LR schedule position and next lr */
 } zt_ck_meta;
 
 /* Paths. */

@@ -22,47 +22,12 @@
  *    flush-to-zero PTX arithmetic, as optim.c / ops_cpu.c compute (IEEE ops,
  *    no FMA contraction, MXCSR FTZ|DAZ), so they give the CPU's bits.
  *  - fp32 matmuls run in true fp32 (cuBLAS default math, no TF32).
- */
-#include <cublas_v2.h>
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
-#include <math.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-extern "C" {
-#include "ops.h"
-#include "optim.h"
-}
-
-/* ---- error checking (llm.c style) ---------------------------------------- */
-
-static void cuda_check_(cudaError_t e, const char *call, const char *file, int line) {
-    if (e != cudaSuccess) {
-        fprintf(stderr, "[CUDA ERROR] %s:%d: %s\n  %s (%s)\n", file, line, call,
-                cudaGetErrorString(e), cudaGetErrorName(e));
-        fflush(stderr);
-        exit(EXIT_FAILURE);
-    }
-}
-static void cublas_check_(cublasStatus_t s, const char *call, const char *file, int line) {
-    if (s != CUBLAS_STATUS_SUCCESS) {
-        fprintf(stderr, "[cuBLAS ERROR] %s:%d: %s\n  status %d (%s)\n", file, line, call, (int)s,
-                cublasGetStatusString(s));
-        fflush(stderr);
-        exit(EXIT_FAILURE);
-    }
-}
-#define cudaCheck(call) cuda_check_((call), #call, __FILE__, __LINE__)
-#define cublasCheck(call) cublas_check_((call), #call, __FILE__, __LINE__)
-#define LAUNCH_CHECK() cuda_check_(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+ */#include "ops_cuda_impl.cuh"   /* shared helpers, attention prototypes */
 
 /* ---- stream, cuBLAS handle, scratch -------------------------------------- */
 
 static cudaStream_t g_stream;
-static cublasHandle_t g_cublas;
+cublasHandle_t g_cublas;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void init_once(void) {
@@ -72,7 +37,7 @@ static void init_once(void) {
     /* fp32 stays fp32: no TF32 tensor-op downconversion for CUDA_R_32F GEMMs */
     cublasCheck(cublasSetMathMode(g_cublas, CUBLAS_DEFAULT_MATH));
 }
-static inline cudaStream_t S(void) {
+cudaStream_t S(void) {
     pthread_once(&g_once, init_once);
     return g_stream;
 }
@@ -83,10 +48,9 @@ extern "C" void *zt_ops_cuda_stream(void) { return (void *)S(); }
  * caller): 0 = bf16 GEMM operands, 1 = reduction partials, 2 = overlap copies.
  * Growing waits for the stream first, so a buffer still read by queued work is
  * never freed under it. An op asks for all it needs once, up front. */
-enum { SCR_LP = 0, SCR_RED = 1, SCR_COPY = 2, SCR_N = 3 };
 static void *g_scr[SCR_N];
 static size_t g_scr_bytes[SCR_N];
-static void *scratch(int which, size_t bytes) {
+void *scratch(int which, size_t bytes) {
     if (bytes > g_scr_bytes[which]) {
         cudaStream_t st = S();
         size_t nb = bytes + bytes / 4 + 4096;
@@ -100,14 +64,7 @@ static void *scratch(int which, size_t bytes) {
     return g_scr[which];
 }
 
-static inline unsigned int grid_for(size_t n, int block) {
-    size_t g = (n + (size_t)block - 1) / (size_t)block;
-    const size_t cap = 132u * 64u; /* grid-stride beyond this */
-    return (unsigned int)(g < 1 ? 1 : g > cap ? cap : g);
-}
-#define GRID_STRIDE(i, n) \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
-         i += (size_t)blockDim.x * gridDim.x)
+
 
 /* ---- memory -------------------------------------------------------------- */
 
@@ -160,8 +117,8 @@ static void cu_sync(void) { cudaCheck(cudaStreamSynchronize(S())); }
 __global__ void k_to_bf16(__nv_bfloat16 *out, const float *in, size_t n) {
     GRID_STRIDE(i, n) out[i] = __float2bfloat16_rn(in[i]);
 }
-static size_t align256(size_t bytes) { return (bytes + 255) & ~(size_t)255; }
-static const void *to_bf16(void *dst, const float *src, size_t n) {
+size_t align256(size_t bytes) { return (bytes + 255) & ~(size_t)255; }
+const void *to_bf16(void *dst, const float *src, size_t n) {
     if (n) {
         k_to_bf16<<<grid_for(n, 256), 256, 0, S()>>>((__nv_bfloat16 *)dst, src, n);
         LAUNCH_CHECK();
@@ -174,7 +131,7 @@ static const void *to_bf16(void *dst, const float *src, size_t n) {
  * Cᵀ = op(B)ᵀ·op(A)ᵀ: swap the operands, keep the transpose flags. A and B are
  * fp32 or bf16 (both the same type), C is fp32, accumulation fp32. Strided
  * batches of `batch` products (strides in elements). */
-static void gemm_rm(bool tA, bool tB, int M, int N, int K, float alpha, const void *A, int lda,
+void gemm_rm(bool tA, bool tB, int M, int N, int K, float alpha, const void *A, int lda,
                     long long sA, const void *B, int ldb, long long sB, float beta, float *C,
                     int ldc, long long sC, int batch, bool bf16) {
     if (M <= 0 || N <= 0 || batch <= 0) return;
@@ -352,26 +309,6 @@ static void cu_residual_fwd(float *out, const float *a, const float *b, size_t n
 }
 static void cu_add_acc(float *y, const float *x, size_t n) { EW_LAUNCH(k_add_acc, n, y, x, n); }
 
-/* ---- warp helpers -------------------------------------------------------- */
-
-__device__ __forceinline__ float warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-__device__ __forceinline__ float warp_max(float v) {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-/* one warp per row, 8 rows per block of 256 */
-#define ROWS_PER_BLOCK 8
-static inline unsigned int row_blocks(size_t rows) {
-    return (unsigned int)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
-}
-#define WARP_ROW(row, rows)                                                            \
-    const size_t row = (size_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.x / 32;         \
-    const int lane = threadIdx.x % 32;                                                 \
-    if (row >= (rows)) return
-
 /* ---- layernorm ----------------------------------------------------------- */
 
 __global__ void k_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp,
@@ -534,200 +471,6 @@ static void cu_embed_bwd(float *dwte, float *dwpe, const float *dout, const int3
         k_embed_bwd_wpe<<<grid_for(n, 256), 256, 0, S()>>>(dwpe, dout, B, T, C);
         LAUNCH_CHECK();
     }
-}
-
-/* ---- causal multi-head self-attention ------------------------------------
- * Per (b, h), with Q, K, V [T, hs] gathered into contiguous [B·NH, T, hs]
- * copies so cuBLAS strided-batched GEMMs cover all heads at once:
- *   S = scale·Q Kᵀ  -> causal softmax P (saved [B, NH, T, T], zeros above the
- *   diagonal, exactly the CPU table's `saved`);  O = P V -> out [B, T, C].
- * Backward: dV = Pᵀ dO;  dP = dO Vᵀ;  dS = P∘(dP − rowsum(P∘dP))·scale;
- *   dQ = dS K;  dK = dSᵀ Q;  accumulated into dqkv.
- * scratch (floats, X = B·T·C, Y = B·NH·T·T): forward q|k|v|O = 4X;
- * backward q|k|v|dO|dq|dk|dv = 7X plus dP = Y. The bf16 table keeps these fp32
- * buffers and converts GEMM operands into its own scratch. */
-
-static size_t cu_attn_saved_floats(int B, int T, int /*C*/, int NH) {
-    return (size_t)B * NH * T * T;
-}
-static size_t cu_attn_scratch_floats(int B, int T, int C, int NH) {
-    return 7 * (size_t)B * T * C + (size_t)B * NH * T * T;
-}
-
-/* qkv [B,T,3C] -> q, k, v [B,NH,T,hs] */
-__global__ void k_qkv_permute(float *q, float *k, float *v, const float *qkv, int B, int T, int C,
-                              int NH) {
-    const int hs = C / NH;
-    GRID_STRIDE(i, (size_t)B * T * C) {
-        /* i indexes the destination [B, NH, T, hs] */
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T);
-        r /= T;
-        int h = (int)(r % NH);
-        size_t b = r / NH;
-        size_t src = (b * T + t) * 3 * (size_t)C + (size_t)h * hs + d;
-        q[i] = qkv[src];
-        k[i] = qkv[src + C];
-        v[i] = qkv[src + 2 * (size_t)C];
-    }
-}
-/* x [B,T,C] -> out [B,NH,T,hs] */
-__global__ void k_head_split(float *out, const float *x, int B, int T, int C, int NH) {
-    const int hs = C / NH;
-    GRID_STRIDE(i, (size_t)B * T * C) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T);
-        r /= T;
-        int h = (int)(r % NH);
-        size_t b = r / NH;
-        out[i] = x[(b * T + t) * (size_t)C + (size_t)h * hs + d];
-    }
-}
-/* x [B,NH,T,hs] -> out [B,T,C] (overwrite) */
-__global__ void k_unpermute(float *out, const float *x, int B, int T, int C, int NH) {
-    const int hs = C / NH;
-    GRID_STRIDE(i, (size_t)B * T * C) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T);
-        r /= T;
-        int h = (int)(r % NH);
-        size_t b = r / NH;
-        out[(b * T + t) * (size_t)C + (size_t)h * hs + d] = x[i];
-    }
-}
-/* dq, dk, dv [B,NH,T,hs] -> dqkv [B,T,3C] += */
-__global__ void k_unpermute_qkv_acc(float *dqkv, const float *dq, const float *dk,
-                                    const float *dv, int B, int T, int C, int NH) {
-    const int hs = C / NH;
-    GRID_STRIDE(i, (size_t)B * T * C) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T);
-        r /= T;
-        int h = (int)(r % NH);
-        size_t b = r / NH;
-        size_t dst = (b * T + t) * 3 * (size_t)C + (size_t)h * hs + d;
-        dqkv[dst] += dq[i];
-        dqkv[dst + C] += dk[i];
-        dqkv[dst + 2 * (size_t)C] += dv[i];
-    }
-}
-/* rows of P [B·NH·T, T]: row (bh, t) keeps j <= t */
-__global__ void k_causal_softmax(float *P, size_t rows, int T) {
-    WARP_ROW(row, rows);
-    const int t = (int)(row % T);
-    float *r = P + row * T;
-    float mx = -INFINITY;
-    for (int j = lane; j <= t; j += 32) mx = fmaxf(mx, r[j]);
-    mx = warp_max(mx);
-    float sum = 0.0f;
-    for (int j = lane; j <= t; j += 32) { float e = expf(r[j] - mx); r[j] = e; sum += e; }
-    sum = warp_sum(sum);
-    const float inv = 1.0f / sum;
-    for (int j = lane; j < T; j += 32) r[j] = j <= t ? r[j] * inv : 0.0f;
-}
-/* dS = P∘(dP − Σ_j P∘dP)·scale in place over dP; 0 above the diagonal */
-__global__ void k_causal_softmax_bwd(float *dP, const float *P, size_t rows, int T, float scale) {
-    WARP_ROW(row, rows);
-    const int t = (int)(row % T);
-    const float *p = P + row * T;
-    float *d = dP + row * T;
-    float dot = 0.0f;
-    for (int j = lane; j <= t; j += 32) dot += p[j] * d[j];
-    dot = warp_sum(dot);
-    for (int j = lane; j < T; j += 32) d[j] = j <= t ? p[j] * (d[j] - dot) * scale : 0.0f;
-}
-
-static void attention_fwd_impl(float *out, float *saved, float *scratch_f, const float *qkv, int B,
-                               int T, int C, int NH, bool bf16) {
-    if (B <= 0 || T <= 0 || C <= 0) return;
-    const int hs = C / NH, BNH = B * NH;
-    const size_t X = (size_t)B * T * C, Y = (size_t)BNH * T * T;
-    const float scale = 1.0f / sqrtf((float)hs);
-    float *q = scratch_f, *k = q + X, *v = k + X, *o = v + X;
-    k_qkv_permute<<<grid_for(X, 256), 256, 0, S()>>>(q, k, v, qkv, B, T, C, NH);
-    LAUNCH_CHECK();
-    const void *Q = q, *K = k, *V = v;
-    char *lp = NULL;
-    if (bf16) {
-        lp = (char *)scratch(SCR_LP, 3 * align256(X * 2) + align256(Y * 2));
-        Q = to_bf16(lp, q, X);
-        K = to_bf16(lp + align256(X * 2), k, X);
-        V = to_bf16(lp + 2 * align256(X * 2), v, X);
-    }
-    const long long sT = (long long)T * hs, sTT = (long long)T * T;
-    /* S[T,T] = scale · Q[T,hs] · K[T,hs]ᵀ, into saved */
-    gemm_rm(false, true, T, T, hs, scale, Q, hs, sT, K, hs, sT, 0.0f, saved, T, sTT, BNH, bf16);
-    k_causal_softmax<<<row_blocks((size_t)BNH * T), 32 * ROWS_PER_BLOCK, 0, S()>>>(
-        saved, (size_t)BNH * T, T);
-    LAUNCH_CHECK();
-    const void *P = saved;
-    if (bf16) P = to_bf16(lp + 3 * align256(X * 2), saved, Y);
-    /* O[T,hs] = P[T,T] · V[T,hs] */
-    gemm_rm(false, false, T, hs, T, 1.0f, P, T, sTT, V, hs, sT, 0.0f, o, hs, sT, BNH, bf16);
-    k_unpermute<<<grid_for(X, 256), 256, 0, S()>>>(out, o, B, T, C, NH);
-    LAUNCH_CHECK();
-}
-
-static void attention_bwd_impl(float *dqkv, float *scratch_f, const float *dout,
-                               const float *qkv, const float *saved, int B, int T, int C, int NH,
-                               bool bf16) {
-    if (B <= 0 || T <= 0 || C <= 0) return;
-    const int hs = C / NH, BNH = B * NH;
-    const size_t X = (size_t)B * T * C, Y = (size_t)BNH * T * T;
-    const float scale = 1.0f / sqrtf((float)hs);
-    float *q = scratch_f, *k = q + X, *v = k + X, *dO = v + X;
-    float *dq = dO + X, *dk = dq + X, *dv = dk + X, *dP = dv + X;
-    k_qkv_permute<<<grid_for(X, 256), 256, 0, S()>>>(q, k, v, qkv, B, T, C, NH);
-    LAUNCH_CHECK();
-    k_head_split<<<grid_for(X, 256), 256, 0, S()>>>(dO, dout, B, T, C, NH);
-    LAUNCH_CHECK();
-    const void *Q = q, *K = k, *V = v, *DO = dO, *P = saved;
-    char *lp = NULL;
-    if (bf16) {
-        lp = (char *)scratch(SCR_LP, 4 * align256(X * 2) + 2 * align256(Y * 2));
-        Q = to_bf16(lp, q, X);
-        K = to_bf16(lp + align256(X * 2), k, X);
-        V = to_bf16(lp + 2 * align256(X * 2), v, X);
-        DO = to_bf16(lp + 3 * align256(X * 2), dO, X);
-        P = to_bf16(lp + 4 * align256(X * 2), saved, Y);
-    }
-    const long long sT = (long long)T * hs, sTT = (long long)T * T;
-    /* dV[T,hs] = P[T,T]ᵀ · dO[T,hs] */
-    gemm_rm(true, false, T, hs, T, 1.0f, P, T, sTT, DO, hs, sT, 0.0f, dv, hs, sT, BNH, bf16);
-    /* dP[T,T] = dO[T,hs] · V[T,hs]ᵀ */
-    gemm_rm(false, true, T, T, hs, 1.0f, DO, hs, sT, V, hs, sT, 0.0f, dP, T, sTT, BNH, bf16);
-    k_causal_softmax_bwd<<<row_blocks((size_t)BNH * T), 32 * ROWS_PER_BLOCK, 0, S()>>>(
-        dP, saved, (size_t)BNH * T, T, scale);
-    LAUNCH_CHECK();
-    const void *DS = dP;
-    if (bf16) DS = to_bf16(lp + 4 * align256(X * 2) + align256(Y * 2), dP, Y);
-    /* dQ[T,hs] = dS[T,T] · K[T,hs];  dK[T,hs] = dS[T,T]ᵀ · Q[T,hs] */
-    gemm_rm(false, false, T, hs, T, 1.0f, DS, T, sTT, K, hs, sT, 0.0f, dq, hs, sT, BNH, bf16);
-    gemm_rm(true, false, T, hs, T, 1.0f, DS, T, sTT, Q, hs, sT, 0.0f, dk, hs, sT, BNH, bf16);
-    k_unpermute_qkv_acc<<<grid_for(X, 256), 256, 0, S()>>>(dqkv, dq, dk, dv, B, T, C, NH);
-    LAUNCH_CHECK();
-}
-
-static void cu_attention_fwd(float *out, float *saved, float *scratch_f, const float *qkv, int B,
-                             int T, int C, int NH) {
-    attention_fwd_impl(out, saved, scratch_f, qkv, B, T, C, NH, false);
-}
-static void cu_attention_fwd_bf16(float *out, float *saved, float *scratch_f, const float *qkv,
-                                  int B, int T, int C, int NH) {
-    attention_fwd_impl(out, saved, scratch_f, qkv, B, T, C, NH, true);
-}
-static void cu_attention_bwd(float *dqkv, float *scratch_f, const float *dout, const float *qkv,
-                             const float *saved, int B, int T, int C, int NH) {
-    attention_bwd_impl(dqkv, scratch_f, dout, qkv, saved, B, T, C, NH, false);
-}
-static void cu_attention_bwd_bf16(float *dqkv, float *scratch_f, const float *dout,
-                                  const float *qkv, const float *saved, int B, int T, int C,
-                                  int NH) {
-    attention_bwd_impl(dqkv, scratch_f, dout, qkv, saved, B, T, C, NH, true);
 }
 
 /* ---- softmax cross-entropy ----------------------------------------------- */

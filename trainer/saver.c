@@ -14,11 +14,17 @@
 #include <stdio.h>     /* fprintf */
 #include <stdlib.h>    /* calloc, exit */
 #include <string.h>    /* memcpy, strcmp */
+#include <unistd.h>    /* _exit */
 #include <dirent.h>    /* opendir: stale tmp dirs */
 #include <sys/stat.h>  /* stat */
 #include "zt_ckpt.h"   /* checkpoint files */
 #include "ops.h"       /* to_host / to_device: state may live on a GPU */
 #include "zt_launcher.h" /* exit codes */
+
+/* Leave at once: after a failed write HDF5 may hold a half-closed file that its
+ * atexit cleanup crashes on (seen with ENOSPC), which would turn exit 5 into
+ * a SIGSEGV. No PMIx_Finalize either: the launcher ends the other ranks. */
+static _Noreturn void fail_exit(int code) { fflush(NULL); _exit(code); }
 
 struct zt_saver {
     const zt_config *cfg;
@@ -35,7 +41,10 @@ struct zt_saver {
     pthread_t th; int th_live;
     double t_write;            /* seconds the write took */
     uint64_t last_step;
+    uint64_t n_rows;           /* training rows: sampler cursor in the meta */
 };
+
+void zt_saver_set_rows(zt_saver *s, uint64_t n_rows) { s->n_rows = n_rows; }
 
 static void build_layout(zt_saver *s) {
     const zt_model *m = s->e->m;
@@ -72,7 +81,7 @@ zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank) {
         if (d) closedir(d);
     }
     s->host = calloc((size_t)(1 + e->nslots) * (e->plen ? e->plen : 1), sizeof(float));
-    if (!s->host) { fprintf(stderr, "ztrain: rank %d: out of memory for checkpoint buffer\n", rank); exit(ZT_EXIT_INTERNAL); }
+    if (!s->host) { fprintf(stderr, "ztrain: rank %d: out of memory for checkpoint buffer\n", rank); fail_exit(ZT_EXIT_INTERNAL); }
     return s;
 }
 
@@ -127,6 +136,12 @@ static void commit(zt_saver *s) {
             snprintf(m->model, sizeof m->model, "%s params=%zu units=%d", md->kind, md->n_params, md->n_units);
             snprintf(m->optim, sizeof m->optim, "%s lr=%g", s->cfg->optim_name, s->cfg->lr);
             snprintf(m->config, sizeof m->config, "%s", s->cfg->text);
+            /* informational: resume derives all of it from step and the config */
+            uint64_t spe = s->cfg->global_batch > 0 ? s->n_rows / (uint64_t)s->cfg->global_batch : 0;
+            snprintf(m->state, sizeof m->state,
+                     "sampler_epoch=%llu sampler_step_in_epoch=%llu optimizer_step=%llu lr_next=%.9g warmup_steps=%ld total_steps=%ld",
+                     (unsigned long long)(spe ? s->step / spe : 0), (unsigned long long)(spe ? s->step % spe : 0),
+                     (unsigned long long)s->step, zt_lr_at(&s->e->oc, s->step), s->cfg->warmup_steps, s->cfg->steps);
             char tmp[1024]; zt_ck_tmp_path(s->cfg->ckpt_dir, s->step, tmp, sizeof tmp);
             if (zt_ck_write_index(tmp, W, &s->L, lo, hi, crc, m, err, sizeof err) ||
                 zt_ck_commit(s->cfg->ckpt_dir, s->step, (int)s->cfg->ckpt_keep_last,
@@ -149,7 +164,7 @@ static void commit(zt_saver *s) {
     if (!s->ok) fprintf(stderr, "ztrain: rank %d: checkpoint write failed: %s\n", s->rank, s->err);
     zt_bcast(c, &outcome, 1, ZT_F32, 0);
     s->pending = 0;
-    if (outcome == 0) exit(ZT_EXIT_CKPT);
+    if (outcome == 0) fail_exit(ZT_EXIT_CKPT);
     s->last_step = s->step;
 }
 
@@ -159,7 +174,7 @@ double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
     zt_engine *e = s->e;
     char err[1024];
     if (zt_ck_prepare(s->cfg->ckpt_dir, step, err, sizeof err)) {
-        fprintf(stderr, "ztrain: rank %d: %s\n", s->rank, err); exit(ZT_EXIT_CKPT);
+        fprintf(stderr, "ztrain: rank %d: %s\n", s->rank, err); fail_exit(ZT_EXIT_CKPT);
     }
     /* copy this rank's partition to host buffers: training may go on */
     e->ops->to_host(s->host, e->ppart, e->plen * sizeof(float));
@@ -222,7 +237,7 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
             code = (float)rc;
         }
         zt_bcast(e->ctl, &code, 1, ZT_F32, 0);
-        if (code < 0) exit(ZT_EXIT_CKPT);
+        if (code < 0) fail_exit(ZT_EXIT_CKPT);
         if (code > 0) { if (rank == 0) printf("ztrain: no checkpoint under '%s': fresh start\n", root); return 1; }
         zt_bcast(e->ctl, path, sizeof path / 4, ZT_F32, 0);   /* raw bytes */
         char err[2048] = "";
@@ -233,21 +248,21 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
         uint64_t st = r ? zt_ck_meta_of(r)->step : 0;
         if (r) zt_ck_close(r);
         if (anybad == 0) break;
-        if (single) { if (rank == 0) fprintf(stderr, "ztrain: rank 0: %s is damaged and ckpt.resume names it alone\n", path); exit(ZT_EXIT_CKPT); }
+        if (single) { if (rank == 0) fprintf(stderr, "ztrain: rank 0: %s is damaged and ckpt.resume names it alone\n", path); fail_exit(ZT_EXIT_CKPT); }
         float fst = (float)st, mx = 0;    /* every rank learns the failed step */
         zt_allreduce(e->ctl, &fst, &mx, 1, ZT_F32, ZT_MAX);
         before = (uint64_t)mx;
-        if (before == 0) exit(ZT_EXIT_CKPT);
+        if (before == 0) fail_exit(ZT_EXIT_CKPT);
     }
 
     char err[4096];
     zt_ck_reader *r = zt_ck_open(path, err, sizeof err);
-    if (!r) { fprintf(stderr, "ztrain: rank %d: %s\n", rank, err); exit(ZT_EXIT_CKPT); }
+    if (!r) { fprintf(stderr, "ztrain: rank %d: %s\n", rank, err); fail_exit(ZT_EXIT_CKPT); }
     zt_saver tmp = { .e = e };
     build_layout(&tmp);
     if (zt_ck_check_layout(r, &tmp.L, err, sizeof err)) {
         if (rank == 0) fprintf(stderr, "ztrain: checkpoint %s does not match this model/optimizer:\n%s\n", path, err);
-        exit(ZT_EXIT_CKPT);
+        fail_exit(ZT_EXIT_CKPT);
     }
     free(tmp.tensors);
     const zt_ck_meta *m = zt_ck_meta_of(r);
@@ -260,7 +275,7 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
         if (!bad) e->ops->to_device(e->slots[i] + (e->plo - e->slot_base), h, bytes);
     }
     free(h);
-    if (bad) { fprintf(stderr, "ztrain: rank %d: reading %s: %s\n", rank, path, err); exit(ZT_EXIT_CKPT); }
+    if (bad) { fprintf(stderr, "ztrain: rank %d: reading %s: %s\n", rank, path, err); fail_exit(ZT_EXIT_CKPT); }
     /* every rank read only its partition; DDP/ZeRO-1/2 need the full params,
      * DDP also the full optimizer state */
     if (e->stage <= 2) zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32);

@@ -11,6 +11,8 @@ typedef struct zt_saver zt_saver;
 
 zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank);
 void      zt_saver_destroy(zt_saver *s);
+/* Rows of the training split (the sampler cursor saved with each checkpoint). */
+void      zt_saver_set_rows(zt_saver *s, uint64_t n_rows);
 /* Collective. Start saving the state after `step` updates: waits for (and
  * commits) a pending save, copies this rank's partition to host buffers and
  * writes it in the background (ckpt.async) or now. Returns seconds blocked. */

@@ -11,6 +11,7 @@
 #include <string.h>      /* strcmp, strerror */
 #include <errno.h>       /* errno */
 #include <sys/stat.h>    /* mkdir */
+#include <unistd.h>      /* _exit */
 #include <jansson.h>     /* JSONL metrics */
 #include "build_info.h"
 #include "comm.h"
@@ -38,16 +39,19 @@ typedef struct {
     float *xf; int32_t *xi, *y; /* this rank's rows of one step */
     FILE *metrics;
     double unigram;         /* text: corpus unigram entropy (nats) */
+    char tag[96];           /* "[job 123.0 restart 1] " under Slurm: every log line */
 } run;
 
 #define R0 if (R->r == 0)
+/* printf with the job tag, so interleaved requeued runs stay readable */
+#define say(...) do { fputs(R->tag, stdout); printf(__VA_ARGS__); } while (0)
 
 static _Noreturn void die(run *R, int code, const char *fmt, const char *a, const char *b) {
-    fprintf(stderr, "ztrain: rank %d: ", R ? R->r : 0);
+    fprintf(stderr, "%sztrain: rank %d: ", R ? R->tag : "", R ? R->r : 0);
     fprintf(stderr, fmt, a, b);
     fputc('\n', stderr);
-    fflush(stderr);
-    exit(code);   /* no PMIx_Finalize: Slurm ends the step at once */
+    fflush(NULL);
+    _exit(code);  /* no PMIx_Finalize (Slurm ends the step at once), no atexit handlers */
 }
 
 /* mkdir -p of the directory part of path (metrics file) */
@@ -208,9 +212,9 @@ static void evaluate(run *R, uint64_t step, double *loss_out, double *acc_out) {
     else json_object_set_new(o, "unigram_entropy", json_real(R->unigram));
     emit(R, o);
     R0 {
-        if (di->kind == ZT_DS_MNIST) printf("eval step %llu: test loss %.4f  test accuracy %.2f%% (%d rows)\n",
+        if (di->kind == ZT_DS_MNIST) say("eval step %llu: test loss %.4f  test accuracy %.2f%% (%d rows)\n",
                                             (unsigned long long)step, *loss_out, 100 * *acc_out, (int)s[2]);
-        else printf("eval step %llu: val loss %.4f nats/char (unigram entropy %.4f)\n",
+        else say("eval step %llu: val loss %.4f nats/char (unigram entropy %.4f)\n",
                     (unsigned long long)step, *loss_out, R->unigram);
         fflush(stdout);
     }
@@ -220,7 +224,7 @@ static void report_memory(run *R) {
     zt_mem f; zt_engine_formula(R->eng->P, R->W, R->eng->stage, R->eng->nslots, &f);
     const zt_mem *m = &R->eng->mem;
     R0 {
-        printf("memory per rank (stage %d, W=%d, P=%zu, %d optimizer slots):\n"
+        say("memory per rank (stage %d, W=%d, P=%zu, %d optimizer slots):\n"
                "  params %10zu B (formula %10zu)\n  grads  %10zu B (formula %10zu)\n"
                "  optim  %10zu B (formula %10zu)\n  buffers %9zu B (transient: buckets, gathered units)\n",
                R->eng->stage, R->W, R->eng->P, R->eng->nslots, m->params, f.params, m->grads, f.grads,
@@ -284,6 +288,8 @@ int zt_train_main(int argc, char **argv) {
     if (zt_boot_init(&R->proc)) { fprintf(stderr, "ztrain: PMIx bootstrap failed\n"); return ZT_EXIT_INTERNAL; }
     R->W = R->proc.size; R->r = R->proc.rank;
     R->proc.restarts += zt_parse_int_env("ZT_RESUBMITS", 0);   /* sbatch/train.sbatch resubmissions */
+    if (!strcmp(R->proc.launcher, "slurm"))
+        snprintf(R->tag, sizeof R->tag, "[job %.32s.%.16s restart %d] ", R->proc.jobid, R->proc.stepid, R->proc.restarts);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     if (c->global_batch % ((long)R->W * c->micro_batch)) {
@@ -334,7 +340,10 @@ int zt_train_main(int argc, char **argv) {
 
     uint64_t step = 0;
     if (c->ckpt_dir[0] || strcmp(c->ckpt_resume, "auto")) zt_resume(c, R->eng, R->r, &step);
-    if (c->ckpt_dir[0]) R->saver = zt_saver_create(c, R->eng, R->r);
+    if (c->ckpt_dir[0]) {
+        R->saver = zt_saver_create(c, R->eng, R->r);
+        zt_saver_set_rows(R->saver, R->sampler.n_rows);
+    }
 
     alloc_rows(R, R->rows_per_rank, &R->xf, &R->xi, &R->y);
     uint64_t *rows = calloc((size_t)R->rows_per_rank, sizeof *rows);
@@ -375,7 +384,7 @@ int zt_train_main(int argc, char **argv) {
             R0 {
                 char e[32]; fmt_eta(eta, e, sizeof e);
                 const char *unit = R->model->tokens_per_row > 1 ? "tok/s" : "samples/s";
-                printf("step %6llu/%llu | loss %.4f | lr %.2e | gnorm %.3f | %.0f %s | %.1f ms/step "
+                say("step %6llu/%llu | loss %.4f | lr %.2e | gnorm %.3f | %.0f %s | %.1f ms/step "
                        "(compute %.1f, comm %.1f) | eta %s\n", (unsigned long long)step,
                        (unsigned long long)total, loss, lr, st.grad_norm,
                        sps * (double)R->model->tokens_per_row, unit, 1e3 * step_int / n_int,
@@ -402,7 +411,7 @@ int zt_train_main(int argc, char **argv) {
             evaluate(R, step, &eval_loss, &eval_acc); have_eval = 1;
         }
         if (any[0]) {   /* stop signal somewhere: checkpoint together and leave */
-            R0 printf("ztrain: stop signal received: checkpointing step %llu and exiting %d (resumable)\n",
+            R0 say("ztrain: stop signal received: checkpointing step %llu and exiting %d (resumable)\n",
                       (unsigned long long)step, ZT_EXIT_STOPPED);
             if (R->saver) { zt_saver_begin(R->saver, step, 1); }
             stopped = 1;
@@ -410,7 +419,7 @@ int zt_train_main(int argc, char **argv) {
         }
         if (R->saver && c->ckpt_every && step % (uint64_t)c->ckpt_every == 0 && step < total) {
             double blocked = zt_saver_begin(R->saver, step, 0);
-            R0 printf("ztrain: checkpoint step %llu started (blocked %.1f ms)\n", (unsigned long long)step, 1e3 * blocked);
+            R0 say("ztrain: checkpoint step %llu started (blocked %.1f ms)\n", (unsigned long long)step, 1e3 * blocked);
         }
     }
     if (!stopped) {
@@ -436,7 +445,7 @@ int zt_train_main(int argc, char **argv) {
         else json_object_set_new(o, "unigram_entropy", json_real(R->unigram));
     }
     emit(R, o);
-    R0 printf("ztrain: %s after %llu steps in %.1f s\n", stopped ? "stopped" : "done",
+    R0 say("ztrain: %s after %llu steps in %.1f s\n", stopped ? "stopped" : "done",
               (unsigned long long)step, wall);
     if (R->metrics) fclose(R->metrics);
     zt_loader_close(R->train); zt_loader_close(R->eval);

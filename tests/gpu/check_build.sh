@@ -13,7 +13,9 @@ got=$("$zt" info --build 2>&1)
 [ "$got" = "gpu: cuda+nccl" ] || bad "ztrain info --build says '$got', expected 'gpu: cuda+nccl'"
 
 # defined (T/D/R/V...), not undefined (U) or weak-undefined (w/v)
-defined() { nm "$1" 2>/dev/null | grep -Eq "^[0-9a-f]+ [TtDdRrVvBb] $2\$"; }
+# (nm into a variable first: `nm | grep -q` under pipefail fails when grep
+# stops reading early and nm gets SIGPIPE)
+defined() { local syms; syms=$(nm "$1" 2>/dev/null); grep -Eq "^[0-9a-f]+ [TtDdRrVvBb] $2\$" <<<"$syms"; }
 for s in zt_ops_cuda zt_ops_cuda_bf16 zt_ops_cuda_stream; do
   defined "$lib" "$s" || bad "$s is not defined in $(basename "$lib")"
   defined "$ops" "$s" || bad "$s is not defined in $(basename "$ops")"

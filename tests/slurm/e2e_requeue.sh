@@ -16,7 +16,7 @@ env -u SLURM_JOB_ID "$SRC/launcher/ztrain-launch" -n 2 -- "$ZT" train "${cfg[@]}
 jid=$(CONFIG="$SRC/configs/mnist_mlp.ini" SETS="$sets" submit --nodes=1 --ntasks-per-node=2 \
       --output="$W_DIR/job.out" "$SRC/sbatch/train.sbatch") || fail "sbatch"
 echo "submitted job $jid"
-wait_for 60 grep -q "^step .*300/1500" "$W_DIR/job.out" || fail "job did not start training"
+wait_for 60 grep -q "step .*300/1500" "$W_DIR/job.out" || fail "job did not start training"
 t0=$(date +%s.%N)
 scancel --signal=USR2 "$jid" || fail "scancel --signal"
 wait_for 60 grep -q "requeueing" "$W_DIR/job.out" || fail "no requeue after the signal"

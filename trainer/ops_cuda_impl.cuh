@@ -1,0 +1,90 @@
+/* ops_cuda_impl.cuh — what the CUDA op-table files share (ops_cuda.cu:
+ * stream, cuBLAS, scratch, memory, linear, elementwise, norms, optimizer and
+ * the tables; ops_cuda_attn.cu: attention). Private to trainer/. */
+#ifndef ZT_OPS_CUDA_IMPL_CUH
+#define ZT_OPS_CUDA_IMPL_CUH
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern "C" {
+#include "ops.h"
+#include "optim.h"
+}
+
+/* ---- error checking (llm.c style) ---------------------------------------- */
+
+static inline void cuda_check_(cudaError_t e, const char *call, const char *file, int line) {
+    if (e != cudaSuccess) {
+        fprintf(stderr, "[CUDA ERROR] %s:%d: %s\n  %s (%s)\n", file, line, call,
+                cudaGetErrorString(e), cudaGetErrorName(e));
+        fflush(stderr);
+        exit(EXIT_FAILURE);
+    }
+}
+static inline void cublas_check_(cublasStatus_t s, const char *call, const char *file, int line) {
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        fprintf(stderr, "[cuBLAS ERROR] %s:%d: %s\n  status %d (%s)\n", file, line, call, (int)s,
+                cublasGetStatusString(s));
+        fflush(stderr);
+        exit(EXIT_FAILURE);
+    }
+}
+#define cudaCheck(call) cuda_check_((call), #call, __FILE__, __LINE__)
+#define cublasCheck(call) cublas_check_((call), #call, __FILE__, __LINE__)
+#define LAUNCH_CHECK() cuda_check_(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+
+/* ---- shared state and helpers (defined in ops_cuda.cu) -------------------- */
+cudaStream_t S(void);                 /* the table's one stream (created lazily) */
+extern cublasHandle_t g_cublas;       /* bound to S() */
+enum { SCR_LP = 0, SCR_RED = 1, SCR_COPY = 2, SCR_N = 3 };
+void *scratch(int which, size_t bytes);
+size_t align256(size_t bytes);
+const void *to_bf16(void *dst, const float *src, size_t n);   /* on S(); returns dst */
+void gemm_rm(bool tA, bool tB, int M, int N, int K, float alpha, const void *A, int lda,
+             long long sA, const void *B, int ldb, long long sB, float beta, float *C,
+             int ldc, long long sC, int batch, bool bf16);
+static inline unsigned int grid_for(size_t n, int block) {
+    size_t g = (n + (size_t)block - 1) / (size_t)block;
+    const size_t cap = 132u * 64u; /* grid-stride beyond this */
+    return (unsigned int)(g < 1 ? 1 : g > cap ? cap : g);
+}
+#define GRID_STRIDE(i, n) \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+         i += (size_t)blockDim.x * gridDim.x)
+
+/* ---- warp helpers -------------------------------------------------------- */
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+/* one warp per row, 8 rows per block of 256 */
+#define ROWS_PER_BLOCK 8
+static inline unsigned int row_blocks(size_t rows) {
+    return (unsigned int)((rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK);
+}
+#define WARP_ROW(row, rows)                                                            \
+    const size_t row = (size_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.x / 32;         \
+    const int lane = threadIdx.x % 32;                                                 \
+    if (row >= (rows)) return
+
+/* ---- attention (ops_cuda_attn.cu) ----------------------------------------- */
+size_t cu_attn_saved_floats(int B, int T, int C, int NH);
+size_t cu_attn_scratch_floats(int B, int T, int C, int NH);
+void cu_attention_fwd(float *out, float *saved, float *scratch_, const float *qkv, int B, int T, int C, int NH);
+void cu_attention_bwd(float *dqkv, float *scratch_, const float *dout, const float *qkv,
+                      const float *saved, int B, int T, int C, int NH);
+void cu_attention_fwd_bf16(float *out, float *saved, float *scratch_, const float *qkv, int B, int T, int C, int NH);
+void cu_attention_bwd_bf16(float *dqkv, float *scratch_, const float *dout, const float *qkv,
+                           const float *saved, int B, int T, int C, int NH);
+#endif
