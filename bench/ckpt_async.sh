@@ -12,7 +12,7 @@ launcher/ztrain-launch -n 2 -- build/trainer/ztrain train --config configs/fortu
   --set train.global_batch=8 --set train.micro_batch=4 --set train.steps=100 --set eval.every=0 \
   --set eval.max_rows=16 --set log.every=20 --set ckpt.dir="$tmp/ck" --set ckpt.every=20 \
   --set ckpt.keep_last=2 --set log.metrics= >"$tmp/log" 2>&1
-awk '/memory per rank/{print "model: " $0} /started \(blocked/{gsub(/[()]/,""); b[++nb]=$6}
-     /committed/{match($0,/write [0-9.]+ ms/); w[++nw]=substr($0,RSTART+6,RLENGTH-9)}
+awk '/memory per rank/{print "model: " $0}
+     /committed.*async/{match($0,/write [0-9.]+ ms/); w[++nw]=substr($0,RSTART+6,RLENGTH-9); match($0,/blocked [0-9.]+ ms/); b[++nb]=substr($0,RSTART+8,RLENGTH-11)}
      END{printf "%-6s %12s %12s %8s\n","save","blocked_ms","write_ms","ratio";
          for(i=1;i<=nb&&i<=nw;i++) printf "%-6d %12s %12s %7.1f%%\n", i, b[i], w[i], 100*b[i]/w[i]}' "$tmp/log"

@@ -257,6 +257,11 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     }
     st->grad_norm = zt_grad_norm(n2);
     float gscale = zt_clip_scale(&e->oc, n2);
+    if (e->before_update) {   /* a pending checkpoint snapshot must finish first */
+        double tw = zt_now();
+        e->before_update(e->before_update_arg);
+        e->t_exposed += zt_now() - tw;
+    }
     if (e->stage == 0) optimize_range(e, 0, e->P, t, lr, gscale, e->params, e->grads);
     else               optimize_range(e, e->plo, e->plo + e->plen, t, lr, gscale, e->ppart, e->gpart);
     if (e->stage == 1 || e->stage == 2) {

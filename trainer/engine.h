@@ -54,6 +54,9 @@ typedef struct zt_engine {
     float    *ubuf[2];            /* stage 3: gathered unit params */
     size_t    max_bucket, max_unit;
     zt_mem    mem;
+    /* called right before each optimizer update (async checkpoint snapshot) */
+    void    (*before_update)(void *arg);
+    void     *before_update_arg;
     double    t_exposed;          /* accumulated time blocked on communication */
 } zt_engine;
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>    /* calloc, exit */
 #include <string.h>    /* memcpy, strcmp */
 #include <unistd.h>    /* _exit */
+#include <time.h>      /* nanosleep */
 #include <dirent.h>    /* opendir: stale tmp dirs */
 #include <sys/stat.h>  /* stat */
 #include "zt_ckpt.h"   /* checkpoint files */
@@ -25,6 +26,7 @@
  * atexit cleanup crashes on (seen with ENOSPC), which would turn exit 5 into
  * a SIGSEGV. No PMIx_Finalize either: the launcher ends the other ranks. */
 static _Noreturn void fail_exit(int code) { fflush(NULL); _exit(code); }
+static void before_update(void *arg);
 
 struct zt_saver {
     const zt_config *cfg;
@@ -40,6 +42,10 @@ struct zt_saver {
     char err[1024];
     pthread_t th; int th_live;
     double t_write;            /* seconds the write took */
+    double t_blocked;          /* seconds training waited for this save */
+    int copy_in_writer;        /* host memory: the writer thread takes the snapshot */
+    int async;                 /* this save runs in the background */
+    atomic_int copied;         /* snapshot taken: the optimizer may update again */
     uint64_t last_step;
     uint64_t n_rows;           /* training rows: sampler cursor in the meta */
 };
@@ -80,6 +86,7 @@ zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank) {
         }
         if (d) closedir(d);
     }
+    e->before_update = before_update; e->before_update_arg = s;
     s->host = calloc((size_t)(1 + e->nslots) * (e->plen ? e->plen : 1), sizeof(float));
     if (!s->host) { fprintf(stderr, "ztrain: rank %d: out of memory for checkpoint buffer\n", rank); fail_exit(ZT_EXIT_INTERNAL); }
     return s;
@@ -90,9 +97,31 @@ void zt_saver_destroy(zt_saver *s) {
     free(s->tensors); free(s->host); free(s);
 }
 
+/* Snapshot of this rank's partition (params and every slot) into s->host. */
+static void snapshot(zt_saver *s) {
+    zt_engine *e = s->e;
+    e->ops->to_host(s->host, e->ppart, e->plen * sizeof(float));
+    for (int i = 0; i < e->nslots; i++)
+        e->ops->to_host(s->host + (size_t)(1 + i) * e->plen, e->slots[i] + (e->plo - e->slot_base),
+                        e->plen * sizeof(float));
+    atomic_store(&s->copied, 1);
+}
+
+/* Engine hook, right before the next optimizer update: parameters and
+ * optimizer state change only there, so the snapshot may run concurrently
+ * with the forward/backward of the following step. */
+static void before_update(void *arg) {
+    zt_saver *s = arg;
+    if (!s->pending || atomic_load(&s->copied)) return;
+    double t0 = zt_now();
+    while (!atomic_load(&s->copied)) { struct timespec ts = {0, 50000}; nanosleep(&ts, NULL); }
+    s->t_blocked += zt_now() - t0;
+}
+
 static void *writer(void *arg) {
     zt_saver *s = arg;
     const zt_engine *e = s->e;
+    if (s->copy_in_writer) snapshot(s);
     char tmp[1024];
     zt_ck_tmp_path(s->cfg->ckpt_dir, s->step, tmp, sizeof tmp);
     const float *slots[4];
@@ -154,8 +183,9 @@ static void commit(zt_saver *s) {
             zt_ck_abandon(s->cfg->ckpt_dir, s->step);
             outcome = 0;
         } else {
-            printf("ztrain: checkpoint step-%08llu committed (%s, write %.0f ms on rank 0)\n",
-                   (unsigned long long)s->step, s->cfg->ckpt_dir, s->t_write * 1e3);
+            printf("ztrain: checkpoint step-%08llu committed (%s, %s write %.1f ms, training blocked %.2f ms on rank 0)\n",
+                   (unsigned long long)s->step, s->cfg->ckpt_dir, s->async ? "async" : "sync",
+                   s->t_write * 1e3, s->t_blocked * 1e3);
             fflush(stdout);
         }
         free(lo); free(hi); free(crc);
@@ -176,19 +206,22 @@ double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
     if (zt_ck_prepare(s->cfg->ckpt_dir, step, err, sizeof err)) {
         fprintf(stderr, "ztrain: rank %d: %s\n", s->rank, err); fail_exit(ZT_EXIT_CKPT);
     }
-    /* copy this rank's partition to host buffers: training may go on */
-    e->ops->to_host(s->host, e->ppart, e->plen * sizeof(float));
-    for (int i = 0; i < e->nslots; i++)
-        e->ops->to_host(s->host + (size_t)(1 + i) * e->plen, e->slots[i] + (e->plo - e->slot_base),
-                        e->plen * sizeof(float));
-    s->step = step; s->pending = 1; s->ok = 0;
+    s->step = step; s->pending = 1; s->ok = 0; s->t_blocked = 0;
+    atomic_store(&s->copied, 0);
     atomic_store(&s->busy, 1);
-    if (s->cfg->ckpt_async && !force_sync) {
+    int async = s->async = s->cfg->ckpt_async && !force_sync;
+    /* Host state: the writer thread snapshots it while the next step computes
+     * (the engine waits in before_update). Device state: copy here, since the
+     * op table belongs to this thread. */
+    s->copy_in_writer = async && !e->ops->device;
+    if (!s->copy_in_writer) snapshot(s);
+    if (async) {
         pthread_create(&s->th, NULL, writer, s); s->th_live = 1;
     } else {
         writer(s);
-        zt_saver_finish(s);
     }
+    s->t_blocked += zt_now() - t0;
+    if (!async) zt_saver_finish(s);
     return zt_now() - t0;
 }
 

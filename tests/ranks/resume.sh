@@ -29,6 +29,15 @@ for case in "2 1 2 1" "3 2 3 2"; do
   echo -n "exact resume W=$1 stage=$2: "; cmp_params "$T/ref-$1-$2.bin" "$T/res-$1$2$3$4.bin" 0 --exact \
       || fail "resume at the same W and stage is not bit-identical"
 done
+# an asynchronous checkpoint (snapshot taken while the next step computes)
+# resumes bit-identically too
+run_w 2 train "${common[@]}" --set train.zero_stage=1 --set ckpt.dir="$T/async" --set ckpt.every=3 \
+    --set ckpt.async=true >"$T/log" 2>&1 || { cat "$T/log"; fail "async run"; }
+grep -q "step-00000003 committed (.*async" "$T/log" || { cat "$T/log"; fail "no async checkpoint at step 3"; }
+run_w 2 train "${common[@]}" --set train.zero_stage=1 --set ckpt.resume="$T/async/step-00000003" \
+    --dump-params "$T/res-async.bin" >"$T/log" 2>&1 || { cat "$T/log"; fail "resume from the async checkpoint"; }
+echo -n "resume from an async checkpoint (W=2 stage 1): "
+cmp_params "$T/ref-2-1.bin" "$T/res-async.bin" 0 --exact || fail "async checkpoint resume is not bit-identical"
 for case in "4 0 2 0" "2 0 3 0" "1 0 4 0" "2 3 2 1" "2 0 2 2"; do
   set -- $case; interrupted "$@"
   echo -n "resume W=$1/stage $2 -> W=$3/stage $4: "; cmp_params "$T/ref-1-0.bin" "$T/res-$1$2$3$4.bin" 1e-5 \
