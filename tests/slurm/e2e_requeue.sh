@@ -8,7 +8,7 @@ set -uo pipefail
 source "$(dirname "$0")/e2e_lib.sh"
 require_cluster 1
 cfg=(--config "$SRC/configs/mnist_mlp.ini")
-sets="--set data.path=$DATA/mnist.h5 --set train.steps=1500 --set ckpt.every=0 --set eval.every=0 \
+sets="--set data.path=$DATA/mnist.h5 --set train.steps=4000 --set ckpt.every=0 --set eval.every=0 \
 --set log.every=100 --set ckpt.dir=$W_DIR/ckpt --set log.metrics= --dump-params $W_DIR/final.bin"
 # reference: the same run, uninterrupted, W=2 (mpirun)
 env -u SLURM_JOB_ID "$SRC/launcher/ztrain-launch" -n 2 -- "$ZT" train "${cfg[@]}" ${sets//$W_DIR\/ckpt/$W_DIR\/refck} \
@@ -16,7 +16,7 @@ env -u SLURM_JOB_ID "$SRC/launcher/ztrain-launch" -n 2 -- "$ZT" train "${cfg[@]}
 jid=$(CONFIG="$SRC/configs/mnist_mlp.ini" SETS="$sets" submit --nodes=1 --ntasks-per-node=2 \
       --output="$W_DIR/job.out" "$SRC/sbatch/train.sbatch") || fail "sbatch"
 echo "submitted job $jid"
-wait_for 60 grep -q "step .*300/1500" "$W_DIR/job.out" || fail "job did not start training"
+wait_for 60 grep -q "step .*300/4000" "$W_DIR/job.out" || fail "job did not start training"
 t0=$(date +%s.%N)
 scancel --signal=USR2 "$jid" || fail "scancel --signal"
 wait_for 60 grep -q "requeueing" "$W_DIR/job.out" || fail "no requeue after the signal"
