@@ -202,3 +202,13 @@ int zt_h5_exists(hid_t file, const char *path) {
 void zt_h5_tmp_path(const char *path, char *tmp, size_t n) {
     snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
 }
+
+int zt_h5_commit(hid_t f, int bad, const char *tmp, const char *path, char *err, size_t errlen) {
+    if (H5Fclose(f) < 0) bad = 1;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        snprintf(err, errlen, "%s: writing the HDF5 file failed", path);
+        return -1;
+    }
+    return 0;
+}

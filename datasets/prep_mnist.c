@@ -256,12 +256,7 @@ int zt_prep_mnist(const char *json_dir, const char *out_h5, char *err, size_t er
             bad |= g < 0 || zt_h5_attr_u64v(g, "class_counts", cc_test, 10);
             if (g >= 0) H5Gclose(g);
         }
-        if (H5Fclose(f) < 0) bad = 1;
-        if (bad || rename(tmp, out_h5) != 0) {
-            remove(tmp);
-            snprintf(err, errlen, "%s: writing the HDF5 file failed", out_h5);
-            goto out;
-        }
+        if (zt_h5_commit(f, bad, tmp, out_h5, err, errlen)) goto out;
     }
     rc = 0;
 out:

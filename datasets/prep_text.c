@@ -183,12 +183,7 @@ int zt_prep_text(const char *const *files, int n_files, const char *out_h5,
     bad |= zt_h5_attr_u64(f, "n_train", n_train);
     bad |= zt_h5_attr_u64(f, "n_val", n_val);
     bad |= zt_h5_attr_u64(f, "n_files", (uint64_t)list.n);
-    if (H5Fclose(f) < 0) bad = 1;
-    if (bad || rename(tmp, out_h5) != 0) {
-        remove(tmp);
-        snprintf(err, errlen, "%s: writing the HDF5 file failed", out_h5);
-        goto out;
-    }
+    if (zt_h5_commit(f, bad, tmp, out_h5, err, errlen)) goto out;
     rc = 0;
 out:
     free(src);

@@ -40,4 +40,7 @@ int  zt_h5_exists(hid_t file, const char *path);
 
 /* Writes to "<path>.tmp.<pid>" and renames over path on success. */
 void zt_h5_tmp_path(const char *path, char *tmp, size_t n);
+/* Close f and rename tmp over path; if `bad` or anything fails, remove tmp and
+ * write "<path>: writing the HDF5 file failed" to err. 0 or -1. */
+int  zt_h5_commit(hid_t f, int bad, const char *tmp, const char *path, char *err, size_t errlen);
 #endif
