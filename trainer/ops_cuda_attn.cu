@@ -21,19 +21,25 @@ size_t cu_attn_scratch_floats(int B, int T, int C, int NH) {
     return 7 * (size_t)B * T * C + (size_t)B * NH * T * T;
 }
 
+/* Element i of a head-major [B, NH, T, hs] tensor: returns its row b·T + t of
+ * the token-major layout and sets *col = h·hs + d, its column within C. */
+__device__ __forceinline__ size_t head_pos(size_t i, int T, int NH, int hs, int *col) {
+    int d = (int)(i % hs);
+    size_t r = i / hs;
+    int t = (int)(r % T);
+    r /= T;
+    int h = (int)(r % NH);
+    *col = h * hs + d;
+    return (r / NH) * T + t;
+}
+
 /* qkv [B,T,3C] -> q, k, v [B,NH,T,hs] */
 __global__ void k_qkv_permute(float *q, float *k, float *v, const float *qkv, int B, int T, int C,
                               int NH) {
     const int hs = C / NH;
     GRID_STRIDE(i, (size_t)B * T * C) {
-        /* i indexes the destination [B, NH, T, hs] */
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T);
-        r /= T;
-        int h = (int)(r % NH);
-        size_t b = r / NH;
-        size_t src = (b * T + t) * 3 * (size_t)C + (size_t)h * hs + d;
+        int col;   /* i indexes the destination [B, NH, T, hs] */
+        size_t src = head_pos(i, T, NH, hs, &col) * 3 * (size_t)C + col;
         q[i] = qkv[src];
         k[i] = qkv[src + C];
         v[i] = qkv[src + 2 * (size_t)C];
@@ -43,26 +49,17 @@ __global__ void k_qkv_permute(float *q, float *k, float *v, const float *qkv, in
 __global__ void k_head_split(float *out, const float *x, int B, int T, int C, int NH) {
     const int hs = C / NH;
     GRID_STRIDE(i, (size_t)B * T * C) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T);
-        r /= T;
-        int h = (int)(r % NH);
-        size_t b = r / NH;
-        out[i] = x[(b * T + t) * (size_t)C + (size_t)h * hs + d];
+        int col;
+        out[i] = x[head_pos(i, T, NH, hs, &col) * (size_t)C + col];
     }
 }
 /* x [B,NH,T,hs] -> out [B,T,C] (overwrite) */
 __global__ void k_unpermute(float *out, const float *x, int B, int T, int C, int NH) {
     const int hs = C / NH;
     GRID_STRIDE(i, (size_t)B * T * C) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T);
-        r /= T;
-        int h = (int)(r % NH);
-        size_t b = r / NH;
-        out[(b * T + t) * (size_t)C + (size_t)h * hs + d] = x[i];
+        int col;
+        size_t row = head_pos(i, T, NH, hs, &col);
+        out[row * (size_t)C + col] = x[i];
     }
 }
 /* dq, dk, dv [B,NH,T,hs] -> dqkv [B,T,3C] += */
@@ -70,13 +67,8 @@ __global__ void k_unpermute_qkv_acc(float *dqkv, const float *dq, const float *d
                                     const float *dv, int B, int T, int C, int NH) {
     const int hs = C / NH;
     GRID_STRIDE(i, (size_t)B * T * C) {
-        int d = (int)(i % hs);
-        size_t r = i / hs;
-        int t = (int)(r % T);
-        r /= T;
-        int h = (int)(r % NH);
-        size_t b = r / NH;
-        size_t dst = (b * T + t) * 3 * (size_t)C + (size_t)h * hs + d;
+        int col;
+        size_t dst = head_pos(i, T, NH, hs, &col) * 3 * (size_t)C + col;
         dqkv[dst] += dq[i];
         dqkv[dst + C] += dk[i];
         dqkv[dst + 2 * (size_t)C] += dv[i];
