@@ -144,12 +144,8 @@ static void open_data(run *R) {
     R->eval = zt_loader_open(c->data_path, kind, text ? "val" : "test", c->gpt_ctx, err, sizeof err);
     if (!R->eval) die(R, ZT_EXIT_DATA, "%s%s", err, "");
     const zt_ds_info *di = zt_loader_info(R->train);
-    if (di->n_rows < (uint64_t)c->global_batch) {
-        char a[600], b[64];
-        snprintf(a, sizeof a, "%s: dataset /train has %llu rows", c->data_path, (unsigned long long)di->n_rows);
-        snprintf(b, sizeof b, "%ld", c->global_batch);
-        die(R, ZT_EXIT_DATA, "%s, fewer than one global batch (train.global_batch = %s)", a, b);
-    }
+    if (zt_loader_require_rows(R->train, (uint64_t)c->global_batch, err, sizeof err))
+        die(R, ZT_EXIT_DATA, "%s (train.global_batch, %s)", err, zt_config_origin(c, "train.global_batch"));
     R->sampler = (zt_sampler){ .n_rows = di->n_rows, .global_batch = (uint64_t)c->global_batch,
                                .seed = (uint64_t)c->seed };
     if (text) R->unigram = zt_text_unigram_entropy(c->data_path, "train");
@@ -293,14 +289,16 @@ int zt_train_main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     if (c->global_batch % ((long)R->W * c->micro_batch)) {
-        R0 fprintf(stderr, "ztrain: config error: %s: train.global_batch = %ld is not divisible by "
-                   "W (%d) x train.micro_batch (%ld)\n", zt_config_origin(c, "train.global_batch"),
+        /* every rank prints: the launcher may kill rank 0 before it writes
+         * once another rank has exited with the same error */
+        fprintf(stderr, "ztrain: rank %d: config error: %s: train.global_batch = %ld is not divisible by "
+                   "W (%d) x train.micro_batch (%ld)\n", R->r, zt_config_origin(c, "train.global_batch"),
                    c->global_batch, R->W, c->micro_batch);
         return ZT_EXIT_CONFIG;
     }
     if (!strcmp(c->device, "cuda") && !strcmp(zt_build_gpu(), "none")) {
-        R0 fprintf(stderr, "ztrain: config error: %s: train.device = cuda but this binary was built without CUDA\n",
-                   zt_config_origin(c, "train.device"));
+        fprintf(stderr, "ztrain: rank %d: config error: %s: train.device = cuda but this binary was built without CUDA\n",
+                R->r, zt_config_origin(c, "train.device"));
         return ZT_EXIT_CONFIG;
     }
     R->mb = (int)c->micro_batch;
