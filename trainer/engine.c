@@ -62,6 +62,12 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
     /* buckets: walk units from the last one back, close a bucket at the cap */
     size_t cap = (size_t)(bucket_mb * 1024 * 1024 / sizeof(float));
     if (cap < 1) cap = 1;
+    int U = m->n_units;   /* at most one bucket per unit */
+    e->b_lo = calloc((size_t)U, sizeof(int)); e->b_hi = calloc((size_t)U, sizeof(int));
+    e->b_off = calloc((size_t)U, sizeof(size_t)); e->b_len = calloc((size_t)U, sizeof(size_t));
+    e->unit_bucket = calloc((size_t)U, sizeof(int)); e->ddp = calloc((size_t)U, sizeof(zt_req *));
+    engineCheck(e->b_lo && e->b_hi && e->b_off && e->b_len && e->unit_bucket && e->ddp,
+                "oom for %d units", U);
     int hi = m->n_units - 1; size_t acc = 0;
     for (int u = m->n_units - 1; u >= 0; u--) {
         acc += m->unit_len[u];
@@ -103,6 +109,7 @@ void zt_engine_destroy(zt_engine *e) {
     if (e->stage <= 1) o->free(e->grads); else o->free(e->gpart);
     for (int i = 0; i < e->nslots; i++) o->free(e->slots[i]);
     for (int i = 0; i < 2; i++) { o->free(e->bbuf[i]); o->free(e->rbuf[i]); o->free(e->ubuf[i]); }
+    free(e->b_lo); free(e->b_hi); free(e->b_off); free(e->b_len); free(e->unit_bucket); free(e->ddp);
     free(e);
 }
 
@@ -183,7 +190,7 @@ static zt_req *launch_bucket(zt_engine *e, int b, int buf) {
 static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
     zt_model *m = e->m; int U = m->n_units;
     inflight fl[2] = {{0}};
-    zt_req *ddp[ZT_MAX_BUCKETS]; int nddp = 0;   /* DDP/ZeRO-1: all buckets in flight */
+    zt_req **ddp = e->ddp; int nddp = 0;   /* DDP/ZeRO-1: all buckets in flight */
     int bslot = 0;           /* which bbuf the current bucket uses (stage 2/3) */
     zt_req *pend = NULL;     /* ZeRO-3 prefetch of the next unit down */
     int have = U - 1;        /* ZeRO-3: unit U-1's params are still in ubuf */
@@ -287,4 +294,31 @@ void zt_engine_full_params(zt_engine *e, float *out) {
     zt_allgather(e->c, e->ppart, full, e->P, ZT_F32);
     e->ops->to_host(out, full, e->P * sizeof(float));
     e->ops->free(full);
+}
+
+/* ---- accessors (engine.h) ---------------------------------------------- */
+void zt_engine_set_before_update(zt_engine *e, zt_engine_hook fn, void *arg) {
+    e->before_update = fn; e->before_update_arg = arg;
+}
+int    zt_engine_world(const zt_engine *e)   { return e->W; }
+int    zt_engine_rank(const zt_engine *e)    { return e->r; }
+int    zt_engine_stage(const zt_engine *e)   { return e->stage; }
+size_t zt_engine_n_params(const zt_engine *e){ return e->P; }
+int    zt_engine_n_slots(const zt_engine *e) { return e->nslots; }
+const zt_mem *zt_engine_mem(const zt_engine *e) { return &e->mem; }
+const zt_model *zt_engine_model(const zt_engine *e) { return e->m; }
+const zt_optim_cfg *zt_engine_optim(const zt_engine *e) { return &e->oc; }
+const struct zt_ops *zt_engine_ops(const zt_engine *e) { return e->ops; }
+zt_comm *zt_engine_ctl(const zt_engine *e) { return e->ctl; }
+void zt_engine_partition(const zt_engine *e, size_t *lo, size_t *len) { *lo = e->plo; *len = e->plen; }
+float *zt_engine_param_part(zt_engine *e) { return e->ppart; }
+float *zt_engine_slot_part(zt_engine *e, int i) { return e->slots[i] + (e->plo - e->slot_base); }
+
+int zt_engine_sync_partitions(zt_engine *e) {
+    int rc = 0;
+    if (e->stage <= 2) rc |= zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32);
+    if (e->stage == 0)
+        for (int i = 0; i < e->nslots; i++)
+            rc |= zt_allgather(e->c, e->slots[i] + e->plo, e->slots[i], e->P, ZT_F32);
+    return rc ? -1 : 0;
 }

@@ -15,8 +15,6 @@
 #include "model.h"    /* zt_model, zt_batch */
 #include "optim.h"    /* zt_optim_cfg */
 
-#define ZT_MAX_BUCKETS ZT_MAX_UNITS
-
 typedef struct {
     double loss_sum;        /* this rank's sum of row losses over its micro-batches */
     double grad_norm;       /* global, before clipping */
@@ -47,9 +45,10 @@ typedef struct zt_engine {
     size_t    slot_base;    /* flat index of slots[i][0]: 0 (stage 0) or plo */
     /* buckets of consecutive units, built from the last unit backwards */
     int       nb;
-    int       b_lo[ZT_MAX_BUCKETS], b_hi[ZT_MAX_BUCKETS];   /* unit range, inclusive */
-    size_t    b_off[ZT_MAX_BUCKETS], b_len[ZT_MAX_BUCKETS];
-    int       unit_bucket[ZT_MAX_UNITS];
+    int      *b_lo, *b_hi;        /* [nb] unit range, inclusive */
+    size_t   *b_off, *b_len;      /* [nb] flat range of the bucket */
+    int      *unit_bucket;        /* [n_units] bucket of each unit */
+    zt_req  **ddp;                /* [nb] DDP/ZeRO-1: requests in flight */
     float    *bbuf[2], *rbuf[2];  /* stage 2/3: bucket grads and reduce-scatter result */
     float    *ubuf[2];            /* stage 3: gathered unit params */
     size_t    max_bucket, max_unit;
@@ -75,4 +74,29 @@ double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct);
 void   zt_engine_formula(size_t P, int W, int stage, int S, zt_mem *out);
 /* Gather the full parameter vector into host out (P floats) on every rank (tests). */
 void   zt_engine_full_params(zt_engine *e, float *out);
+
+/* ---- what other modules (saver, train loop) may see of an engine -------- */
+/* Hook run right before each optimizer update (the async checkpoint snapshot
+ * must be taken before parameters change); NULL clears it. */
+typedef void (*zt_engine_hook)(void *arg);
+void   zt_engine_set_before_update(zt_engine *e, zt_engine_hook fn, void *arg);
+int    zt_engine_world(const zt_engine *e);
+int    zt_engine_rank(const zt_engine *e);
+int    zt_engine_stage(const zt_engine *e);
+size_t zt_engine_n_params(const zt_engine *e);           /* P */
+int    zt_engine_n_slots(const zt_engine *e);            /* optimizer slots S */
+const zt_mem *zt_engine_mem(const zt_engine *e);         /* bytes this rank holds */
+const zt_model *zt_engine_model(const zt_engine *e);
+const zt_optim_cfg *zt_engine_optim(const zt_engine *e);
+const struct zt_ops *zt_engine_ops(const zt_engine *e);  /* memory space of the buffers below */
+zt_comm *zt_engine_ctl(const zt_engine *e);              /* host-scalar communicator */
+/* This rank's partition [lo, lo+len) of the flat space, and pointers (in the
+ * ops' memory space) to its parameters and to optimizer slot i over exactly
+ * that range, whatever the stage keeps beyond it. */
+void   zt_engine_partition(const zt_engine *e, size_t *lo, size_t *len);
+float *zt_engine_param_part(zt_engine *e);
+float *zt_engine_slot_part(zt_engine *e, int i);
+/* Collective, after a load wrote every rank's partition: rebuild what the
+ * stage keeps in full (params for 0-2, optimizer slots for 0). 0 or -1. */
+int    zt_engine_sync_partitions(zt_engine *e);
 #endif
