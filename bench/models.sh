@@ -6,8 +6,13 @@
 # ROUNDS alternating runs of each side, the median step time of each, ratio =
 # torch ms / ours ms. Torch is also run with 1 thread (its OpenMP threads can
 # lose to contention on small machines) and that ratio is printed beside.
+# Both sides are pinned to the same cores (taskset -c $CORES, so any helper
+# thread either side starts competes for the same cores), run with
+# flush-to-zero/denormals-are-zero (ztrain's CPU ops always do; torch via
+# torch.set_flush_denormal), the same thread count and the same in-memory
+# batches (no data loader on either side).
 # Prints a markdown table for BENCHMARKS.md.
-#   THREADS (default: all cores)  ROUNDS (3)
+#   THREADS (default: 1)  CORES (default: 0; THREADS cores are used)  ROUNDS (3)
 #   CONFIGS: "small" (the shipped configs' sizes), "large", or "all" (default)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +22,9 @@ bench=$build/bench/model_bench
 py=/usr/bin/python3
 $py -c 'import torch' 2>/dev/null || { echo "models.sh: $py cannot import torch (apt-get install python3-torch)" >&2; exit 2; }
 NCORES=$(getconf _NPROCESSORS_ONLN)
-THREADS=${THREADS:-$NCORES}
+THREADS=${THREADS:-1}
+CORES=${CORES:-$(seq -s, 0 $((THREADS - 1)))}
+pin() { taskset -c "$CORES" "$@"; }
 ROUNDS=${ROUNDS:-3}
 CONFIGS=${CONFIGS:-all}
 
@@ -33,7 +40,7 @@ export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 echo "# machine: $cpu, $NCORES cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "# threads=$THREADS rounds=$ROUNDS OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
+echo "# threads=$THREADS cores=$CORES (taskset, both sides) ftz=on (both) rounds=$ROUNDS OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
 echo "# torch $($py -c 'import torch; print(torch.__version__)'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
@@ -43,15 +50,15 @@ run_cfg() {   # name model args...
   local name=$1 model=$2; shift 2
   local ours=() theirs=() theirs1=() line params batch tparams
   for ((r = 0; r < ROUNDS; r++)); do
-    line=$("$bench" "$model" --threads "$THREADS" "$@")
+    line=$(pin "$bench" "$model" --threads "$THREADS" "$@")
     ours+=("$(echo "$line" | field ms_per_step)")
     params=$(echo "$line" | field params); batch=$(echo "$line" | field batch)
-    line=$($py "$here/torch_ref.py" "$model" --threads "$THREADS" "$@")
+    line=$(pin $py "$here/torch_ref.py" "$model" --threads "$THREADS" --flush-denormal 1 "$@")
     theirs+=("$(echo "$line" | field ms_per_step)")
     tparams=$(echo "$line" | field params)
     [ "$tparams" = "$params" ] || { echo "models.sh: $name: parameter counts differ (ours $params, torch $tparams)" >&2; exit 1; }
     if [ "$THREADS" -gt 1 ]; then   # torch's other thread count, for an honest second ratio
-      line=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $py "$here/torch_ref.py" "$model" --threads 1 "$@")
+      line=$(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 pin $py "$here/torch_ref.py" "$model" --threads 1 --flush-denormal 1 "$@")
       theirs1+=("$(echo "$line" | field ms_per_step)")
     fi
   done
