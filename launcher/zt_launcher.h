@@ -3,6 +3,12 @@
  * nothing from the other folders. */
 #ifndef ZT_LAUNCHER_H
 #define ZT_LAUNCHER_H
+#ifdef __cplusplus   /* included from the CUDA sources (nvcc compiles them as C++) */
+extern "C" {
+#ifndef _Noreturn
+#define _Noreturn [[noreturn]]
+#endif
+#endif
 #include <stddef.h>   /* size_t */
 
 /* Documented process exit codes (README "Exit codes"). sbatch/ relies on them. */
@@ -64,4 +70,7 @@ int  zt_parse_int(const char *s, int *out);
 /* Expand a rank list into out[0..cap); returns the full count ("" -> 0), bad -> -1. */
 int  zt_parse_ranklist(const char *list, int *out, int cap);
 int  zt_ranklist_min(const char *list);        /* lowest rank, or -1 if bad/empty */
+#ifdef __cplusplus
+}
+#endif
 #endif

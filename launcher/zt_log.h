@@ -12,6 +12,12 @@
  * after llm.c's mallocCheck/fopenCheck, name file:line and the failed call. */
 #ifndef ZT_LOG_H
 #define ZT_LOG_H
+#ifdef __cplusplus   /* included from the CUDA sources (nvcc compiles them as C++) */
+extern "C" {
+#ifndef _Noreturn
+#define _Noreturn [[noreturn]]
+#endif
+#endif
 #include <stdarg.h>   /* va_list */
 #include <stdio.h>    /* FILE */
 
@@ -47,4 +53,7 @@ _Noreturn void zt_exit_now(int code);
 
 _Noreturn void zt_check_failed(const char *file, int line, const char *what, int code,
                                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#ifdef __cplusplus
+}
+#endif
 #endif
