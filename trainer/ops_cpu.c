@@ -2,12 +2,12 @@
  * (threads set by the trainer), everything else plain C loops.
  * Contract and shapes: ops.h. */
 #include "ops.h"
-#include "optim.h"
-#include <cblas.h>
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
+#include "optim.h"     /* zt_optim_step behind the table's optim_step */
+#include <cblas.h>     /* cblas_sgemm */
+#include <math.h>      /* sqrtf, logf */
+#include <stdlib.h>    /* posix_memalign, free, getenv */
+#include <string.h>    /* memset, memcpy */
+#include <strings.h>   /* strcasecmp */
 
 /* Hot loops are compiled three times (AVX-512, AVX2+FMA, baseline x86-64)
  * and picked once at load time (GCC target_clones / ifunc), so one binary
@@ -25,16 +25,16 @@
  * operand or result, and training produces them (tiny gradients, Adam's v):
  * measured 2.6x on the mlp bench. Values below 1.2e-38 become 0. */
 #if defined(__x86_64__) || defined(__SSE__)
-#include <xmmintrin.h>
-static inline unsigned ftz_enter(void) {
+#include <xmmintrin.h>   /* _mm_getcsr, _mm_setcsr */
+unsigned zt_ftz_enter(void) {
     unsigned old = _mm_getcsr();
     _mm_setcsr(old | 0x8040u);   /* FTZ (bit 15) | DAZ (bit 6) */
     return old;
 }
-static inline void ftz_leave(unsigned old) { _mm_setcsr(old); }
+void zt_ftz_leave(unsigned old) { _mm_setcsr(old); }
 #else
-static inline unsigned ftz_enter(void) { return 0; }
-static inline void ftz_leave(unsigned old) { (void)old; }
+unsigned zt_ftz_enter(void) { return 0; }
+void zt_ftz_leave(unsigned old) { (void)old; }
 #endif
 
 /* ---- vectorizable scalar helpers (inlined into the ZT_VEC loops) ------- */
@@ -142,7 +142,7 @@ ZT_VEC static void colsum_acc(float *restrict dbias, const float *restrict dout,
 
 static void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
                            int N, int C, int OC) {
-    const unsigned ftz_ = ftz_enter();
+    const unsigned ftz_ = zt_ftz_enter();
     float beta = 0.0f;
     if (bias) {
         for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, (size_t)OC * sizeof(float));
@@ -150,12 +150,12 @@ static void cpu_matmul_fwd(float *out, const float *inp, const float *w, const f
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta,
                 out, OC);
-    ftz_leave(ftz_);
+    zt_ftz_leave(ftz_);
 }
 
 static void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
                            const float *inp, const float *w, int N, int C, int OC) {
-    const unsigned ftz_ = ftz_enter();
+    const unsigned ftz_ = zt_ftz_enter();
     if (dinp)  /* dinp[N,C] += dout[N,OC] · w[OC,C] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
                     1.0f, dinp, C);
@@ -163,7 +163,7 @@ static void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *do
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
                 dw, C);
     if (dbias) colsum_acc(dbias, dout, N, OC);
-    ftz_leave(ftz_);
+    zt_ftz_leave(ftz_);
 }
 
 /* ---- elementwise ------------------------------------------------------- */
@@ -338,7 +338,7 @@ static size_t cpu_attn_scratch_floats(int B, int T, int C, int NH) {
 
 static void cpu_attention_fwd(float *out, float *saved, float *scratch, const float *qkv,
                               int B, int T, int C, int NH) {
-    const unsigned ftz_ = ftz_enter();
+    const unsigned ftz_ = zt_ftz_enter();
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     for (int b = 0; b < B; b++)
@@ -355,12 +355,12 @@ static void cpu_attention_fwd(float *out, float *saved, float *scratch, const fl
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, v, C3,
                         0.0f, out + (size_t)b * T * C + h * hs, C);
         }
-    ftz_leave(ftz_);
+    zt_ftz_leave(ftz_);
 }
 
 static void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv,
                               const float *saved, int B, int T, int C, int NH) {
-    const unsigned ftz_ = ftz_enter();
+    const unsigned ftz_ = zt_ftz_enter();
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     float *dP = scratch;
@@ -388,7 +388,7 @@ static void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, co
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dP, T, q, C3,
                         1.0f, dk, C3);
         }
-    ftz_leave(ftz_);
+    zt_ftz_leave(ftz_);
 }
 
 /* ---- softmax cross-entropy --------------------------------------------- */
@@ -431,7 +431,7 @@ ZT_VEC static void k_scale(float *x, float s, size_t n) {
 
 /* ---- the table's entry points: FTZ/DAZ around each kernel --------------- */
 #define WRAP(name, params, args) \
-    static void cpu_##name params { unsigned s_ = ftz_enter(); k_##name args; ftz_leave(s_); }
+    static void cpu_##name params { unsigned s_ = zt_ftz_enter(); k_##name args; zt_ftz_leave(s_); }
 WRAP(relu_fwd, (float *out, const float *inp, size_t n), (out, inp, n))
 WRAP(relu_bwd, (float *dinp, const float *out, const float *dout, size_t n), (dinp, out, dout, n))
 WRAP(gelu_fwd, (float *out, const float *inp, size_t n), (out, inp, n))
