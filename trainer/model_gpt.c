@@ -28,25 +28,25 @@ enum { A_RES, A_LN1, A_LN1_MEAN, A_LN1_RSTD, A_QKV, A_ATT, A_ATTY, A_RES1, A_LN2
        A_LOSSES, A_DRES, A_DSCRATCH, A_DLOGITS, A_DLNF, A_ATT_SCRATCH, A_TOK, A_TGT, A_NUM };
 
 typedef struct {
-    float *res;                        /* (L+1, B,T,C) slice l: block l's input; slice L: final x */
-    float *ln1, *ln1_mean, *ln1_rstd;  /* (L, B,T,C), (L, B,T), (L, B,T) */
-    float *qkv;                        /* (L, B,T,3C) */
-    float *att;                        /* (L, attn_saved_floats) */
-    float *atty;                       /* (L, B,T,C) attention output before proj */
-    float *res1;                       /* (L, B,T,C) x after the attention residual */
-    float *ln2, *ln2_mean, *ln2_rstd;  /* (L, B,T,C), (L, B,T), (L, B,T) */
-    float *fch;                        /* (L, B,T,4C) pre-GELU */
-    float *fch_gelu;                   /* (L, B,T,4C) */
-    float *lnf, *lnf_mean, *lnf_rstd;  /* (B,T,C), (B,T), (B,T) */
-    float *probs;                      /* (B,T,V) logits, then probs in place */
-    float *losses;                     /* (B,T) */
+    float *res;                        /* [L+1, B,T,C] slice l: block l's input; slice L: final x */
+    float *ln1, *ln1_mean, *ln1_rstd;  /* [L, B,T,C], [L, B,T], [L, B,T] */
+    float *qkv;                        /* [L, B,T,3C] */
+    float *att;                        /* [L, attn_saved_floats] */
+    float *atty;                       /* [L, B,T,C] attention output before proj */
+    float *res1;                       /* [L, B,T,C] x after the attention residual */
+    float *ln2, *ln2_mean, *ln2_rstd;  /* [L, B,T,C], [L, B,T], [L, B,T] */
+    float *fch;                        /* [L, B,T,4C] pre-GELU */
+    float *fch_gelu;                   /* [L, B,T,4C] */
+    float *lnf, *lnf_mean, *lnf_rstd;  /* [B,T,C], [B,T], [B,T] */
+    float *probs;                      /* [B,T,V] logits, then probs in place */
+    float *losses;                     /* [B,T] */
     /* gradients of activations, shared by all layers */
-    float *dres;                       /* (B,T,C) d loss / d residual stream */
-    float *dscratch;                   /* (B,T,14C) one zeroing: dfch_gelu|dfch|dln2|datty|dqkv|dln1 */
-    float *dlogits;                    /* (B,T,V) */
-    float *dlnf;                       /* (B,T,C) */
+    float *dres;                       /* [B,T,C] d loss / d residual stream */
+    float *dscratch;                   /* [B,T,14C] one zeroing: dfch_gelu|dfch|dln2|datty|dqkv|dln1 */
+    float *dlogits;                    /* [B,T,V] */
+    float *dlnf;                       /* [B,T,C] */
     float *att_scratch;                /* attn_scratch_floats, temporary */
-    int32_t *tok, *tgt;                /* (B,T) */
+    int32_t *tok, *tgt;                /* [B,T] */
 } gpt_acts;
 
 typedef struct {                   /* layer l's slices of the per-layer tensors */
@@ -65,7 +65,7 @@ typedef struct {
     /* this batch's parts of a.dscratch, packed for n·T rows so that one
      * zero() of a prefix clears all of them */
     float *dfch_gelu, *dfch, *dln2, *datty, *dqkv, *dln1;
-    float *h_losses;         /* host (B,T) */
+    float *h_losses;         /* host [B,T] */
 } gpt_impl;
 
 static size_t pad16(size_t floats) { return (floats + 15) & ~(size_t)15; }
@@ -128,7 +128,7 @@ static size_t malloc_and_point_activations(gpt_impl *s) {
     return total * sizeof(float);
 }
 
-/* Residual stream slice l (B,T,C): block l's input; l = L is the final x. */
+/* Residual stream slice l [B,T,C]: block l's input; l = L is the final x. */
 static float *res_at(const gpt_impl *s, int l) {
     return s->a.res + (size_t)l * pad16(s->slice_floats[A_RES]);
 }
@@ -145,7 +145,7 @@ static gpt_layer layer_at(const gpt_impl *s, int l) {
     return y;
 }
 
-/* b->xi and b->y are (n,T) token ids on the host. */
+/* b->xi and b->y are [n,T] token ids on the host. */
 static void gpt_set_batch(zt_model *m, const zt_batch *b) {
     gpt_impl *s = m->impl;
     if (b->n > s->B)
@@ -163,12 +163,12 @@ static void gpt_set_batch(zt_model *m, const zt_batch *b) {
     s->ops->to_device(s->a.tok, b->xi, nt * sizeof(int32_t));
     s->ops->to_device(s->a.tgt, b->y, nt * sizeof(int32_t));
     const size_t C = (size_t)s->C;
-    s->dfch_gelu = s->a.dscratch;           /* (n,T,4C) */
-    s->dfch = s->dfch_gelu + nt * 4 * C;    /* (n,T,4C) */
-    s->dln2 = s->dfch + nt * 4 * C;         /* (n,T,C) */
-    s->datty = s->dln2 + nt * C;            /* (n,T,C) */
-    s->dqkv = s->datty + nt * C;            /* (n,T,3C) */
-    s->dln1 = s->dqkv + nt * 3 * C;         /* (n,T,C) */
+    s->dfch_gelu = s->a.dscratch;           /* [n,T,4C] */
+    s->dfch = s->dfch_gelu + nt * 4 * C;    /* [n,T,4C] */
+    s->dln2 = s->dfch + nt * 4 * C;         /* [n,T,C] */
+    s->datty = s->dln2 + nt * C;            /* [n,T,C] */
+    s->dqkv = s->datty + nt * C;            /* [n,T,3C] */
+    s->dln1 = s->dqkv + nt * 3 * C;         /* [n,T,C] */
 }
 
 /* Unit u's forward; pu is that unit's parameters. Below B = rows of this
@@ -179,34 +179,34 @@ static void gpt_forward(zt_model *m, int u, const float *pu) {
     const int B = s->n, T = s->T, C = s->C, V = s->V, NH = s->NH, L = s->L;
     const int N = B * T;
     if (u == 0) {
-        /* tok is (B,T); wte (V,C), wpe (T,C); res[0] is (B,T,C) */
+        /* tok is [B,T]; wte [V,C], wpe [T,C]; res[0] is [B,T,C] */
         const float *wte = pu, *wpe = pu + (size_t)V * C;
         o->embed_fwd(res_at(s, 0), s->a.tok, wte, wpe, B, T, C);
     } else if (u <= L) {
         const int l = u - 1;
         const gpt_layer a = layer_at(s, l);
         const size_t *q = s->blk_off;
-        float *x = res_at(s, l), *y = res_at(s, l + 1);   /* both (B,T,C) */
-        /* ln1 (B,T,C), ln1_mean/rstd (B,T) */
+        float *x = res_at(s, l), *y = res_at(s, l + 1);   /* both [B,T,C] */
+        /* ln1 [B,T,C], ln1_mean/rstd [B,T] */
         o->layernorm_fwd(a.ln1, a.ln1_mean, a.ln1_rstd, x, pu + q[P_LN1G], pu + q[P_LN1B], N, C);
-        /* qkv (B,T,3C) */
+        /* qkv [B,T,3C] */
         o->matmul_fwd(a.qkv, a.ln1, pu + q[P_QKVW], pu + q[P_QKVB], N, C, 3 * C);
-        /* atty (B,T,C) */
+        /* atty [B,T,C] */
         o->attention_fwd(a.atty, a.att, s->a.att_scratch, a.qkv, B, T, C, NH);
-        /* res1 = x + proj(atty), (B,T,C): proj into res1, then add the residual */
+        /* res1 = x + proj(atty), [B,T,C]: proj into res1, then add the residual */
         o->matmul_fwd(a.res1, a.atty, pu + q[P_PROJW], pu + q[P_PROJB], N, C, C);
         o->residual_fwd(a.res1, a.res1, x, (size_t)N * C);
-        /* ln2 (B,T,C) */
+        /* ln2 [B,T,C] */
         o->layernorm_fwd(a.ln2, a.ln2_mean, a.ln2_rstd, a.res1, pu + q[P_LN2G], pu + q[P_LN2B],
                          N, C);
-        /* fch, fch_gelu (B,T,4C) */
+        /* fch, fch_gelu [B,T,4C] */
         o->matmul_fwd(a.fch, a.ln2, pu + q[P_FCW], pu + q[P_FCB], N, C, 4 * C);
         o->gelu_fwd(a.fch_gelu, a.fch, (size_t)N * 4 * C);
-        /* y = res1 + proj(fch_gelu), (B,T,C) */
+        /* y = res1 + proj(fch_gelu), [B,T,C] */
         o->matmul_fwd(y, a.fch_gelu, pu + q[P_MPROJW], pu + q[P_MPROJB], N, 4 * C, C);
         o->residual_fwd(y, y, a.res1, (size_t)N * C);
     } else {
-        /* lnf (B,T,C); probs (B,T,V); losses (B,T) */
+        /* lnf [B,T,C]; probs [B,T,V]; losses [B,T] */
         const float *g = pu, *b = pu + C, *head = pu + 2 * (size_t)C;
         o->layernorm_fwd(s->a.lnf, s->a.lnf_mean, s->a.lnf_rstd, res_at(s, L), g, b, N, C);
         o->matmul_fwd(s->a.probs, s->a.lnf, head, NULL, N, C, V);
@@ -227,7 +227,7 @@ static void gpt_backward(zt_model *m, int u, const float *pu, float *gu) {
         o->zero(s->a.dlogits, (size_t)N * V * sizeof(float));
         o->zero(s->a.dlnf, (size_t)N * C * sizeof(float));
         o->zero(s->a.dres, (size_t)N * C * sizeof(float));
-        /* dlogits (B,T,V) -> dlnf (B,T,C) -> dres = d loss / d res[L] (B,T,C) */
+        /* dlogits [B,T,V] -> dlnf [B,T,C] -> dres = d loss / d res[L] [B,T,C] */
         o->softmax_ce_bwd(s->a.dlogits, s->a.probs, s->a.tgt, m->grad_scale / (float)T, N, V);
         o->matmul_bwd(s->a.dlnf, dhead, NULL, s->a.dlogits, s->a.lnf, head, N, C, V);
         o->layernorm_bwd(s->a.dres, dg, db, s->a.dlnf, res_at(s, L), g, s->a.lnf_mean,
@@ -238,30 +238,30 @@ static void gpt_backward(zt_model *m, int u, const float *pu, float *gu) {
         const size_t *q = s->blk_off;
         float *dres = s->a.dres;   /* d loss / d res[l+1] on entry, d loss / d res[l] on exit */
         o->zero(s->a.dscratch, (size_t)N * 14 * C * sizeof(float));
-        /* dfch_gelu (B,T,4C) */
+        /* dfch_gelu [B,T,4C] */
         o->matmul_bwd(s->dfch_gelu, gu + q[P_MPROJW], gu + q[P_MPROJB], dres, a.fch_gelu,
                       pu + q[P_MPROJW], N, 4 * C, C);
-        /* dfch (B,T,4C) */
+        /* dfch [B,T,4C] */
         o->gelu_bwd(s->dfch, a.fch, s->dfch_gelu, (size_t)N * 4 * C);
-        /* dln2 (B,T,C) */
+        /* dln2 [B,T,C] */
         o->matmul_bwd(s->dln2, gu + q[P_FCW], gu + q[P_FCB], s->dfch, a.ln2, pu + q[P_FCW], N, C,
                       4 * C);
-        /* dres += d through ln2: now d loss / d res1 (B,T,C) */
+        /* dres += d through ln2: now d loss / d res1 [B,T,C] */
         o->layernorm_bwd(dres, gu + q[P_LN2G], gu + q[P_LN2B], s->dln2, a.res1, pu + q[P_LN2G],
                          a.ln2_mean, a.ln2_rstd, N, C);
-        /* datty (B,T,C) */
+        /* datty [B,T,C] */
         o->matmul_bwd(s->datty, gu + q[P_PROJW], gu + q[P_PROJB], dres, a.atty, pu + q[P_PROJW],
                       N, C, C);
-        /* dqkv (B,T,3C) */
+        /* dqkv [B,T,3C] */
         o->attention_bwd(s->dqkv, s->a.att_scratch, s->datty, a.qkv, a.att, B, T, C, NH);
-        /* dln1 (B,T,C) */
+        /* dln1 [B,T,C] */
         o->matmul_bwd(s->dln1, gu + q[P_QKVW], gu + q[P_QKVB], s->dqkv, a.ln1, pu + q[P_QKVW], N,
                       C, 3 * C);
-        /* dres += d through ln1: now d loss / d res[l] (B,T,C) */
+        /* dres += d through ln1: now d loss / d res[l] [B,T,C] */
         o->layernorm_bwd(dres, gu + q[P_LN1G], gu + q[P_LN1B], s->dln1, res_at(s, l),
                          pu + q[P_LN1G], a.ln1_mean, a.ln1_rstd, N, C);
     } else {
-        /* dwte (V,C) and dwpe (T,C) from dres (B,T,C) */
+        /* dwte [V,C] and dwpe [T,C] from dres [B,T,C] */
         float *dwte = gu, *dwpe = gu + (size_t)V * C;
         o->embed_bwd(dwte, dwpe, s->a.dres, s->a.tok, B, T, C);
     }

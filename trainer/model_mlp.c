@@ -22,12 +22,12 @@ typedef struct {
     int n;                          /* rows of the current batch */
     /* activations: one allocation through the op table (mem), pointers into it */
     void *mem;
-    float *act[MLP_MAX_LAYERS + 1]; /* act[0] input (B,in); act[l+1] layer l output (B,dim[l+1]), post-ReLU; probs for the last */
-    float *dact[MLP_MAX_LAYERS + 1];/* dact[l]: d loss / d act[l] (B,dim[l]) for 1 <= l < L */
-    float *dz;                      /* d loss / d pre-activation of the current layer (B, max dim) */
-    int32_t *y;                     /* targets (B) (table space) */
-    float *losses;                  /* (B) (table space) */
-    int32_t *y_host;                /* (B) */
+    float *act[MLP_MAX_LAYERS + 1]; /* act[0] input [B,in]; act[l+1] layer l output [B,dim[l+1]], post-ReLU; probs for the last */
+    float *dact[MLP_MAX_LAYERS + 1];/* dact[l]: d loss / d act[l] [B,dim[l]] for 1 <= l < L */
+    float *dz;                      /* d loss / d pre-activation of the current layer [B, max dim] */
+    int32_t *y;                     /* targets [B] (table space) */
+    float *losses;                  /* [B] (table space) */
+    int32_t *y_host;                /* [B] */
     float *h_buf;                   /* host scratch [B * max(out, 1)] */
     int max_dim;
 } mlp_impl;
@@ -46,7 +46,7 @@ static void mlp_set_batch(zt_model *m, const zt_batch *b) {
     memcpy(s->y_host, b->y, (size_t)n * sizeof(int32_t));
 }
 
-/* Layer u: act[u+1] (n,out) = act[u] (n,in) · w (out,in)ᵀ + b (out), then ReLU,
+/* Layer u: act[u+1] [n,out] = act[u] [n,in] · w [out,in]ᵀ + b [out], then ReLU,
  * or softmax cross-entropy for the last layer. */
 static void mlp_forward(zt_model *m, int u, const float *pu) {
     mlp_impl *s = m->impl;
@@ -60,8 +60,8 @@ static void mlp_forward(zt_model *m, int u, const float *pu) {
         o->softmax_ce_fwd(s->losses, s->act[u + 1], s->act[u + 1], s->y, n, out);
 }
 
-/* Layer u: dz (n,out) from the loss or through the ReLU; dw (out,in), db (out)
- * and dact[u] (n,in) accumulate from it. */
+/* Layer u: dz [n,out] from the loss or through the ReLU; dw [out,in], db [out]
+ * and dact[u] [n,in] accumulate from it. */
 static void mlp_backward(zt_model *m, int u, const float *pu, float *gu) {
     mlp_impl *s = m->impl;
     const zt_ops *o = s->ops;

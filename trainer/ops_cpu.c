@@ -140,6 +140,7 @@ ZT_VEC static void colsum_acc(float *restrict dbias, const float *restrict dout,
     }
 }
 
+/* out [N,OC] = inp [N,C] · w [OC,C]ᵀ (+ bias [OC], copied in first as beta = 1) */
 static void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
                            int N, int C, int OC) {
     const unsigned ftz_ = zt_ftz_enter();
@@ -153,6 +154,7 @@ static void cpu_matmul_fwd(float *out, const float *inp, const float *w, const f
     zt_ftz_leave(ftz_);
 }
 
+/* dout [N,OC]; inp [N,C]; w [OC,C] */
 static void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
                            const float *inp, const float *w, int N, int C, int OC) {
     const unsigned ftz_ = zt_ftz_enter();
@@ -168,6 +170,7 @@ static void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *do
 
 /* ---- elementwise ------------------------------------------------------- */
 
+/* elementwise: every array is [n] */
 ZT_VEC static void k_relu_fwd(float *out, const float *inp, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
@@ -205,6 +208,7 @@ ZT_VEC static void k_add_acc(float *restrict y, const float *restrict x, size_t 
 
 /* ---- layernorm --------------------------------------------------------- */
 
+/* inp, out [N,C]; g, b [C]; mean, rstd [N] */
 ZT_VEC static void k_layernorm_fwd(float *restrict out, float *restrict mean,
                                      float *restrict rstd, const float *restrict inp,
                                      const float *restrict g, const float *restrict b, int N,
@@ -229,6 +233,7 @@ ZT_VEC static void k_layernorm_fwd(float *restrict out, float *restrict mean,
     }
 }
 
+/* dout, inp, dinp [N,C]; g, dg, db [C]; mean, rstd [N] */
 ZT_VEC static void k_layernorm_bwd(float *restrict dinp, float *restrict dg, float *restrict db,
                                      const float *restrict dout, const float *restrict inp,
                                      const float *restrict g, const float *restrict mean,
@@ -266,6 +271,7 @@ ZT_VEC static void k_layernorm_bwd(float *restrict dinp, float *restrict dg, flo
 
 /* ---- embedding --------------------------------------------------------- */
 
+/* tok [B,T]; wte [V,C]; wpe [T,C]; out [B,T,C] */
 ZT_VEC static void k_embed_fwd(float *out, const int32_t *tok, const float *wte, const float *wpe,
                           int B, int T, int C) {
     for (int b = 0; b < B; b++)
@@ -281,6 +287,7 @@ ZT_VEC static void k_embed_fwd(float *out, const int32_t *tok, const float *wte,
         }
 }
 
+/* dout [B,T,C]; tok [B,T]; dwte [V,C]; dwpe [T,C] */
 ZT_VEC static void k_embed_bwd(float *dwte, float *dwpe, const float *dout, const int32_t *tok,
                           int B, int T, int C) {
     for (int b = 0; b < B; b++)
@@ -336,6 +343,7 @@ static size_t cpu_attn_scratch_floats(int B, int T, int C, int NH) {
     return (size_t)T * T;
 }
 
+/* qkv [B,T,3C]; out [B,T,C]; saved: P [B,NH,T,T] */
 static void cpu_attention_fwd(float *out, float *saved, float *scratch, const float *qkv,
                               int B, int T, int C, int NH) {
     const unsigned ftz_ = zt_ftz_enter();
@@ -358,6 +366,7 @@ static void cpu_attention_fwd(float *out, float *saved, float *scratch, const fl
     zt_ftz_leave(ftz_);
 }
 
+/* dout [B,T,C]; qkv, dqkv [B,T,3C]; saved P [B,NH,T,T]; scratch dP [T,T] */
 static void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv,
                               const float *saved, int B, int T, int C, int NH) {
     const unsigned ftz_ = zt_ftz_enter();
@@ -393,6 +402,7 @@ static void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, co
 
 /* ---- softmax cross-entropy --------------------------------------------- */
 
+/* logits, probs [N,V]; targets, losses [N] */
 ZT_VEC static void k_softmax_ce_fwd(float *losses, float *probs, const float *logits,
                                       const int32_t *targets, int N, int V) {
     for (int i = 0; i < N; i++) {
@@ -413,6 +423,7 @@ ZT_VEC static void k_softmax_ce_fwd(float *losses, float *probs, const float *lo
     }
 }
 
+/* probs, dlogits [N,V]; targets [N] */
 ZT_VEC static void k_softmax_ce_bwd(float *restrict dlogits, const float *restrict probs,
                                       const int32_t *restrict targets, float scale, int N, int V) {
     for (int i = 0; i < N; i++) {
@@ -425,6 +436,7 @@ ZT_VEC static void k_softmax_ce_bwd(float *restrict dlogits, const float *restri
 
 /* ---- flat ranges ------------------------------------------------------- */
 
+/* x [n] */
 ZT_VEC static void k_scale(float *x, float s, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }

@@ -14,9 +14,9 @@
 extern "C" {
 #include "ops.h"           /* the op table this file fills */
 #include "optim.h"         /* zt_optim_cfg for the optimizer kernels */
-#include "zt_launcher.h"   /* ZT_EXIT_* */
-/* zt_log.h is C17; C++ spells _Noreturn differently */
+/* the launcher headers are C17; C++ spells _Noreturn differently */
 #define _Noreturn __attribute__((noreturn))
+#include "zt_launcher.h"   /* ZT_EXIT_* */
 #include "zt_log.h"        /* zt_fatal */
 #undef _Noreturn
 }
