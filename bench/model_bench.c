@@ -11,16 +11,17 @@
  * stretch of training (the values met, denormals included, depend on it).
  * Prints one line: key=value pairs (model, params, batch, threads, steps,
  * ms_per_step, samples_per_s, tokens_per_s, gflops, loss_first, loss_last). */
-#include <cblas.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "model.h"
-#include "ops.h"
-#include "optim.h"
+#include <cblas.h>        /* openblas_set_num_threads */
+#include <stdint.h>       /* uint64_t, int32_t */
+#include <stdio.h>        /* printf: the one result line */
+#include <stdlib.h>       /* atoi, strtol, malloc */
+#include <string.h>       /* strcmp */
+#include <time.h>         /* clock_gettime */
+#include "model.h"        /* the models under test */
+#include "ops.h"          /* zt_ops_cpu */
+#include "optim.h"        /* AdamW and the clip, as a step runs them */
+#include "zt_launcher.h"  /* ZT_EXIT_CONFIG */
+#include "zt_log.h"       /* zt_fatal */
 
 static double now(void) {
     struct timespec ts;
@@ -38,10 +39,9 @@ static uint32_t rnd32(void) {
     return (uint32_t)((z ^ (z >> 31)) >> 33);
 }
 
-static void usage(void) {
-    fprintf(stderr, "usage: model_bench mlp|gpt [--batch N] [--threads N] [--steps S] "
-                    "[--hidden a,b,..] [--vocab V --ctx T --d_model C --n_layer L --n_head H]\n");
-    exit(2);
+static _Noreturn void usage(void) {
+    zt_fatal(ZT_EXIT_CONFIG, "usage: model_bench mlp|gpt [--batch N] [--threads N] [--steps S] "
+                             "[--hidden a,b,..] [--vocab V --ctx T --d_model C --n_layer L --n_head H]");
 }
 
 int main(int argc, char **argv) {
@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
         if (batch < 0) batch = 64;
         m = zt_mlp_create(&mc, batch);
     } else usage();
-    if (!m) return 1;
+    if (!m) zt_fatal(ZT_EXIT_CONFIG, "model_bench: cannot build the %s model (see above)", kind);
     if (nsteps <= 0) nsteps = is_gpt ? 40 : 300;
 
     /* data: 64 random batches, cycled (enough that the bench does not

@@ -6,13 +6,10 @@
  * gathered copy), so a model never assumes the full buffer is resident. */
 #ifndef ZT_MODEL_H
 #define ZT_MODEL_H
-#include <stddef.h>
-#include <stdint.h>
+#include <stddef.h>   /* size_t */
+#include <stdint.h>   /* int32_t, uint64_t */
 
 struct zt_ops;   /* ops.h */
-
-#define ZT_MAX_UNITS   64
-#define ZT_MAX_TENSORS 256
 
 typedef struct {
     char   name[64];    /* e.g. "h0.w", "blk3.attn.qkv_w" */
@@ -21,7 +18,7 @@ typedef struct {
     size_t off;         /* global offset in the flat parameter buffer */
     size_t numel;
     int    unit;
-    int    init;        /* zt_init_kind (added, issue 3) */
+    int    init;        /* zt_init_kind */
     float  init_scale;  /* std (normal) or bound (uniform) */
 } zt_tensor;
 
@@ -33,7 +30,10 @@ typedef enum {
     ZT_INIT_UNIFORM = 3, /* U(-init_scale, init_scale) */
 } zt_init_kind;
 
-/* One micro-batch. mlp: xf [n, in_dim], y [n]. gpt: xi [n, T], y [n, T]. */
+/* One micro-batch. mlp: xf [n, in_dim], y [n]. gpt: xi [n, T], y [n, T].
+ * set_batch checks every label / token id against the classes / vocabulary and
+ * exits 4 (ZT_EXIT_DATA) naming the row and the value: the loader checks them
+ * when it opens a file, this is the last guard before they index a table. */
 typedef struct {
     int            n;
     const float   *xf;
@@ -45,10 +45,13 @@ typedef struct zt_model zt_model;
 struct zt_model {
     char      kind[16];                 /* "mlp" | "gpt" */
     size_t    n_params;
+    /* The tables grow with the model (no fixed limit): zt_model_add_tensor
+     * appends, zt_model_free releases them. */
     int       n_units;
-    size_t    unit_off[ZT_MAX_UNITS], unit_len[ZT_MAX_UNITS];
+    size_t   *unit_off, *unit_len;      /* [n_units] */
     int       n_tensors;
-    zt_tensor tensors[ZT_MAX_TENSORS];
+    zt_tensor *tensors;                 /* [n_tensors], sorted by offset */
+    int       cap_units, cap_tensors;   /* allocated lengths of the three arrays */
     int       max_batch;                /* micro-batch rows the activations fit */
     size_t    tokens_per_row;           /* 1 for mlp, T for gpt (throughput) */
     double    flops_per_row;            /* fwd+bwd FLOPs per row (MFU) */
@@ -65,9 +68,9 @@ struct zt_model {
     int   (*correct)(zt_model *m);      /* mlp: argmax hits of last forward; gpt: 0 */
     void  (*destroy)(zt_model *m);
     void  *impl;
-    /* Added by the models (issue 3): the op table the model runs on (its
-     * memory space is where pu/gu/activations live; set_batch takes host
-     * pointers and copies them in) and the bytes of activations it holds. */
+    /* The op table the model runs on (its memory space is where pu/gu and
+     * the activations live; set_batch takes host pointers and copies them in)
+     * and the bytes of activations it holds. */
     const struct zt_ops *ops;
     size_t    act_bytes;
 };
@@ -83,7 +86,8 @@ zt_model *zt_mlp_create(const zt_mlp_cfg *c, int max_batch);
 zt_model *zt_gpt_create(const zt_gpt_cfg *c, int max_batch);
 /* The same on an explicit op table (NULL = zt_ops_cpu, see ops.h); then the
  * pu/gu pointers given to forward/backward are in that table's memory space.
- * Both return NULL (with a message on stderr) for an invalid config.
+ * Both return NULL (with a logged error) for an invalid config or when the
+ * activations do not fit in memory.
  * Tensor names (stable: checkpoints use them), linear weights [out, in]:
  *   mlp: fc{i}.w [out,in], fc{i}.b [out]; one unit per layer, i = 0..n_hidden.
  *   gpt: unit 0: wte [V,C], wpe [T,C];
@@ -99,9 +103,14 @@ const zt_tensor *zt_model_tensor(const zt_model *m, const char *name);
 
 /* For model implementations (model_common.c): append a tensor to unit `unit`
  * at the current end of the flat buffer (units must be added in order; the
- * unit's range grows to cover it). d1 = 0 for a 1-D tensor. Returns its index. */
+ * unit's range grows to cover it). d1 = 0 for a 1-D tensor. Returns its index,
+ * or -1 (with a logged error naming the tensor) if the unit is out of order,
+ * the name does not fit zt_tensor.name, or the tables cannot grow. */
 int zt_model_add_tensor(zt_model *m, int unit, const char *name, size_t d0, size_t d1,
                         zt_init_kind init, float scale);
+/* Frees the tensor and unit tables and m itself (NULL is fine): the last call
+ * of every model's destroy, after it has freed its own state. */
+void zt_model_free(zt_model *m);
 
 /* Deterministic init of flat elements [lo, hi) into out[0 .. hi-lo):
  * counter-based RNG keyed by (seed, global element index), so any rank at any W

@@ -1,21 +1,71 @@
 /* model_common.c — what both models share: the tensor table, the
  * counter-based parameter init, and the all-units loss-and-gradient call. */
 #include "model.h"
-#include <math.h>
-#include <stdio.h>
-#include <string.h>
+#include "zt_log.h"   /* zt_error */
+#include <math.h>     /* sqrt, log, cos */
+#include <stdio.h>    /* snprintf */
+#include <stdlib.h>   /* realloc, free */
+#include <string.h>   /* memset, strcmp, strlen */
+
+/* The next capacity >= need, doubling from 16 so that appending n entries
+ * costs O(n) copies; -1 past what an int index can address. */
+static int next_cap(int cap, int need) {
+    int nc = cap ? cap : 16;
+    while (nc < need) {
+        if (nc > (1 << 29)) return -1;
+        nc *= 2;
+    }
+    return nc;
+}
+
+/* Room for `need` tensors and `need_units` units. A failed realloc leaves the
+ * old arrays valid (a bigger one that did succeed is kept, the capacity is
+ * only raised once all have), so m stays consistent. 0 on success. */
+static int reserve(zt_model *m, int need, int need_units) {
+    if (need > m->cap_tensors) {
+        int nc = next_cap(m->cap_tensors, need);
+        zt_tensor *t = nc < 0 ? NULL : realloc(m->tensors, (size_t)nc * sizeof *t);
+        if (!t) return -1;
+        m->tensors = t;
+        m->cap_tensors = nc;
+    }
+    if (need_units > m->cap_units) {
+        int nc = next_cap(m->cap_units, need_units);
+        if (nc < 0) return -1;
+        size_t *off = realloc(m->unit_off, (size_t)nc * sizeof *off);
+        if (!off) return -1;
+        m->unit_off = off;
+        size_t *len = realloc(m->unit_len, (size_t)nc * sizeof *len);
+        if (!len) return -1;
+        m->unit_len = len;
+        m->cap_units = nc;
+    }
+    return 0;
+}
 
 int zt_model_add_tensor(zt_model *m, int unit, const char *name, size_t d0, size_t d1,
                         zt_init_kind init, float scale) {
-    if (m->n_tensors >= ZT_MAX_TENSORS || unit < 0 || unit >= ZT_MAX_UNITS) return -1;
+    if (unit < 0 || unit < m->n_units - 1) {
+        zt_error("%s: tensor %s added to unit %d after unit %d was opened (units are filled in order)",
+                 m->kind, name, unit, m->n_units - 1);
+        return -1;
+    }
+    if (strlen(name) >= sizeof m->tensors[0].name) {
+        zt_error("%s: tensor name %s is longer than %zu characters", m->kind, name,
+                 sizeof m->tensors[0].name - 1);
+        return -1;
+    }
+    if (reserve(m, m->n_tensors + 1, unit + 1)) {
+        zt_error("%s: out of memory for the table entry of tensor %s (%d tensors, unit %d)",
+                 m->kind, name, m->n_tensors, unit);
+        return -1;
+    }
     if (unit >= m->n_units) {            /* opening a new unit at the current end */
         for (int u = m->n_units; u <= unit; u++) {
             m->unit_off[u] = m->n_params;
             m->unit_len[u] = 0;
         }
         m->n_units = unit + 1;
-    } else if (unit != m->n_units - 1) {
-        return -1;                       /* units are filled in order */
     }
     zt_tensor *t = &m->tensors[m->n_tensors];
     memset(t, 0, sizeof *t);
@@ -31,6 +81,14 @@ int zt_model_add_tensor(zt_model *m, int unit, const char *name, size_t d0, size
     m->n_params += t->numel;
     m->unit_len[unit] += t->numel;
     return m->n_tensors++;
+}
+
+void zt_model_free(zt_model *m) {
+    if (!m) return;
+    free(m->tensors);
+    free(m->unit_off);
+    free(m->unit_len);
+    free(m);
 }
 
 const zt_tensor *zt_model_tensor(const zt_model *m, const char *name) {

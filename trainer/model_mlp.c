@@ -3,12 +3,15 @@
  * (unit i owns fc{i}.w [out,in] and fc{i}.b [out]); the last unit also runs
  * the loss. All device work goes through the op table. */
 #include "model.h"
-#include "ops.h"
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "ops.h"          /* the op table every kernel call goes through */
+#include "zt_launcher.h"  /* ZT_EXIT_DATA, ZT_EXIT_INTERNAL */
+#include "zt_log.h"       /* zt_error, zt_fatal */
+#include <math.h>         /* sqrtf */
+#include <stdio.h>        /* snprintf */
+#include <stdlib.h>       /* calloc, free */
+#include <string.h>       /* memcpy */
 
+/* zt_mlp_cfg.hidden has 8 entries: at most 9 Linear layers */
 #define MLP_MAX_LAYERS 9
 
 typedef struct {
@@ -17,8 +20,10 @@ typedef struct {
     int dim[MLP_MAX_LAYERS + 1];    /* dim[0] = in, dim[L] = out */
     int B;                          /* max rows */
     int n;                          /* rows of the current batch */
-    float *act[MLP_MAX_LAYERS + 1]; /* act[0] input [B,in]; act[l+1] layer l output (post-ReLU; probs for the last) */
-    float *dact[MLP_MAX_LAYERS + 1];/* dact[l]: d loss / d act[l] for 1 <= l < L */
+    /* activations: one allocation through the op table (mem), pointers into it */
+    void *mem;
+    float *act[MLP_MAX_LAYERS + 1]; /* act[0] input [B,in]; act[l+1] layer l output [B,dim[l+1]], post-ReLU; probs for the last */
+    float *dact[MLP_MAX_LAYERS + 1];/* dact[l]: d loss / d act[l] [B,dim[l]] for 1 <= l < L */
     float *dz;                      /* d loss / d pre-activation of the current layer [B, max dim] */
     int32_t *y;                     /* targets [B] (table space) */
     float *losses;                  /* [B] (table space) */
@@ -30,21 +35,19 @@ typedef struct {
 static void mlp_set_batch(zt_model *m, const zt_batch *b) {
     mlp_impl *s = m->impl;
     int n = b->n;
-    if (n > s->B) {
-        fprintf(stderr, "mlp: batch of %d rows > max_batch %d\n", n, s->B);
-        abort();
-    }
+    if (n > s->B) zt_fatal(ZT_EXIT_INTERNAL, "mlp: micro-batch of %d rows > max_batch %d", n, s->B);
     s->n = n;
-    for (int i = 0; i < n; i++)
-        if ((uint32_t)b->y[i] >= (uint32_t)s->dim[s->L]) {
-            fprintf(stderr, "mlp: label %d of row %d outside [0, %d)\n", b->y[i], i, s->dim[s->L]);
-            abort();
-        }
+    for (int i = 0; i < n; i++)   /* a label >= classes would index past the logits */
+        if ((uint32_t)b->y[i] >= (uint32_t)s->dim[s->L])
+            zt_fatal(ZT_EXIT_DATA, "mlp: micro-batch row %d: label %d outside the classes [0, %d)", i,
+                     b->y[i], s->dim[s->L]);
     s->ops->to_device(s->act[0], b->xf, (size_t)n * s->dim[0] * sizeof(float));
     s->ops->to_device(s->y, b->y, (size_t)n * sizeof(int32_t));
     memcpy(s->y_host, b->y, (size_t)n * sizeof(int32_t));
 }
 
+/* Layer u: act[u+1] [n,out] = act[u] [n,in] · w [out,in]ᵀ + b [out], then ReLU,
+ * or softmax cross-entropy for the last layer. */
 static void mlp_forward(zt_model *m, int u, const float *pu) {
     mlp_impl *s = m->impl;
     const zt_ops *o = s->ops;
@@ -57,6 +60,8 @@ static void mlp_forward(zt_model *m, int u, const float *pu) {
         o->softmax_ce_fwd(s->losses, s->act[u + 1], s->act[u + 1], s->y, n, out);
 }
 
+/* Layer u: dz [n,out] from the loss or through the ReLU; dw [out,in], db [out]
+ * and dact[u] [n,in] accumulate from it. */
 static void mlp_backward(zt_model *m, int u, const float *pu, float *gu) {
     mlp_impl *s = m->impl;
     const zt_ops *o = s->ops;
@@ -103,36 +108,37 @@ static void mlp_destroy(zt_model *m) {
     if (!m) return;
     mlp_impl *s = m->impl;
     if (s) {
-        const zt_ops *o = s->ops;
-        for (int l = 0; l <= s->L; l++) { o->free(s->act[l]); o->free(s->dact[l]); }
-        o->free(s->dz);
-        o->free(s->y);
-        o->free(s->losses);
+        s->ops->free(s->mem);
         free(s->y_host);
         free(s->h_buf);
         free(s);
     }
-    free(m);
+    zt_model_free(m);
 }
 
 zt_model *zt_mlp_create_ops(const zt_mlp_cfg *c, int max_batch, const zt_ops *ops) {
     if (!ops) ops = &zt_ops_cpu;
     if (!c || c->in_dim <= 0 || c->out_dim <= 1 || c->n_hidden < 0 ||
         c->n_hidden > MLP_MAX_LAYERS - 1 || max_batch <= 0) {
-        fprintf(stderr, "mlp: invalid config (in_dim > 0, out_dim > 1, 0 <= n_hidden <= %d, max_batch > 0)\n",
-                MLP_MAX_LAYERS - 1);
+        zt_error("mlp: invalid config (in_dim > 0, out_dim > 1, 0 <= n_hidden <= %d, max_batch > 0)",
+                 MLP_MAX_LAYERS - 1);
         return NULL;
     }
     for (int i = 0; i < c->n_hidden; i++)
         if (c->hidden[i] <= 0) {
-            fprintf(stderr, "mlp: hidden[%d] = %d must be > 0\n", i, c->hidden[i]);
+            zt_error("mlp: hidden[%d] = %d must be > 0", i, c->hidden[i]);
             return NULL;
         }
     zt_model *m = calloc(1, sizeof *m);
     mlp_impl *s = calloc(1, sizeof *s);
-    if (!m || !s) { free(m); free(s); return NULL; }
+    if (!m || !s) {
+        zt_error("mlp: out of memory for the model");
+        free(m); free(s);
+        return NULL;
+    }
     m->impl = s;
     m->ops = ops;
+    m->destroy = mlp_destroy;
     s->ops = ops;
     s->L = c->n_hidden + 1;
     s->B = max_batch;
@@ -149,9 +155,14 @@ zt_model *zt_mlp_create_ops(const zt_mlp_cfg *c, int max_batch, const zt_ops *op
          * default bound 1/√in for the output layer; zero biases. */
         float bound = l < s->L - 1 ? sqrtf(6.0f / (float)in) : 1.0f / sqrtf((float)in);
         snprintf(name, sizeof name, "fc%d.w", l);
-        zt_model_add_tensor(m, l, name, (size_t)out, (size_t)in, ZT_INIT_UNIFORM, bound);
+        int ok = zt_model_add_tensor(m, l, name, (size_t)out, (size_t)in, ZT_INIT_UNIFORM, bound) >= 0;
         snprintf(name, sizeof name, "fc%d.b", l);
-        zt_model_add_tensor(m, l, name, (size_t)out, 0, ZT_INIT_ZEROS, 0.0f);
+        ok = ok && zt_model_add_tensor(m, l, name, (size_t)out, 0, ZT_INIT_ZEROS, 0.0f) >= 0;
+        if (!ok) {   /* zt_model_add_tensor has said why */
+            zt_error("mlp: cannot build the tensor table");
+            mlp_destroy(m);
+            return NULL;
+        }
         flops += 6.0 * in * out;
     }
     m->max_batch = max_batch;
@@ -163,24 +174,35 @@ zt_model *zt_mlp_create_ops(const zt_mlp_cfg *c, int max_batch, const zt_ops *op
     m->backward = mlp_backward;
     m->loss_sum = mlp_loss_sum;
     m->correct = mlp_correct;
-    m->destroy = mlp_destroy;
 
-    size_t B = (size_t)max_batch, bytes = 0;
-    int ok = 1;
+    /* ---- activations: a size table, one allocation, pointers into it; each
+     * buffer starts on a 64-byte boundary, as when each had its own ---- */
+    const size_t B = (size_t)max_batch;
     s->max_dim = 0;
     for (int l = 0; l <= s->L; l++) if (s->dim[l] > s->max_dim) s->max_dim = s->dim[l];
-#define ALLOC(p, nbytes) do { size_t nb_ = (nbytes); (p) = ops->alloc(nb_); ok &= (p) != NULL; bytes += nb_; } while (0)
-    for (int l = 0; l <= s->L; l++) ALLOC(s->act[l], B * s->dim[l] * sizeof(float));
-    for (int l = 1; l < s->L; l++) ALLOC(s->dact[l], B * s->dim[l] * sizeof(float));
-    ALLOC(s->dz, B * s->max_dim * sizeof(float));
-    ALLOC(s->y, B * sizeof(int32_t));
-    ALLOC(s->losses, B * sizeof(float));
-#undef ALLOC
+    enum { MAXBUF = 2 * (MLP_MAX_LAYERS + 1) + 3 };
+    void **ptrs[MAXBUF];
+    size_t floats[MAXBUF];   /* 4-byte units: int32 targets count as floats */
+    int nb = 0;
+    for (int l = 0; l <= s->L; l++) { ptrs[nb] = (void **)&s->act[l]; floats[nb++] = B * s->dim[l]; }
+    for (int l = 1; l < s->L; l++) { ptrs[nb] = (void **)&s->dact[l]; floats[nb++] = B * s->dim[l]; }
+    ptrs[nb] = (void **)&s->dz; floats[nb++] = B * s->max_dim;
+    ptrs[nb] = (void **)&s->y; floats[nb++] = B;
+    ptrs[nb] = (void **)&s->losses; floats[nb++] = B;
+    size_t total = 0;
+    for (int i = 0; i < nb; i++) total += (floats[i] + 15) & ~(size_t)15;
+    float *base = ops->alloc(total * sizeof(float));
+    s->mem = base;
+    for (int i = 0; base && i < nb; i++) {
+        *ptrs[i] = base;
+        base += (floats[i] + 15) & ~(size_t)15;
+    }
     s->y_host = calloc(B, sizeof(int32_t));
     s->h_buf = calloc(B * (size_t)c->out_dim + B, sizeof(float));
-    m->act_bytes = bytes;
-    if (!ok || !s->y_host || !s->h_buf) {
-        fprintf(stderr, "mlp: out of memory for activations (%zu bytes)\n", bytes);
+    m->act_bytes = s->mem ? total * sizeof(float) : 0;
+    if (!s->mem || !s->y_host || !s->h_buf) {
+        zt_error("mlp: out of memory for activations (%zu bytes on %s)", total * sizeof(float),
+                 ops->name);
         mlp_destroy(m);
         return NULL;
     }

@@ -28,8 +28,8 @@
  */
 #ifndef ZT_OPS_H
 #define ZT_OPS_H
-#include <stddef.h>
-#include <stdint.h>
+#include <stddef.h>   /* size_t */
+#include <stdint.h>   /* int32_t, uint64_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,6 +141,11 @@ const zt_ops *zt_ops_by_name(const char *name);
  * unset, else NULL. A program that gets a hint sets OPENBLAS_CORETYPE to it
  * and re-execs itself at start-up (before any thread or PMIx_Init). */
 const char *zt_ops_cpu_blas_corename(void);
+/* Denormals flushed to zero (x86 MXCSR FTZ|DAZ) for the CPU kernels and the
+ * optimizer loops: zt_ftz_enter() sets the mode and returns the old one for
+ * zt_ftz_leave(). No-ops off x86. Why: ops_cpu.c. */
+unsigned zt_ftz_enter(void);
+void zt_ftz_leave(unsigned old);
 const char *zt_ops_cpu_blas_coretype_hint(void);
 
 #ifdef __cplusplus

@@ -2,12 +2,12 @@
  * (threads set by the trainer), everything else plain C loops.
  * Contract and shapes: ops.h. */
 #include "ops.h"
-#include "optim.h"
-#include <cblas.h>
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
+#include "optim.h"     /* zt_optim_step behind the table's optim_step */
+#include <cblas.h>     /* cblas_sgemm */
+#include <math.h>      /* sqrtf, logf */
+#include <stdlib.h>    /* posix_memalign, free, getenv */
+#include <string.h>    /* memset, memcpy */
+#include <strings.h>   /* strcasecmp */
 
 /* Hot loops are compiled three times (AVX-512, AVX2+FMA, baseline x86-64)
  * and picked once at load time (GCC target_clones / ifunc), so one binary
@@ -25,16 +25,16 @@
  * operand or result, and training produces them (tiny gradients, Adam's v):
  * measured 2.6x on the mlp bench. Values below 1.2e-38 become 0. */
 #if defined(__x86_64__) || defined(__SSE__)
-#include <xmmintrin.h>
-static inline unsigned ftz_enter(void) {
+#include <xmmintrin.h>   /* _mm_getcsr, _mm_setcsr */
+unsigned zt_ftz_enter(void) {
     unsigned old = _mm_getcsr();
     _mm_setcsr(old | 0x8040u);   /* FTZ (bit 15) | DAZ (bit 6) */
     return old;
 }
-static inline void ftz_leave(unsigned old) { _mm_setcsr(old); }
+void zt_ftz_leave(unsigned old) { _mm_setcsr(old); }
 #else
-static inline unsigned ftz_enter(void) { return 0; }
-static inline void ftz_leave(unsigned old) { (void)old; }
+unsigned zt_ftz_enter(void) { return 0; }
+void zt_ftz_leave(unsigned old) { (void)old; }
 #endif
 
 /* ---- vectorizable scalar helpers (inlined into the ZT_VEC loops) ------- */
@@ -140,9 +140,10 @@ ZT_VEC static void colsum_acc(float *restrict dbias, const float *restrict dout,
     }
 }
 
+/* out [N,OC] = inp [N,C] · w [OC,C]ᵀ (+ bias [OC], copied in first as beta = 1) */
 static void cpu_matmul_fwd(float *out, const float *inp, const float *w, const float *bias,
                            int N, int C, int OC) {
-    const unsigned ftz_ = ftz_enter();
+    const unsigned ftz_ = zt_ftz_enter();
     float beta = 0.0f;
     if (bias) {
         for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, (size_t)OC * sizeof(float));
@@ -150,12 +151,13 @@ static void cpu_matmul_fwd(float *out, const float *inp, const float *w, const f
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta,
                 out, OC);
-    ftz_leave(ftz_);
+    zt_ftz_leave(ftz_);
 }
 
+/* dout [N,OC]; inp [N,C]; w [OC,C] */
 static void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout,
                            const float *inp, const float *w, int N, int C, int OC) {
-    const unsigned ftz_ = ftz_enter();
+    const unsigned ftz_ = zt_ftz_enter();
     if (dinp)  /* dinp[N,C] += dout[N,OC] · w[OC,C] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
                     1.0f, dinp, C);
@@ -163,11 +165,12 @@ static void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *do
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
                 dw, C);
     if (dbias) colsum_acc(dbias, dout, N, OC);
-    ftz_leave(ftz_);
+    zt_ftz_leave(ftz_);
 }
 
 /* ---- elementwise ------------------------------------------------------- */
 
+/* elementwise: every array is [n] */
 ZT_VEC static void k_relu_fwd(float *out, const float *inp, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
@@ -205,6 +208,7 @@ ZT_VEC static void k_add_acc(float *restrict y, const float *restrict x, size_t 
 
 /* ---- layernorm --------------------------------------------------------- */
 
+/* inp, out [N,C]; g, b [C]; mean, rstd [N] */
 ZT_VEC static void k_layernorm_fwd(float *restrict out, float *restrict mean,
                                      float *restrict rstd, const float *restrict inp,
                                      const float *restrict g, const float *restrict b, int N,
@@ -229,6 +233,7 @@ ZT_VEC static void k_layernorm_fwd(float *restrict out, float *restrict mean,
     }
 }
 
+/* dout, inp, dinp [N,C]; g, dg, db [C]; mean, rstd [N] */
 ZT_VEC static void k_layernorm_bwd(float *restrict dinp, float *restrict dg, float *restrict db,
                                      const float *restrict dout, const float *restrict inp,
                                      const float *restrict g, const float *restrict mean,
@@ -266,6 +271,7 @@ ZT_VEC static void k_layernorm_bwd(float *restrict dinp, float *restrict dg, flo
 
 /* ---- embedding --------------------------------------------------------- */
 
+/* tok [B,T]; wte [V,C]; wpe [T,C]; out [B,T,C] */
 ZT_VEC static void k_embed_fwd(float *out, const int32_t *tok, const float *wte, const float *wpe,
                           int B, int T, int C) {
     for (int b = 0; b < B; b++)
@@ -281,6 +287,7 @@ ZT_VEC static void k_embed_fwd(float *out, const int32_t *tok, const float *wte,
         }
 }
 
+/* dout [B,T,C]; tok [B,T]; dwte [V,C]; dwpe [T,C] */
 ZT_VEC static void k_embed_bwd(float *dwte, float *dwpe, const float *dout, const int32_t *tok,
                           int B, int T, int C) {
     for (int b = 0; b < B; b++)
@@ -336,9 +343,10 @@ static size_t cpu_attn_scratch_floats(int B, int T, int C, int NH) {
     return (size_t)T * T;
 }
 
+/* qkv [B,T,3C]; out [B,T,C]; saved: P [B,NH,T,T] */
 static void cpu_attention_fwd(float *out, float *saved, float *scratch, const float *qkv,
                               int B, int T, int C, int NH) {
-    const unsigned ftz_ = ftz_enter();
+    const unsigned ftz_ = zt_ftz_enter();
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     for (int b = 0; b < B; b++)
@@ -355,12 +363,13 @@ static void cpu_attention_fwd(float *out, float *saved, float *scratch, const fl
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, v, C3,
                         0.0f, out + (size_t)b * T * C + h * hs, C);
         }
-    ftz_leave(ftz_);
+    zt_ftz_leave(ftz_);
 }
 
+/* dout [B,T,C]; qkv, dqkv [B,T,3C]; saved P [B,NH,T,T]; scratch dP [T,T] */
 static void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *qkv,
                               const float *saved, int B, int T, int C, int NH) {
-    const unsigned ftz_ = ftz_enter();
+    const unsigned ftz_ = zt_ftz_enter();
     const int hs = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hs);
     float *dP = scratch;
@@ -388,11 +397,12 @@ static void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, co
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dP, T, q, C3,
                         1.0f, dk, C3);
         }
-    ftz_leave(ftz_);
+    zt_ftz_leave(ftz_);
 }
 
 /* ---- softmax cross-entropy --------------------------------------------- */
 
+/* logits, probs [N,V]; targets, losses [N] */
 ZT_VEC static void k_softmax_ce_fwd(float *losses, float *probs, const float *logits,
                                       const int32_t *targets, int N, int V) {
     for (int i = 0; i < N; i++) {
@@ -413,6 +423,7 @@ ZT_VEC static void k_softmax_ce_fwd(float *losses, float *probs, const float *lo
     }
 }
 
+/* probs, dlogits [N,V]; targets [N] */
 ZT_VEC static void k_softmax_ce_bwd(float *restrict dlogits, const float *restrict probs,
                                       const int32_t *restrict targets, float scale, int N, int V) {
     for (int i = 0; i < N; i++) {
@@ -425,13 +436,14 @@ ZT_VEC static void k_softmax_ce_bwd(float *restrict dlogits, const float *restri
 
 /* ---- flat ranges ------------------------------------------------------- */
 
+/* x [n] */
 ZT_VEC static void k_scale(float *x, float s, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
 /* ---- the table's entry points: FTZ/DAZ around each kernel --------------- */
 #define WRAP(name, params, args) \
-    static void cpu_##name params { unsigned s_ = ftz_enter(); k_##name args; ftz_leave(s_); }
+    static void cpu_##name params { unsigned s_ = zt_ftz_enter(); k_##name args; zt_ftz_leave(s_); }
 WRAP(relu_fwd, (float *out, const float *inp, size_t n), (out, inp, n))
 WRAP(relu_bwd, (float *dinp, const float *out, const float *dout, size_t n), (dinp, out, dout, n))
 WRAP(gelu_fwd, (float *out, const float *inp, size_t n), (out, inp, n))

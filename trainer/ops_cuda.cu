@@ -22,7 +22,8 @@
  *    flush-to-zero PTX arithmetic, as optim.c / ops_cpu.c compute (IEEE ops,
  *    no FMA contraction, MXCSR FTZ|DAZ), so they give the CPU's bits.
  *  - fp32 matmuls run in true fp32 (cuBLAS default math, no TF32).
- */#include "ops_cuda_impl.cuh"   /* shared helpers, attention prototypes */
+ */
+#include "ops_cuda_impl.cuh"   /* shared helpers, attention prototypes */
 
 /* ---- stream, cuBLAS handle, scratch -------------------------------------- */
 

@@ -3,37 +3,37 @@
  * the tables; ops_cuda_attn.cu: attention). Private to trainer/. */
 #ifndef ZT_OPS_CUDA_IMPL_CUH
 #define ZT_OPS_CUDA_IMPL_CUH
-#include <cublas_v2.h>
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
-#include <math.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <cublas_v2.h>     /* cuBLAS handle and GEMMs */
+#include <cuda_bf16.h>     /* __nv_bfloat16 for the bf16 table */
+#include <cuda_runtime.h>  /* streams, memory, kernel launches */
+#include <math.h>          /* sqrtf, expf, tanhf */
+#include <pthread.h>       /* the once-only stream/handle setup */
+#include <stdint.h>        /* int32_t token ids */
+#include <stdlib.h>        /* NULL, size_t */
 
 extern "C" {
-#include "ops.h"
-#include "optim.h"
+#include "ops.h"           /* the op table this file fills */
+#include "optim.h"         /* zt_optim_cfg for the optimizer kernels */
+/* the launcher headers are C17; C++ spells _Noreturn differently */
+#define _Noreturn __attribute__((noreturn))
+#include "zt_launcher.h"   /* ZT_EXIT_* */
+#include "zt_log.h"        /* zt_fatal */
+#undef _Noreturn
 }
 
 /* ---- error checking (llm.c style) ---------------------------------------- */
+/* A failed CUDA or cuBLAS call is a bug or a broken device: exit 1 through the
+ * logger, naming file:line and the call. */
 
 static inline void cuda_check_(cudaError_t e, const char *call, const char *file, int line) {
-    if (e != cudaSuccess) {
-        fprintf(stderr, "[CUDA ERROR] %s:%d: %s\n  %s (%s)\n", file, line, call,
-                cudaGetErrorString(e), cudaGetErrorName(e));
-        fflush(stderr);
-        exit(EXIT_FAILURE);
-    }
+    if (e != cudaSuccess)
+        zt_fatal(ZT_EXIT_INTERNAL, "CUDA error at %s:%d: %s: %s (%s)", file, line, call,
+                 cudaGetErrorString(e), cudaGetErrorName(e));
 }
 static inline void cublas_check_(cublasStatus_t s, const char *call, const char *file, int line) {
-    if (s != CUBLAS_STATUS_SUCCESS) {
-        fprintf(stderr, "[cuBLAS ERROR] %s:%d: %s\n  status %d (%s)\n", file, line, call, (int)s,
-                cublasGetStatusString(s));
-        fflush(stderr);
-        exit(EXIT_FAILURE);
-    }
+    if (s != CUBLAS_STATUS_SUCCESS)
+        zt_fatal(ZT_EXIT_INTERNAL, "cuBLAS error at %s:%d: %s: status %d (%s)", file, line, call,
+                 (int)s, cublasGetStatusString(s));
 }
 #define cudaCheck(call) cuda_check_((call), #call, __FILE__, __LINE__)
 #define cublasCheck(call) cublas_check_((call), #call, __FILE__, __LINE__)

@@ -2,6 +2,7 @@
  * See optim.h for the exact update rules (PyTorch 1.13 semantics). Every loop
  * is elementwise, so any partition of a range gives bit-identical results. */
 #include "optim.h"
+#include "ops.h"      /* zt_ftz_enter/leave: denormals flushed around the loops */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +16,6 @@
                               optimize("O3", "fp-contract=off", "no-math-errno")))
 #else
 #define ZT_OPT
-#endif
-
-/* FTZ/DAZ around the loops, as in ops_cpu.c (denormal assists are ~100x) */
-#if defined(__x86_64__) || defined(__SSE__)
-#include <xmmintrin.h>
-static inline unsigned ftz_enter(void) {
-    unsigned old = _mm_getcsr();
-    _mm_setcsr(old | 0x8040u);
-    return old;
-}
-static inline void ftz_leave(unsigned old) { _mm_setcsr(old); }
-#else
-static inline unsigned ftz_enter(void) { return 0; }
-static inline void ftz_leave(unsigned old) { (void)old; }
 #endif
 
 void zt_optim_defaults(zt_optim_cfg *c, zt_optim_kind kind) {
@@ -230,12 +217,12 @@ static void adamw_step(const zt_optim_cfg *c, uint64_t t, float lr, float gs, fl
 void zt_optim_step(const zt_optim_cfg *c, uint64_t t, float lr, float gscale, float *p,
                    const float *g, float *const *slots, size_t n, float wd) {
     if (n == 0) return;
-    const unsigned s = ftz_enter();
+    const unsigned s = zt_ftz_enter();
     if (c->kind == ZT_OPTIM_ADAMW)
         adamw_step(c, t ? t : 1, lr, gscale, p, g, slots[0], slots[1], n, wd);
     else
         sgd_step(c, lr, gscale, p, g, zt_optim_n_slots(c) ? slots[0] : NULL, n, wd);
-    ftz_leave(s);
+    zt_ftz_leave(s);
 }
 
 ZT_OPT static double sumsq_k(const float *g, size_t n) {
@@ -251,9 +238,9 @@ ZT_OPT static double sumsq_k(const float *g, size_t n) {
 }
 
 double zt_grad_sumsq(const float *g, size_t n) {
-    const unsigned s = ftz_enter();
+    const unsigned s = zt_ftz_enter();
     double r = sumsq_k(g, n);
-    ftz_leave(s);
+    zt_ftz_leave(s);
     return r;
 }
 

@@ -210,7 +210,7 @@ static void check_units(const char *kind) {
 
     /* each unit: its own freshly allocated copy of params, its own grads,
      * pre-filled with a constant to check +=, as an engine would hold them */
-    float *pu[ZT_MAX_UNITS], *gu[ZT_MAX_UNITS];
+    float **pu = calloc((size_t)m->n_units, sizeof *pu), **gu = calloc((size_t)m->n_units, sizeof *gu);
     for (int u = 0; u < m->n_units; u++) {
         pu[u] = malloc(sizeof(float) * m->unit_len[u]);
         gu[u] = malloc(sizeof(float) * m->unit_len[u]);
@@ -236,7 +236,7 @@ static void check_units(const char *kind) {
     double l2 = zt_model_loss_and_grad(m, &b, p, g2);
     cr_expect(l2 == l_ref && memcmp(g2, g_ref, sizeof(float) * m->n_params) == 0,
               "%s: a second identical pass differs", kind);
-    free(g2); free(p); free(g_ref); free_batch(&b);
+    free(g2); free(p); free(g_ref); free_batch(&b); free(pu); free(gu);
     m->destroy(m);
 }
 Test(models, mlp_units_separately) { check_units("mlp"); }
@@ -404,17 +404,96 @@ Test(models, mlp_learns) { check_learns("mlp"); }
 Test(models, gpt_learns) { check_learns("gpt"); }
 
 /* an id outside the vocabulary / a label outside the classes would index past
- * the embedding table or the logits: set_batch refuses it, loudly */
-#include <signal.h>
-Test(models, gpt_rejects_token_outside_vocab, .signal = SIGABRT) {
+ * the embedding table or the logits: set_batch ends the process with the data
+ * exit code (4, ZT_EXIT_DATA), never a signal */
+Test(models, gpt_rejects_token_outside_vocab, .exit_code = 4) {
     zt_model *m = make("gpt", 2);
     zt_batch b = make_batch(m, 2, 5);
     ((int32_t *)b.xi)[3] = GPT.vocab;
     m->set_batch(m, &b);
 }
-Test(models, mlp_rejects_label_outside_classes, .signal = SIGABRT) {
+Test(models, gpt_rejects_target_outside_vocab, .exit_code = 4) {
+    zt_model *m = make("gpt", 2);
+    zt_batch b = make_batch(m, 2, 5);
+    ((int32_t *)b.y)[GPT.ctx + 1] = -3;
+    m->set_batch(m, &b);
+}
+Test(models, mlp_rejects_label_outside_classes, .exit_code = 4) {
     zt_model *m = make("mlp", 2);
     zt_batch b = make_batch(m, 2, 5);
     ((int32_t *)b.y)[1] = -1;
     m->set_batch(m, &b);
+}
+
+/* ---------------------------------------------------- deep models */
+/* No fixed limit on tensors or units: 48 layers (GPT-2 XL's depth) and 100.
+ * The table has 2 + 12L + 3 tensors in L + 2 units that tile [0, n_params),
+ * and one forward/backward runs with a finite loss and non-zero gradients
+ * in the first and the last block. */
+static void check_deep(int L) {
+    zt_gpt_cfg c = {.vocab = 11, .ctx = 4, .d_model = 8, .n_layer = L, .n_head = 2};
+    zt_model *m = zt_gpt_create(&c, 2);
+    cr_assert_not_null(m, "cannot build a %d-layer gpt", L);
+    cr_expect_eq(m->n_tensors, 12 * L + 5, "L=%d: %d tensors", L, m->n_tensors);
+    cr_expect_eq(m->n_units, L + 2, "L=%d: %d units", L, m->n_units);
+    check_table(m);
+    const zt_tensor *last = &m->tensors[m->n_tensors - 1];
+    cr_expect_str_eq(last->name, "head.w");
+    cr_expect_eq(last->off + last->numel, m->n_params, "L=%d: the last tensor ends at %zu, n_params %zu",
+                 L, last->off + last->numel, m->n_params);
+    const size_t C = 8, V = 11, T = 4;
+    cr_expect_eq(m->n_params, V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C + V * C);
+    char nm[64];
+    snprintf(nm, sizeof nm, "h%d.mlp.proj.b", L - 1);
+    const zt_tensor *t = zt_model_tensor(m, nm);
+    cr_assert_not_null(t, "no %s", nm);
+    cr_expect_eq(t->unit, L);
+
+    float *p = malloc(sizeof(float) * m->n_params), *g = calloc(m->n_params, sizeof(float));
+    zt_model_init_range(m, 3, 0, m->n_params, p);
+    zt_batch b = {.n = 2};
+    int32_t xi[8], y[8];
+    for (int i = 0; i < 8; i++) { xi[i] = (i * 3) % 11; y[i] = (i * 5 + 1) % 11; }
+    b.xi = xi; b.y = y;
+    m->grad_scale = 0.5f;
+    double loss = zt_model_loss_and_grad(m, &b, p, g);
+    cr_expect(isfinite(loss) && loss > 0, "L=%d: loss %g", L, loss);
+    char last_qkv[64];
+    snprintf(last_qkv, sizeof last_qkv, "h%d.attn.qkv.w", L - 1);
+    const char *probe[] = {"h0.attn.qkv.w", last_qkv, "wte"};
+    for (int k = 0; k < 3; k++) {
+        const zt_tensor *pt = zt_model_tensor(m, probe[k]);
+        cr_assert_not_null(pt);
+        double ss = 0;
+        for (size_t i = 0; i < pt->numel; i++) ss += (double)g[pt->off + i] * g[pt->off + i];
+        cr_expect(isfinite(ss) && ss > 0, "L=%d: gradient of %s is %g", L, probe[k], ss);
+    }
+    free(p); free(g);
+    m->destroy(m);
+}
+Test(models, gpt_48_layers) { check_deep(48); }
+Test(models, gpt_100_layers) { check_deep(100); }
+
+/* a failed add is an error the builder reports, not a crash: units out of
+ * order and an over-long name are refused and leave the table as it was */
+Test(models, add_tensor_refuses) {
+    zt_model *m = make("mlp", 2);
+    const int nt = m->n_tensors, nu = m->n_units;
+    const size_t np = m->n_params;
+    cr_expect_eq(zt_model_add_tensor(m, 0, "late", 3, 0, ZT_INIT_ZEROS, 0), -1);
+    char longname[100];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    cr_expect_eq(zt_model_add_tensor(m, nu, longname, 3, 0, ZT_INIT_ZEROS, 0), -1);
+    cr_expect(m->n_tensors == nt && m->n_units == nu && m->n_params == np);
+    /* and a valid add after them still works, growing the table */
+    for (int i = 0; i < 300; i++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "extra%d", i);
+        cr_assert_eq(zt_model_add_tensor(m, nu + i, nm, 2, 0, ZT_INIT_ZEROS, 0), nt + i);
+    }
+    cr_expect_eq(m->n_units, nu + 300);
+    cr_expect_eq(m->n_params, np + 600);
+    check_table(m);
+    m->destroy(m);
 }

@@ -1,4 +1,4 @@
-# Unit tests of the models, ops and optimizers (issue 3). Criterion, label `unit`.
+# Unit tests of the models, ops and optimizers. Criterion, label `unit`.
 # (included from tests/CMakeLists.txt: CMAKE_CURRENT_SOURCE_DIR is tests/)
 if(CRITERION_FOUND)
   foreach(t model_ops model_models optim_ref)
