@@ -19,7 +19,12 @@ static void setup(void) {
     fx_tmpdir(dir);
     fx_path(path, sizeof path, dir, "d.h5");
 }
-static void teardown(void) { fx_rmtree(dir); }
+static char *last_out, *last_err;   /* what the latest run() printed */
+static void teardown(void) {
+    free(last_out);
+    free(last_err);
+    fx_rmtree(dir);
+}
 TestSuite(datasets_cli, .init = setup, .fini = teardown, .timeout = 60);
 
 static void write_file(const char *p, const char *s) {
@@ -88,7 +93,12 @@ static int run(char **out, char **err, int argc, ...) {
     for (int i = 0; i < argc; i++) argv[i] = va_arg(ap, char *);
     va_end(ap);
     argv[argc] = NULL;
-    return fx_run(zt_data_cmd, argc, argv, dir, out, err);
+    free(last_out);
+    free(last_err);
+    int rc = fx_run(zt_data_cmd, argc, argv, dir, &last_out, &last_err);
+    *out = last_out;
+    *err = last_err;
+    return rc;
 }
 
 /* exactly one line on stderr, containing `want` and not HDF5's stack */
