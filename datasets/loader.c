@@ -6,15 +6,13 @@
  * is thread-safe behind one global lock, so few large calls matter more than
  * anything else here. A worker thread serves one outstanding prefetch. */
 #include "zt_data.h"
-#include "zt_h5util.h"
+#include "zt_h5util.h"    /* ZT_H5_QUIET, zt_h5_open_ro, zt_h5_exists, ... */
 
-#include <errno.h>
-#include <math.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
+#include <math.h>         /* log */
+#include <pthread.h>      /* the prefetch thread */
+#include <stdio.h>        /* snprintf */
+#include <stdlib.h>       /* malloc, qsort */
+#include <string.h>       /* memcpy, strcmp */
 
 #define PIX 784
 #define ZT_GAP_BYTES (16u << 10)   /* merge runs closer than this */
@@ -36,9 +34,11 @@ struct zt_loader {
     uint64_t *rq;
     int rq_n;
     size_t rq_cap;
+    float *oxf;                      /* where the request's rows go: the */
+    int32_t *oxi, *oy;               /* caller's buffers, or the p* below */
     float *pxf;
     int32_t *pxi, *py;
-    size_t p_cap;                    /* rows the prefetch buffers hold */
+    size_t p_cap;                    /* rows the p* buffers hold (zt_loader_prefetch) */
     int prc;
     char perr[1024];
 };
@@ -61,7 +61,7 @@ static hid_t open_ds(zt_loader *l, const char *name, char *err, size_t errlen) {
         return -1;
     }
     hid_t d;
-    H5E_BEGIN_TRY { d = H5Dopen2(l->file, name, H5P_DEFAULT); } H5E_END_TRY;
+    d = H5Dopen2(l->file, name, H5P_DEFAULT);
     if (d < 0) snprintf(err, errlen, "%s: dataset %s: exists but is not a dataset", l->path, name);
     return d;
 }
@@ -85,9 +85,10 @@ static int ds_shape(hid_t d, int *rank, hsize_t dims[8], int *is_u8, char *desc,
     return r;
 }
 
-/* Scans a 1-D uint8 dataset in slices for a value >= limit. Returns -1 on
- * read error, 0 if all fine, 1 if found (*at, *val set). */
-static int scan_u8(hid_t d, uint64_t n, int limit, uint64_t *at, int *val) {
+/* Scans a 1-D uint8 dataset in 16 MiB slices for the first value >= limit,
+ * counting every value into counts[256] (if not NULL). Returns -1 on read
+ * error, 0 if all fine, 1 if found (*at, *val set; counts then incomplete). */
+static int scan_u8(hid_t d, uint64_t n, int limit, uint64_t *at, int *val, uint64_t *counts) {
     const uint64_t SL = 1u << 24;
     uint8_t *b = malloc(n < SL ? (n ? n : 1) : SL);
     if (!b) return -1;
@@ -99,18 +100,31 @@ static int scan_u8(hid_t d, uint64_t n, int limit, uint64_t *at, int *val) {
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &st, NULL, &ct, NULL);
         if (H5Dread(d, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, b) < 0) rc = -1;
         H5Sclose(ms);
-        for (hsize_t i = 0; rc == 0 && i < ct; i++)
+        for (hsize_t i = 0; rc == 0 && i < ct; i++) {
             if (b[i] >= limit) { *at = o + i; *val = b[i]; rc = 1; }
+            if (counts) counts[b[i]]++;
+        }
     }
     H5Sclose(fs);
     free(b);
     return rc;
 }
 
+/* -sum p ln p over n tokens, in value order (the same sum every time) */
+static double entropy(const uint64_t counts[256], uint64_t n) {
+    double H = 0.0;
+    for (int k = 0; k < 256; k++)
+        if (counts[k]) {
+            double p = (double)counts[k] / (double)n;
+            H -= p * log(p);
+        }
+    return H;
+}
+
 static void *worker(void *arg);
 
-zt_loader *zt_loader_open(const char *path, zt_ds_kind kind, const char *split,
-                          int ctx, char *err, size_t errlen) {
+static zt_loader *loader_open(const char *path, zt_ds_kind kind, const char *split,
+                              int ctx, char *err, size_t errlen) {
     if (!split) split = "train";
     zt_loader *l = calloc(1, sizeof *l);
     if (!l) { snprintf(err, errlen, "%s: out of memory", path); return NULL; }
@@ -136,14 +150,9 @@ zt_loader *zt_loader_open(const char *path, zt_ds_kind kind, const char *split,
         FAIL("%s: unknown dataset kind %d", path, (int)kind);
     }
 
-    struct stat st;
-    if (stat(path, &st) != 0)
-        FAIL("%s: cannot open file (%s) to read dataset %s", path, strerror(errno), l->dx_name);
-    htri_t is;
-    H5E_BEGIN_TRY { is = H5Fis_hdf5(path); } H5E_END_TRY;
-    if (is <= 0) FAIL("%s: not an HDF5 file (reading dataset %s)", path, l->dx_name);
-    H5E_BEGIN_TRY { l->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
-    if (l->file < 0) FAIL("%s: HDF5 cannot open the file (reading dataset %s)", path, l->dx_name);
+    char what[80];
+    snprintf(what, sizeof what, "dataset %s", l->dx_name);
+    if ((l->file = zt_h5_open_ro(path, what, err, errlen)) < 0) goto fail;
 
     if ((l->dx = open_ds(l, l->dx_name, err, errlen)) < 0) goto fail;
     int rank, u8;
@@ -164,7 +173,7 @@ zt_loader *zt_loader_open(const char *path, zt_ds_kind kind, const char *split,
                  (unsigned long long)dims[0], l->dx_name, (unsigned long long)n);
         if (n == 0) FAIL("%s: dataset %s: empty (0 rows)", path, l->dx_name);
         uint64_t at = 0;
-        int v = 0, r = scan_u8(l->dy, n, 10, &at, &v);
+        int v = 0, r = scan_u8(l->dy, n, 10, &at, &v, NULL);
         if (r < 0) FAIL("%s: dataset %s: read error", path, l->dy_name);
         if (r > 0)
             FAIL("%s: dataset %s: label %d at row %llu is out of range [0,10)", path, l->dy_name, v,
@@ -198,15 +207,24 @@ zt_loader *zt_loader_open(const char *path, zt_ds_kind kind, const char *split,
         memcpy(l->info.vocab, vocab, (size_t)vs);
         l->info.vocab[vs] = 0;
         l->info.vocab_size = (int)vs;
-        uint64_t at = 0;
-        int v = 0, r = scan_u8(l->dx, n, (int)vs, &at, &v);
-        if (r < 0) FAIL("%s: dataset %s: read error", path, l->dx_name);
-        if (r > 0)
-            FAIL("%s: dataset %s: token %d at index %llu is >= vocab_size %lld", path, l->dx_name, v,
-                 (unsigned long long)at, (long long)vs);
         if (n < (uint64_t)ctx + 1)
             FAIL("%s: dataset %s: %llu tokens, fewer than one window of ctx+1 = %d", path, l->dx_name,
                  (unsigned long long)n, ctx + 1);
+        /* one pass checks every token and counts them for the entropy */
+        uint64_t at = 0, counts[256] = {0};
+        int v = 0, r = scan_u8(l->dx, n, (int)vs, &at, &v, counts);
+        if (r < 0) FAIL("%s: dataset %s: read error", path, l->dx_name);
+        if (r > 0) {
+            /* the first row whose window [r*ctx, r*ctx+ctx] holds token `at` */
+            uint64_t row = at <= (uint64_t)ctx ? 0 : (at - 1) / (uint64_t)ctx;
+            uint64_t rows = (n - 1) / (uint64_t)ctx;
+            char where[96];
+            if (row < rows) snprintf(where, sizeof where, "row %llu (ctx %d)", (unsigned long long)row, ctx);
+            else snprintf(where, sizeof where, "the tail after the last row (ctx %d)", ctx);
+            FAIL("%s: dataset %s: token %d at index %llu, in %s, is >= vocab_size %lld", path, l->dx_name,
+                 v, (unsigned long long)at, where, (long long)vs);
+        }
+        l->info.unigram_entropy = entropy(counts, n);
         l->n_tokens = n;
         l->info.n_rows = (n - 1) / (uint64_t)ctx;
         l->info.in_dim = ctx;
@@ -217,6 +235,13 @@ zt_loader *zt_loader_open(const char *path, zt_ds_kind kind, const char *split,
 fail:
     zt_loader_close(l);
     return NULL;
+}
+
+zt_loader *zt_loader_open(const char *path, zt_ds_kind kind, const char *split,
+                          int ctx, char *err, size_t errlen) {
+    zt_loader *l;
+    ZT_H5_QUIET(l = loader_open(path, kind, split, ctx, err, errlen));
+    return l;
 }
 
 const zt_ds_info *zt_loader_info(const zt_loader *l) { return &l->info; }
@@ -357,7 +382,9 @@ out:
 
 int zt_loader_read(zt_loader *l, const uint64_t *rows, int n, float *xf, int32_t *xi, int32_t *y,
                    char *err, size_t errlen) {
-    return read_rows(l, rows, n, xf, xi, y, err, errlen);
+    int rc;
+    ZT_H5_QUIET(rc = read_rows(l, rows, n, xf, xi, y, err, errlen));
+    return rc;
 }
 
 /* ---- prefetch --------------------------------------------------------- */
@@ -370,7 +397,8 @@ static void *worker(void *arg) {
         if (l->quit) break;
         pthread_mutex_unlock(&l->mu);
         l->perr[0] = 0;
-        int rc = read_rows(l, l->rq, l->rq_n, l->pxf, l->pxi, l->py, l->perr, sizeof l->perr);
+        int rc;
+        ZT_H5_QUIET(rc = read_rows(l, l->rq, l->rq_n, l->oxf, l->oxi, l->oy, l->perr, sizeof l->perr));
         pthread_mutex_lock(&l->mu);
         l->prc = rc;
         l->pending = 2;
@@ -380,21 +408,44 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* Queues a request for the worker (called with l->mu held). */
+static int queue(zt_loader *l, const uint64_t *rows, int n, float *xf, int32_t *xi, int32_t *y) {
+    if ((size_t)n > l->rq_cap) {
+        uint64_t *q = realloc(l->rq, (size_t)n * sizeof *q);
+        if (!q) return -1;
+        l->rq = q;
+        l->rq_cap = (size_t)n;
+    }
+    if (n) memcpy(l->rq, rows, (size_t)n * sizeof *rows);
+    l->rq_n = n;
+    l->oxf = xf; l->oxi = xi; l->oy = y;
+    if (!l->th_started) {
+        if (pthread_create(&l->th, NULL, worker, l) != 0) return -1;
+        l->th_started = 1;
+    }
+    l->pending = 1;
+    pthread_cond_broadcast(&l->cv);
+    return 0;
+}
+
+int zt_loader_prefetch_into(zt_loader *l, const uint64_t *rows, int n,
+                            float *xf, int32_t *xi, int32_t *y) {
+    if (n < 0) return -1;
+    pthread_mutex_lock(&l->mu);
+    int rc = l->pending ? -1 : queue(l, rows, n, xf, xi, y);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+/* The copying form keeps its own buffers, grown to the largest request. */
 int zt_loader_prefetch(zt_loader *l, const uint64_t *rows, int n) {
     if (n < 0) return -1;
     pthread_mutex_lock(&l->mu);
     if (l->pending) { pthread_mutex_unlock(&l->mu); return -1; }
     const int text = l->info.kind == ZT_DS_TEXT;
-    size_t per = text ? (size_t)l->info.ctx : PIX;
+    size_t per = text ? (size_t)l->info.ctx : PIX, c = (size_t)n;
     int rc = -1;
-    if ((size_t)n > l->rq_cap) {
-        uint64_t *q = realloc(l->rq, (size_t)n * sizeof *q);
-        if (!q) goto out;
-        l->rq = q;
-        l->rq_cap = (size_t)n;
-    }
-    if ((size_t)n > l->p_cap) {
-        size_t c = (size_t)n;
+    if (c > l->p_cap) {
         if (text) {
             int32_t *a = realloc(l->pxi, c * per * sizeof *a);
             if (!a) goto out;
@@ -412,44 +463,52 @@ int zt_loader_prefetch(zt_loader *l, const uint64_t *rows, int n) {
         }
         l->p_cap = c;
     }
-    if (n) memcpy(l->rq, rows, (size_t)n * sizeof *rows);
-    l->rq_n = n;
-    if (!l->th_started) {
-        if (pthread_create(&l->th, NULL, worker, l) != 0) goto out;
-        l->th_started = 1;
-    }
-    l->pending = 1;
-    pthread_cond_broadcast(&l->cv);
-    rc = 0;
+    rc = queue(l, rows, n, l->pxf, l->pxi, l->py);
 out:
     pthread_mutex_unlock(&l->mu);
     return rc;
 }
 
-int zt_loader_take(zt_loader *l, float *xf, int32_t *xi, int32_t *y, char *err, size_t errlen) {
-    pthread_mutex_lock(&l->mu);
+/* Waits for the outstanding request (called with l->mu held); its rc. */
+static int wait_locked(zt_loader *l, char *err, size_t errlen) {
     if (!l->pending) {
-        pthread_mutex_unlock(&l->mu);
-        snprintf(err, errlen, "%s: dataset %s: zt_loader_take without a prefetch", l->path, l->dx_name);
+        snprintf(err, errlen, "%s: dataset %s: waiting for rows without a prefetch", l->path, l->dx_name);
         return -1;
     }
     while (l->pending == 1) pthread_cond_wait(&l->cv, &l->mu);
-    int rc = l->prc;
+    if (l->prc) snprintf(err, errlen, "%s", l->perr);
+    return l->prc;
+}
+
+int zt_loader_wait(zt_loader *l, char *err, size_t errlen) {
+    pthread_mutex_lock(&l->mu);
+    int rc = wait_locked(l, err, errlen);
+    l->pending = 0;
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+static void copy_if(void *dst, const void *src, size_t bytes) {
+    if (dst != src) memcpy(dst, src, bytes);
+}
+
+int zt_loader_take(zt_loader *l, float *xf, int32_t *xi, int32_t *y, char *err, size_t errlen) {
+    pthread_mutex_lock(&l->mu);
+    int had = l->pending != 0;
+    int rc = wait_locked(l, err, errlen);
     if (rc == 0 && l->rq_n > 0) {
         size_t n = (size_t)l->rq_n;
         if (l->info.kind == ZT_DS_TEXT) {
             size_t m = n * (size_t)l->info.ctx;
             if (!xi || !y) rc = -1;
-            else { memcpy(xi, l->pxi, m * sizeof *xi); memcpy(y, l->py, m * sizeof *y); }
+            else { copy_if(xi, l->oxi, m * sizeof *xi); copy_if(y, l->oy, m * sizeof *y); }
         } else {
             if (!xf || !y) rc = -1;
-            else { memcpy(xf, l->pxf, n * PIX * sizeof *xf); memcpy(y, l->py, n * sizeof *y); }
+            else { copy_if(xf, l->oxf, n * PIX * sizeof *xf); copy_if(y, l->oy, n * sizeof *y); }
         }
         if (rc) snprintf(err, errlen, "%s: dataset %s: missing output buffer", l->path, l->dx_name);
-    } else if (rc) {
-        snprintf(err, errlen, "%s", l->perr);
     }
-    l->pending = 0;
+    if (had) l->pending = 0;
     pthread_mutex_unlock(&l->mu);
     return rc;
 }
@@ -475,41 +534,33 @@ void zt_loader_close(zt_loader *l) {
 
 /* ---- statistics ------------------------------------------------------- */
 
-double zt_text_unigram_entropy(const char *h5, const char *split) {
-    char name[64];
+static double unigram_entropy(const char *h5, const char *split) {
+    char name[64], err[512];
     snprintf(name, sizeof name, "/%.20s/tokens", split ? split : "train");
-    htri_t is;
-    struct stat st;
-    if (!h5 || stat(h5, &st) != 0) return -1.0;
-    H5E_BEGIN_TRY { is = H5Fis_hdf5(h5); } H5E_END_TRY;
-    if (is <= 0) return -1.0;
-    hid_t f;
-    H5E_BEGIN_TRY { f = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
+    if (!h5) return -1.0;
+    hid_t f = zt_h5_open_ro(h5, NULL, err, sizeof err);
     if (f < 0) return -1.0;
     double H = -1.0;
     if (zt_h5_exists(f, name)) {
         hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
         hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
         hsize_t n = 0;
+        uint64_t at, counts[256] = {0};
+        int v;
         if (zt_h5_is_u8(t) && H5Sget_simple_extent_ndims(sp) == 1) {
             H5Sget_simple_extent_dims(sp, &n, NULL);
-            uint8_t *b = n ? malloc(n) : NULL;
-            if (b && H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) >= 0) {
-                uint64_t c[256] = {0};
-                for (hsize_t i = 0; i < n; i++) c[b[i]]++;
-                H = 0.0;
-                for (int k = 0; k < 256; k++)
-                    if (c[k]) {
-                        double p = (double)c[k] / (double)n;
-                        H -= p * log(p);
-                    }
-            }
-            free(b);
+            if (n && scan_u8(d, n, 256, &at, &v, counts) == 0) H = entropy(counts, n);
         }
         H5Sclose(sp);
         H5Tclose(t);
         H5Dclose(d);
     }
     H5Fclose(f);
+    return H;
+}
+
+double zt_text_unigram_entropy(const char *h5, const char *split) {
+    double H;
+    ZT_H5_QUIET(H = unigram_entropy(h5, split));
     return H;
 }

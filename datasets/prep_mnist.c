@@ -13,15 +13,15 @@
  * concatenated in digit order), split_seed; /train and /test carry
  * class_counts u64[10]. */
 #include "zt_data.h"
-#include "zt_h5util.h"
-#include "zt_sha256.h"
+#include "zt_h5util.h"    /* zt_h5_begin, zt_h5_write_u8, zt_h5_attr*, zt_h5_commit */
+#include "zt_sha256.h"    /* the raw files' checksum */
 
-#include <jansson.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
+#include <jansson.h>      /* the digit JSON files, package.json */
+#include <math.h>         /* lround */
+#include <stdio.h>        /* fopen, fread, snprintf */
+#include <stdlib.h>       /* malloc, realloc */
+#include <string.h>       /* memcpy, strlen */
+#include <sys/stat.h>     /* stat */
 
 #define PIX 784
 
@@ -233,9 +233,8 @@ int zt_prep_mnist(const char *json_dir, const char *out_h5, char *err, size_t er
         snprintf(src + sl, sizeof src - sl, " (%s{0..9}.json)", base);
 
         char tmp[4200];
-        zt_h5_tmp_path(out_h5, tmp, sizeof tmp);
-        hid_t f = zt_h5_create(tmp);
-        if (f < 0) { snprintf(err, errlen, "%s: cannot create file", out_h5); goto out; }
+        hid_t f = zt_h5_begin(out_h5, tmp, sizeof tmp, err, errlen);
+        if (f < 0) goto out;
         hsize_t dtr[3] = {n_train, 28, 28}, dte[3] = {n_test, 28, 28};
         int bad = 0;
         bad |= zt_h5_write_u8(f, "/train/images", 3, dtr, img);
@@ -245,15 +244,14 @@ int zt_prep_mnist(const char *json_dir, const char *out_h5, char *err, size_t er
         bad |= zt_h5_attr_str(f, "source", src, strlen(src));
         bad |= zt_h5_attr_str(f, "sha256", hex, 64);
         bad |= zt_h5_attr_str(f, "kind", "mnist", 5);
-        bad |= zt_h5_attr_u64(f, "n_train", n_train);
-        bad |= zt_h5_attr_u64(f, "n_test", n_test);
-        bad |= zt_h5_attr_u64(f, "split_seed", ZT_MNIST_SPLIT_SEED);
-        if (!bad) {
-            hid_t g = H5Gopen2(f, "/train", H5P_DEFAULT);
-            bad |= g < 0 || zt_h5_attr_u64v(g, "class_counts", cc_train, 10);
-            if (g >= 0) H5Gclose(g);
-            g = H5Gopen2(f, "/test", H5P_DEFAULT);
-            bad |= g < 0 || zt_h5_attr_u64v(g, "class_counts", cc_test, 10);
+        uint64_t seed = ZT_MNIST_SPLIT_SEED;
+        bad |= zt_h5_attr(f, "n_train", H5T_STD_U64LE, -1, &n_train);
+        bad |= zt_h5_attr(f, "n_test", H5T_STD_U64LE, -1, &n_test);
+        bad |= zt_h5_attr(f, "split_seed", H5T_STD_U64LE, -1, &seed);
+        for (int s = 0; s < 2 && !bad; s++) {
+            hid_t g;
+            ZT_H5_QUIET(g = H5Gopen2(f, s ? "/test" : "/train", H5P_DEFAULT));
+            bad |= g < 0 || zt_h5_attr(g, "class_counts", H5T_STD_U64LE, 10, s ? cc_test : cc_train);
             if (g >= 0) H5Gclose(g);
         }
         if (zt_h5_commit(f, bad, tmp, out_h5, err, errlen)) goto out;

@@ -7,15 +7,15 @@
  * sorted by name with strcmp, so the corpus does not depend on locale or
  * readdir order. */
 #include "zt_data.h"
-#include "zt_h5util.h"
-#include "zt_sha256.h"
+#include "zt_h5util.h"    /* zt_h5_begin, zt_h5_write_u8, zt_h5_attr*, zt_h5_commit */
+#include "zt_sha256.h"    /* the corpus checksum */
 
-#include <dirent.h>
-#include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
+#include <dirent.h>       /* opendir, readdir */
+#include <errno.h>        /* errno */
+#include <stdio.h>        /* fopen, fread, snprintf */
+#include <stdlib.h>       /* malloc, realloc, qsort */
+#include <string.h>       /* strcmp, strerror, memcpy */
+#include <sys/stat.h>     /* stat, lstat */
 
 typedef struct {
     char **v;
@@ -168,21 +168,22 @@ int zt_prep_text(const char *const *files, int n_files, const char *out_h5,
     }
 
     char tmp[4200];
-    zt_h5_tmp_path(out_h5, tmp, sizeof tmp);
-    hid_t f = zt_h5_create(tmp);
-    if (f < 0) { snprintf(err, errlen, "%s: cannot create file", out_h5); goto out; }
+    hid_t f = zt_h5_begin(out_h5, tmp, sizeof tmp, err, errlen);
+    if (f < 0) goto out;
     hsize_t dtr = n_train, dva = n_val;
+    uint64_t nf = (uint64_t)list.n;
+    int32_t V32 = V;
     int bad = 0;
     bad |= zt_h5_write_u8(f, "/train/tokens", 1, &dtr, buf);
     bad |= zt_h5_write_u8(f, "/val/tokens", 1, &dva, buf + n_train);
     bad |= zt_h5_attr_str(f, "vocab", vocab, (size_t)V);
-    bad |= zt_h5_attr_i32(f, "vocab_size", V);
+    bad |= zt_h5_attr(f, "vocab_size", H5T_STD_I32LE, -1, &V32);
     bad |= zt_h5_attr_str(f, "source", src, sl);
     bad |= zt_h5_attr_str(f, "sha256", hex, 64);
     bad |= zt_h5_attr_str(f, "kind", "text", 4);
-    bad |= zt_h5_attr_u64(f, "n_train", n_train);
-    bad |= zt_h5_attr_u64(f, "n_val", n_val);
-    bad |= zt_h5_attr_u64(f, "n_files", (uint64_t)list.n);
+    bad |= zt_h5_attr(f, "n_train", H5T_STD_U64LE, -1, &n_train);
+    bad |= zt_h5_attr(f, "n_val", H5T_STD_U64LE, -1, &n_val);
+    bad |= zt_h5_attr(f, "n_files", H5T_STD_U64LE, -1, &nf);
     if (zt_h5_commit(f, bad, tmp, out_h5, err, errlen)) goto out;
     rc = 0;
 out:

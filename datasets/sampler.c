@@ -1,4 +1,4 @@
-/* sampler.c — W-invariant distributed sampler (DESIGN.md "One training step").
+/* sampler.c — W-invariant distributed sampler: which rows each rank reads at a step.
  *
  * zt_perm: a keyed pseudo-random permutation of [0, n) in O(1) memory: a
  * balanced Feistel network on 2h bits (2^(2h) >= n, at most 4n) whose round

@@ -2,8 +2,8 @@
  * checksum attributes of prepared datasets. Internal to datasets/. */
 #ifndef ZT_SHA256_H
 #define ZT_SHA256_H
-#include <stddef.h>
-#include <stdint.h>
+#include <stddef.h>   /* size_t */
+#include <stdint.h>   /* uint8_t, uint32_t, uint64_t */
 
 typedef struct {
     uint32_t h[8];

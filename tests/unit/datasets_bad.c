@@ -180,19 +180,49 @@ Test(datasets_bad, empty_datasets) {
     expect_fail(ZT_DS_TEXT, "train", 8, "/train/tokens", "empty");
 }
 
-Test(datasets_bad, tokens_out_of_vocab) {
+/* 100 tokens i % 20 over a 20-letter vocabulary, token bad_at set to bad */
+static void tokens_with(int bad_at, uint8_t bad) {
     hid_t f = fx_create(path);
     uint8_t t[100];
     for (int i = 0; i < 100; i++) t[i] = (uint8_t)(i % 20);
-    t[77] = 20;
+    t[bad_at] = bad;
     hsize_t d = 100;
     fx_write(f, "/train/tokens", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, &d, t);
-    char vocab[20];
-    for (int i = 0; i < 20; i++) vocab[i] = (char)('a' + i);
-    fx_attr_str(f, "vocab", vocab, 20);
+    fx_attr_str(f, "vocab", "abcdefghijklmnopqrst", 20);
     fx_attr_i32(f, "vocab_size", 20);
     H5Fclose(f);
-    expect_fail(ZT_DS_TEXT, "train", 8, "/train/tokens", "token 20 at index 77 is >= vocab_size 20");
+}
+
+Test(datasets_bad, tokens_out_of_vocab) {
+    /* rows are windows [8r, 8r+8]: index 77 is first read by row 9 (72..80) */
+    tokens_with(77, 20);
+    expect_fail(ZT_DS_TEXT, "train", 8, "/train/tokens", "token 20 at index 77, in row 9 (ctx 8), is >= vocab_size 20");
+    /* index 8 is row 0's last target and row 1's first input: row 0 */
+    tokens_with(8, 255);
+    expect_fail(ZT_DS_TEXT, "train", 8, "/train/tokens", "token 255 at index 8, in row 0 (ctx 8)");
+    /* 100 tokens at ctx 8 make 12 rows (0..96): index 98 is read by none */
+    tokens_with(98, 21);
+    expect_fail(ZT_DS_TEXT, "train", 8, "/train/tokens", "token 21 at index 98, in the tail after the last row");
+    tokens_with(98, 19);
+    expect_ok(ZT_DS_TEXT, "train", 8);
+}
+
+/* Open is where labels are checked, so that a batch never needs it: a bad
+ * label in the eval split is refused too, and the first bad row is named. */
+Test(datasets_bad, bad_label_at_row_7_in_either_split) {
+    hid_t f = fx_create(path);
+    images(f, "/train/images", 50, 3, 28, 28);
+    labels_u8(f, "/train/labels", 50, -1, 0);
+    images(f, "/test/images", 20, 3, 28, 28);
+    uint8_t b[20];
+    for (int i = 0; i < 20; i++) b[i] = (uint8_t)(i % 10);
+    b[7] = 12;
+    b[15] = 200;
+    hsize_t d = 20;
+    fx_write(f, "/test/labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, &d, b);
+    H5Fclose(f);
+    expect_ok(ZT_DS_MNIST, "train", 0);
+    expect_fail(ZT_DS_MNIST, "test", 0, "/test/labels", "label 12 at row 7 is out of range [0,10)");
 }
 
 Test(datasets_bad, tokens_wrong_dtype_or_shape) {

@@ -1,7 +1,8 @@
 /* datasets_loader.c — the loader returns exactly the rows the sampler names
  * (fixture files written here with raw HDF5), directly and through the
- * prefetch thread; prep_text / prep_mnist on small inputs made here; the
- * `data prep` command's argument handling. */
+ * prefetch thread (copying, and straight into the caller's buffers); the
+ * unigram entropy counted at open; prep_text / prep_mnist on small inputs
+ * made here. */
 #include "datasets_util.h"
 #include "zt_data.h"
 #include <criterion/criterion.h>
@@ -449,30 +450,91 @@ Test(datasets_loader, prep_mnist_rejects_bad_json) {
     cr_assert(stat(out, &st) != 0, "no output file after a failure");
 }
 
-/* ---- `ztrain data ...` argument handling -------------------------------- */
+/* ---- prefetch straight into the caller's buffers ------------------------ */
 
-Test(datasets_loader, data_cmd_arguments_and_exit_codes) {
-    char out[300], txt[300], pkg[300];
-    fx_path(out, sizeof out, dir, "t.h5");
-    fx_path(txt, sizeof txt, dir, "in.txt");
-    fx_path(pkg, sizeof pkg, dir, "nothing-here");
-    write_file(txt, "hello there, general kenobi\nhello again\n");
-    char *a1[] = {"data"};
-    cr_assert_eq(zt_data_cmd(1, a1), 2);
-    char *a2[] = {"data", "prep", "mnist"};
-    cr_assert_eq(zt_data_cmd(3, a2), 2);
-    char *a3[] = {"data", "prep", "images", out};
-    cr_assert_eq(zt_data_cmd(4, a3), 2);
-    char *a4[] = {"data", "prep", "mnist", out, pkg};
-    cr_assert_eq(zt_data_cmd(5, a4), 4);
-    char *a5[] = {"data", "prep", "text", out, txt};
-    cr_assert_eq(zt_data_cmd(5, a5), 0);
-    struct stat st;
-    cr_assert(stat(out, &st) == 0);
-    char *a6[] = {"ztrain", "data", "prep", "text", out, txt};
-    cr_assert_eq(zt_data_cmd(6, a6), 0);
-    char *a7[] = {"data", "--help"};
-    cr_assert_eq(zt_data_cmd(2, a7), 0);
-    char *a8[] = {"data", "prep", "mnist", out, pkg, pkg};
-    cr_assert_eq(zt_data_cmd(6, a8), 2);
+/* Double-buffered as a training loop would: step s's rows go into set s&1
+ * while set (s-1)&1 is read; every step equals a direct read of its rows. */
+Test(datasets_loader, prefetch_into_double_buffered_equals_direct_reads) {
+    char path[300], err[1024];
+    fx_path(path, sizeof path, dir, "m.h5");
+    fx_mnist(path, 3000, 0);
+    zt_loader *l = zt_loader_open(path, ZT_DS_MNIST, "train", 0, err, sizeof err);
+    cr_assert(l, "%s", err);
+    enum { B = 64 };
+    zt_sampler s = {.n_rows = 3000, .global_batch = B * 2, .seed = 11};
+    static float xf[2][B * 784], ref_x[B * 784];
+    int32_t y[2][B], ref_y[B];
+    uint64_t rows[2][B];
+    zt_sampler_rows(&s, 0, 2, 1, rows[0]);
+    cr_assert_eq(zt_loader_prefetch_into(l, rows[0], B, xf[0], NULL, y[0]), 0);
+    cr_assert_eq(zt_loader_prefetch_into(l, rows[0], B, xf[1], NULL, y[1]), -1, "one request at a time");
+    for (uint64_t st = 0; st < 60; st++) {
+        int cur = (int)(st & 1), nxt = cur ^ 1;
+        cr_assert_eq(zt_loader_wait(l, err, sizeof err), 0, "%s", err);
+        zt_sampler_rows(&s, st + 1, 2, 1, rows[nxt]);
+        memset(xf[nxt], 0xff, sizeof xf[nxt]);
+        cr_assert_eq(zt_loader_prefetch_into(l, rows[nxt], B, xf[nxt], NULL, y[nxt]), 0);
+        cr_assert_eq(zt_loader_read(l, rows[cur], B, ref_x, NULL, ref_y, err, sizeof err), 0, "%s", err);
+        cr_assert(memcmp(ref_x, xf[cur], sizeof ref_x) == 0, "step %llu images differ", (unsigned long long)st);
+        cr_assert(memcmp(ref_y, y[cur], sizeof ref_y) == 0, "step %llu labels differ", (unsigned long long)st);
+        check_mnist_rows(rows[cur], B, xf[cur], y[cur], 0);
+    }
+    cr_assert_eq(zt_loader_wait(l, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(zt_loader_wait(l, err, sizeof err), -1, "nothing outstanding");
+    /* take after prefetch_into copies from the caller's set */
+    zt_sampler_rows(&s, 7, 2, 0, rows[0]);
+    cr_assert_eq(zt_loader_prefetch_into(l, rows[0], B, xf[0], NULL, y[0]), 0);
+    cr_assert_eq(zt_loader_take(l, ref_x, NULL, ref_y, err, sizeof err), 0, "%s", err);
+    check_mnist_rows(rows[0], B, ref_x, ref_y, 0);
+    /* a bad row comes back from wait, naming file and dataset */
+    uint64_t oob = 3000;
+    cr_assert_eq(zt_loader_prefetch_into(l, &oob, 1, xf[0], NULL, y[0]), 0);
+    cr_assert_eq(zt_loader_wait(l, err, sizeof err), -1);
+    cr_assert(strstr(err, path) && strstr(err, "/train/images") && strstr(err, "row 3000"), "%s", err);
+    zt_loader_close(l);
+
+    fx_path(path, sizeof path, dir, "t.h5");
+    fx_text(path, 50001, 999, 29);
+    l = zt_loader_open(path, ZT_DS_TEXT, "train", 16, err, sizeof err);
+    cr_assert(l, "%s", err);
+    s = (zt_sampler){.n_rows = zt_loader_rows(l), .global_batch = 32, .seed = 3};
+    static int32_t xi[2][32 * 16], yi[2][32 * 16];
+    for (uint64_t st = 0; st < 20; st++) {
+        int cur = (int)(st & 1);
+        zt_sampler_rows(&s, st, 1, 0, rows[cur]);
+        cr_assert_eq(zt_loader_prefetch_into(l, rows[cur], 32, NULL, xi[cur], yi[cur]), 0);
+        cr_assert_eq(zt_loader_wait(l, err, sizeof err), 0, "%s", err);
+        check_text_rows(rows[cur], 32, 16, xi[cur], yi[cur], 0, 29);
+    }
+    zt_loader_close(l);
+}
+
+/* The entropy counted while checking the tokens at open equals the separate
+ * zt_text_unigram_entropy and a count made here from the fixture's formula. */
+Test(datasets_loader, unigram_entropy_from_the_open_pass) {
+    char path[300], err[1024];
+    fx_path(path, sizeof path, dir, "t.h5");
+    const uint64_t NT = 123457, NV = 4001;
+    const int V = 23;
+    fx_text(path, NT, NV, V);
+    for (int sp = 0; sp < 2; sp++) {
+        uint64_t n = sp ? NV : NT, c[256] = {0};
+        for (uint64_t i = 0; i < n; i++) c[fx_tok(sp, i, V)]++;
+        double H = 0;
+        for (int k = 0; k < V; k++)
+            if (c[k]) H -= (double)c[k] / (double)n * log((double)c[k] / (double)n);
+        zt_loader *l = zt_loader_open(path, ZT_DS_TEXT, sp ? "val" : "train", 8, err, sizeof err);
+        cr_assert(l, "%s", err);
+        double Ho = zt_loader_info(l)->unigram_entropy;
+        zt_loader_close(l);
+        double Hs = zt_text_unigram_entropy(path, sp ? "val" : "train");
+        cr_assert(Ho == Hs, "open pass %.17g vs separate read %.17g", Ho, Hs);
+        cr_assert(fabs(Ho - H) < 1e-12, "split %d: %.17g, counted here %.17g", sp, Ho, H);
+        cr_assert(H > 1.0, "a fixture with a spread of tokens: %g", H);
+    }
+    fx_mnist(path, 20, 0);
+    zt_loader *l = zt_loader_open(path, ZT_DS_MNIST, "train", 0, err, sizeof err);
+    cr_assert(l, "%s", err);
+    cr_assert(zt_loader_info(l)->unigram_entropy == 0.0);
+    zt_loader_close(l);
 }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 void fx_tmpdir(char *out) {
@@ -115,4 +117,64 @@ void fx_text(const char *path, uint64_t n_train, uint64_t n_val, int V) {
     fx_attr_str(f, "vocab", vocab, (size_t)V);
     fx_attr_i32(f, "vocab_size", V);
     H5Fclose(f);
+}
+
+char *fx_slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    size_t n = 0, cap = 4096;
+    char *b = malloc(cap);
+    cr_assert(b);
+    if (f) {
+        size_t k;
+        while ((k = fread(b + n, 1, cap - n - 1, f)) > 0) {
+            n += k;
+            if (cap - n < 2) { b = realloc(b, cap *= 2); cr_assert(b); }
+        }
+        fclose(f);
+    }
+    b[n] = 0;
+    return b;
+}
+
+static int saved_fd2 = -1;
+static char cap_path[300];
+
+void fx_stderr_begin(const char *dir) {
+    fflush(stderr);
+    fx_path(cap_path, sizeof cap_path, dir, "stderr.txt");
+    int fd = open(cap_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert(fd >= 0);
+    saved_fd2 = dup(2);
+    dup2(fd, 2);
+    close(fd);
+}
+
+char *fx_stderr_end(void) {
+    fflush(stderr);
+    dup2(saved_fd2, 2);
+    close(saved_fd2);
+    saved_fd2 = -1;
+    return fx_slurp(cap_path);
+}
+
+int fx_run(int (*fn)(int, char **), int argc, char **argv, const char *dir, char **out, char **err) {
+    char po[300], pe[300];
+    fx_path(po, sizeof po, dir, "run.out");
+    fx_path(pe, sizeof pe, dir, "run.err");
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int o = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644), e = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(o, 1);
+        dup2(e, 2);
+        int rc = fn(argc, argv);
+        fflush(NULL);
+        _exit(rc);
+    }
+    int st = 0;
+    cr_assert(waitpid(pid, &st, 0) == pid);
+    *out = fx_slurp(po);
+    *err = fx_slurp(pe);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

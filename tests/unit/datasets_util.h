@@ -35,4 +35,15 @@ static inline uint8_t fx_tok(int split, uint64_t i, int V) {
 void fx_mnist(const char *path, uint64_t n_train, uint64_t n_test);
 /* A valid text file with vocab bytes 'a'.. of size V. */
 void fx_text(const char *path, uint64_t n_train, uint64_t n_val, int V);
+
+/* stderr (fd 2) into the file dir/stderr.txt from begin to end; end restores
+ * it and returns what was written (malloc'd, NUL-terminated). */
+void  fx_stderr_begin(const char *dir);
+char *fx_stderr_end(void);
+/* Runs fn(argc, argv) in a child process (it may exit through zt_fatal) with
+ * stdout and stderr into files under dir; returns its exit status (128+sig if
+ * killed) and what it printed (malloc'd). */
+int fx_run(int (*fn)(int, char **), int argc, char **argv, const char *dir, char **out, char **err);
+/* The whole file (malloc'd, NUL-terminated; "" if absent). */
+char *fx_slurp(const char *path);
 #endif
