@@ -42,7 +42,7 @@ int zt_info_main(int argc, char **argv) {
     }
     zt_proc_t p;
     if (zt_boot_init(&p)) zt_fatal(ZT_EXIT_INTERNAL, "info: PMIx bootstrap failed");
-    zt_log_set_identity(p.rank, p.jobid, strcmp(p.stepid, "-") ? p.stepid : "", p.restarts);
+    zt_log_set_identity(p.rank, p.jobid, p.stepid, p.restarts);
     zt_comm *c = zt_comm_create(backend, &p, 60);
     if (!c) zt_fatal(ZT_EXIT_INTERNAL, "info: cannot create the %s communicator", backend);
     char line[1024];

@@ -1,8 +1,8 @@
 /* train.c — `ztrain train`: the life of one job, one phase per function.
  *
  *   parse_args    the command line (getopt_long)
- *   set_up        config, boot, the checks that need the job (W, GPUs),
- *                 communicators, ckpt.dir claimed, data, model, engine
+ *   set_up        boot, the checks that need the job (W, GPUs), communicators,
+ *                 claim_ckpt, data, model, engine, metrics file
  *   claim_ckpt    rank 0 locks ckpt.dir and compares the checkpoint's config
  *                 with ours; every rank learns the verdict
  *   resume        load the checkpoint (if any), start the saver
@@ -188,8 +188,7 @@ static void boot(run *R) {
     if (zt_boot_init(&R->proc)) zt_fatal(ZT_EXIT_INTERNAL, "PMIx bootstrap failed");
     R->W = R->proc.size; R->r = R->proc.rank;
     R->proc.restarts += zt_parse_int_env("ZT_RESUBMITS", 0);   /* sbatch/train.sbatch resubmissions */
-    const char *step = strcmp(R->proc.stepid, "-") ? R->proc.stepid : "";
-    zt_log_set_identity(R->r, R->proc.jobid, step, R->proc.restarts);
+    zt_log_set_identity(R->r, R->proc.jobid, R->proc.stepid, R->proc.restarts);   /* "[job J.S restart R]" */
     setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
@@ -271,8 +270,8 @@ static void read_ckpt_config(run *R, char *why, size_t cap) {
 
 static void claim_ckpt(run *R) {
     char why[2048] = "";    /* rank 0's reason to stop; empty: go on */
+    R->lock_fd = -1;
     if (R->r == 0) {
-        R->lock_fd = -1;
         if (R->cfg.ckpt_dir[0]) lock_ckpt_dir(R, why, sizeof why);
         if (!why[0]) read_ckpt_config(R, why, sizeof why);
     }
@@ -600,7 +599,7 @@ static void tear_down(run *R) {
     zt_comm_destroy(R->ctl);
     zt_comm_finalize();
     zt_boot_finalize();
-    if (R->r == 0) zt_ck_unlock(R->lock_fd);   /* after the last checkpoint is committed */
+    zt_ck_unlock(R->lock_fd);   /* after the last checkpoint is committed */
     free(R->xf); free(R->xi); free(R->y); free(R->rows); free(R->mbs);
     free(R->ck_cfg); free(R->a.sets);
 }
