@@ -1,8 +1,8 @@
 /* ckpt_tools.c — `ztrain ckpt info|verify|export` (zt_ck_cmd; argv[0] = "ckpt").
  *
  *   ztrain ckpt info   DIR            meta, tensors, shards with CRC state
- *   ztrain ckpt verify DIR            exit 0, or 1 naming every bad shard
- *   ztrain ckpt export DIR OUT.h5 [--optim]
+ *   ztrain ckpt verify DIR            exit 0, or 5 naming every bad shard
+ *   ztrain ckpt export [--optim] DIR OUT.h5
  *                                     one file: /param/<name> in global shape
  *                                     (and /optim/<slot>/<name> with --optim)
  * DIR is a step dir or a checkpoint root (then its `latest`).
@@ -11,21 +11,27 @@
  * the launcher), 2 usage (= ZT_EXIT_CONFIG). */
 #include "ckpt_internal.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include <getopt.h>   /* getopt_long */
+#include <stdio.h>    /* printf, fprintf */
+#include <stdlib.h>   /* malloc */
+#include <string.h>   /* strcmp */
+#include <unistd.h>   /* unlink */
 
 #define EXIT_BAD   5   /* ZT_EXIT_CKPT */
 #define EXIT_USAGE 2   /* ZT_EXIT_CONFIG */
 
-static int usage(void) {
-    fprintf(stderr,
-            "usage: ztrain ckpt info DIR\n"
-            "       ztrain ckpt verify DIR\n"
-            "       ztrain ckpt export DIR OUT.h5 [--optim]\n"
-            "DIR: a step dir (ckpt/step-00001200) or a checkpoint root with a `latest` file\n");
-    return EXIT_USAGE;
+/* sub: "info" | "verify" | "export", or NULL for all three */
+static void usage(FILE *f, const char *sub) {
+    if (!sub || !strcmp(sub, "info"))
+        fprintf(f, "usage: ztrain ckpt info DIR              meta, tensors, shards with their CRC state\n");
+    if (!sub || !strcmp(sub, "verify"))
+        fprintf(f, "usage: ztrain ckpt verify DIR            exit 0, or 5 naming every bad shard\n");
+    if (!sub || !strcmp(sub, "export"))
+        fprintf(f, "usage: ztrain ckpt export [--optim] DIR OUT.h5\n"
+                   "                                         one HDF5 file: /param/<name> in global shape\n"
+                   "      --optim                            also /optim/<slot>/<name>\n");
+    fprintf(f, "DIR: a step dir (ckpt/step-00001200) or a checkpoint root with a `latest` file\n"
+               "exit: 0 ok, 2 usage, 5 checkpoint bad, incomplete or missing\n");
 }
 
 static void shape_str(const zt_ck_tensor *t, char *out, size_t cap) {
@@ -184,19 +190,45 @@ fail:
     return EXIT_BAD;
 }
 
+static const struct option CKPT_OPTS[] = {
+    { "optim", no_argument, NULL, 'o' },
+    { "help",  no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 } };
+
 int zt_ck_cmd(int argc, char **argv) {
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) return usage(), 0;
-    if (argc < 3) return usage();
+    if (argc < 2) { usage(stderr, NULL); return EXIT_USAGE; }
     const char *sub = argv[1];
+    if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) { usage(stdout, NULL); return 0; }
+    int npos = !strcmp(sub, "export") ? 2 : (!strcmp(sub, "info") || !strcmp(sub, "verify")) ? 1 : 0;
+    if (!npos) {
+        fprintf(stderr, "ztrain ckpt: unknown subcommand '%s'\n", sub);
+        usage(stderr, NULL);
+        return EXIT_USAGE;
+    }
+    int with_optim = 0;
+    optind = 0; opterr = 0;    /* fresh parse (glibc), our own messages */
+    for (int o; (o = getopt_long(argc - 1, argv + 1, ":h", CKPT_OPTS, NULL)) != -1;) {
+        if (o == 'h') { usage(stdout, sub); return 0; }
+        if (o == 'o' && !strcmp(sub, "export")) { with_optim = 1; continue; }
+        if (o == '?' && optopt) fprintf(stderr, "ztrain ckpt %s: unknown option '-%c'\n", sub, optopt);
+        else fprintf(stderr, "ztrain ckpt %s: unknown option '%s'\n", sub, argv[optind]);
+        usage(stderr, sub);
+        return EXIT_USAGE;
+    }
+    char **pos = argv + 1 + optind;
+    int n = argc - 1 - optind;
+    if (n != npos) {
+        fprintf(stderr, "ztrain ckpt %s: expected %s, got %d argument%s\n", sub,
+                npos == 2 ? "DIR OUT.h5" : "DIR", n, n == 1 ? "" : "s");
+        usage(stderr, sub);
+        return EXIT_USAGE;
+    }
     char dir[PATH_MAX], err[1024];
-    int info = !strcmp(sub, "info") && argc == 3, verify = !strcmp(sub, "verify") && argc == 3;
-    int export = !strcmp(sub, "export") && (argc == 4 || (argc == 5 && !strcmp(argv[4], "--optim")));
-    if (!info && !verify && !export) return usage();
-    if (zt_ck_locate(argv[2], dir, sizeof dir, err, sizeof err) < 0) {
+    if (zt_ck_locate(pos[0], dir, sizeof dir, err, sizeof err) < 0) {
         fprintf(stderr, "ztrain ckpt %s: %s\n", sub, err);
         return EXIT_BAD;
     }
-    if (info) return cmd_info(dir);
-    if (verify) return cmd_verify(dir);
-    return cmd_export(dir, argv[3], argc == 5);
+    if (!strcmp(sub, "info")) return cmd_info(dir);
+    if (!strcmp(sub, "verify")) return cmd_verify(dir);
+    return cmd_export(dir, pos[1], with_optim);
 }

@@ -122,6 +122,26 @@ int zt_ck_shard_info(const zt_ck_reader *r, int i, uint64_t *lo, uint64_t *hi, u
 #define ZT_CK_SHARD_MISSING 2
 int zt_ck_check_shard(zt_ck_reader *r, int i, char *err, size_t errlen);
 
+/* --- one job per checkpoint root (ckpt_lock.c) --- */
+#define ZT_CK_LOCK_FILE ".lock"
+#define ZT_CK_LOCK_BUSY (-2)
+typedef struct {
+    char job[64], host[256];
+    long pid;                   /* -1 when the file names nobody */
+} zt_ck_lock_holder;
+/* mkdir -p; 0 or -1 + err naming the directory. */
+int  zt_ck_mkdir_p(const char *path, char *err, size_t errlen);
+/* Create root (mkdir -p) and take an exclusive flock(2) on root/.lock without
+ * waiting; then write "job <job> host <hostname> pid <pid>\n" into it.
+ * Returns the descriptor (>= 0), which holds the lock until zt_ck_unlock or
+ * the end of the process (the kernel drops it however the process ends, so a
+ * killed job leaves no stale lock); ZT_CK_LOCK_BUSY if another process holds
+ * it, with *holder (may be NULL) read from the file ("?" / -1 for what it
+ * does not say); -1 + err on an I/O error. Holders on other hosts are seen
+ * where the filesystem carries flock (local disks, NFSv4, Lustre -o flock). */
+int  zt_ck_lock(const char *root, const char *job, zt_ck_lock_holder *holder, char *err, size_t errlen);
+void zt_ck_unlock(int fd);
+
 /* --- tools (ckpt_tools.c): `ztrain ckpt info|verify|export` --- */
 int zt_ck_cmd(int argc, char **argv);
 #endif

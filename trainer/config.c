@@ -3,11 +3,13 @@
  * errors that name the file, line and key. */
 #include "config.h"
 #include <ini.h>      /* ini_parse_stream: the ini reader */
-#include <stdio.h>    /* FILE, snprintf */
-#include <stdlib.h>   /* strtol, strtod */
+#include <stdio.h>    /* FILE, snprintf, fmemopen */
+#include <stdlib.h>   /* strtol, strtod, getenv */
 #include <string.h>   /* strcmp, strncpy */
 #include <errno.h>    /* errno */
 #include <stddef.h>   /* offsetof */
+#include <sys/stat.h> /* stat: a config path that is a directory */
+#include "optim.h"    /* zt_lr_sched_parse: the schedule names */
 
 typedef enum { T_STR, T_INT, T_LONG, T_DBL, T_BOOL } ktype;
 typedef struct {
@@ -50,8 +52,10 @@ static const keydef KEYS[] = {
     D("optim.beta2",        beta2,       "0.999",  "adamw beta2"),
     D("optim.eps",          eps,         "1e-8",   "adamw epsilon"),
     D("optim.weight_decay", weight_decay,"0.0",    "weight decay on 2-D weights (adamw: decoupled; sgd: L2, as PyTorch)"),
+    S("optim.schedule",     lr_schedule, "cosine", "cosine | linear | constant | wsd: learning rate after the warmup (wsd: warmup-stable-decay)"),
     L("optim.warmup_steps", warmup_steps,"0",      "linear warmup steps"),
-    D("optim.min_lr_frac",  min_lr_frac, "0.1",    "cosine decay floor, fraction of lr"),
+    D("optim.min_lr_frac",  min_lr_frac, "0.1",    "decay floor, fraction of lr, reached at train.steps (cosine, linear, wsd)"),
+    D("optim.decay_frac",   decay_frac,  "0.2",    "wsd: fraction of the steps after warmup spent decaying linearly to the floor"),
     D("optim.grad_clip",    grad_clip,   "0",      "clip global grad norm to this (0 = off)"),
     S("data.path",          data_path,   "data/mnist.h5", "HDF5 dataset from `ztrain data prep`"),
     L("eval.every",         eval_every,  "0",      "evaluate every N steps (0 = only at the end)"),
@@ -107,12 +111,13 @@ typedef struct {
     int line;
     char *err; size_t errlen;
     int failed, fail_line;
+    size_t bytes;           /* read so far: 0 at the end means an empty file */
 } parse_ctx;
 
 static char *reader(char *str, int num, void *stream) {
     parse_ctx *x = stream;
     char *r = fgets(str, num, x->f);
-    if (r) x->line++;
+    if (r) { x->line++; x->bytes += strlen(r); }
     return r;
 }
 
@@ -143,11 +148,27 @@ static int handler(void *user, const char *section, const char *name, const char
     return 1;
 }
 
+int zt_config_mlp_hidden(const zt_config *c, int *out, int cap) {
+    char buf[sizeof c->mlp_hidden], *save = NULL;
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", c->mlp_hidden);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *end;
+        long h = strtol(t, &end, 10);
+        if (end == t || *end || h <= 0 || h > 1 << 20 || n >= cap) return -1;
+        out[n++] = (int)h;
+    }
+    return n ? n : -1;
+}
+
 /* Range checks after everything is set; messages name where the key came from. */
 static int validate(zt_config *c, char *err, size_t errlen) {
 #define BAD(key, ...) do { snprintf(err, errlen, "%s: %s: ", zt_config_origin(c, key), key); \
         size_t n_ = strlen(err); snprintf(err + n_, errlen - n_, __VA_ARGS__); return -1; } while (0)
     if (strcmp(c->model_name, "mlp") && strcmp(c->model_name, "gpt")) BAD("model.name", "expected mlp or gpt, got '%s'", c->model_name);
+    int hidden[ZT_MLP_MAX_HIDDEN];
+    if (!strcmp(c->model_name, "mlp") && zt_config_mlp_hidden(c, hidden, ZT_MLP_MAX_HIDDEN) < 0)
+        BAD("model.hidden", "expected 1 to %d positive widths separated by commas, got '%s'", ZT_MLP_MAX_HIDDEN, c->mlp_hidden);
     if (c->global_batch <= 0) BAD("train.global_batch", "must be > 0");
     if (c->micro_batch <= 0) BAD("train.micro_batch", "must be > 0");
     if (c->steps <= 0) BAD("train.steps", "must be > 0");
@@ -156,6 +177,16 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (strcmp(c->device, "cpu") && strcmp(c->device, "cuda")) BAD("train.device", "expected cpu or cuda, got '%s'", c->device);
     if (strcmp(c->precision, "fp32") && strcmp(c->precision, "bf16")) BAD("train.precision", "expected fp32 or bf16, got '%s'", c->precision);
     if (strcmp(c->backend, "auto") && strcmp(c->backend, "mpi") && strcmp(c->backend, "nccl")) BAD("train.backend", "expected auto, mpi or nccl, got '%s'", c->backend);
+    /* tensors live where the device is: MPI moves host memory, NCCL GPU memory */
+    int cuda = !strcmp(c->device, "cuda");
+    if (cuda && !strcmp(c->backend, "mpi"))
+        BAD("train.backend", "mpi cannot carry train.device = cuda tensors (%s): use nccl or auto",
+            zt_config_origin(c, "train.device"));
+    if (!cuda && !strcmp(c->backend, "nccl"))
+        BAD("train.backend", "nccl needs train.device = cuda (%s is %s): use mpi or auto",
+            zt_config_origin(c, "train.device"), c->device);
+    if (!cuda && !strcmp(c->precision, "bf16"))
+        BAD("train.precision", "bf16 needs train.device = cuda (the CPU path is fp32)");
     if (c->threads < 0) BAD("train.threads", "must be >= 0");
     if (c->comm_timeout <= 0) BAD("train.comm_timeout", "must be > 0");
     if (strcmp(c->optim_name, "sgd") && strcmp(c->optim_name, "adamw")) BAD("optim.name", "expected sgd or adamw, got '%s'", c->optim_name);
@@ -163,6 +194,10 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (c->beta1 < 0 || c->beta1 >= 1) BAD("optim.beta1", "must be in [0, 1)");
     if (c->beta2 < 0 || c->beta2 >= 1) BAD("optim.beta2", "must be in [0, 1)");
     if (c->min_lr_frac < 0 || c->min_lr_frac > 1) BAD("optim.min_lr_frac", "must be in [0, 1]");
+    zt_lr_sched sched;
+    if (zt_lr_sched_parse(c->lr_schedule, &sched))
+        BAD("optim.schedule", "expected cosine, linear, constant or wsd, got '%s'", c->lr_schedule);
+    if (c->decay_frac < 0 || c->decay_frac > 1) BAD("optim.decay_frac", "must be in [0, 1]");
     if (c->grad_clip < 0) BAD("optim.grad_clip", "must be >= 0");
     if (c->warmup_steps < 0) BAD("optim.warmup_steps", "must be >= 0");
     if (c->log_every <= 0) BAD("log.every", "must be > 0");
@@ -181,8 +216,8 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     return 0;
 }
 
-int zt_config_load(zt_config *c, const char *file, char **sets, int n_sets,
-                   char *err, size_t errlen) {
+/* Defaults for every key. */
+static int set_defaults(zt_config *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     char why[160];
     for (int i = 0; i < NKEYS; i++) {
@@ -191,15 +226,39 @@ int zt_config_load(zt_config *c, const char *file, char **sets, int n_sets,
         }
         snprintf(c->origin[i], sizeof c->origin[i], "default");
     }
-    if (file) {
-        parse_ctx x = { .c = c, .file = file, .err = err, .errlen = errlen };
-        x.f = fopen(file, "r");
-        if (!x.f) { snprintf(err, errlen, "%s: cannot open config: %s", file, strerror(errno)); return -1; }
-        int rc = ini_parse_stream(reader, &x, handler, &x);
-        fclose(x.f);
-        if (x.failed && rc == x.fail_line) return -1;
-        if (rc != 0) { snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", file, rc); return -1; }
+    return 0;
+}
+
+/* The ini text of f (named `name` in messages) over what c holds. */
+static int parse_stream(zt_config *c, FILE *f, const char *name, char *err, size_t errlen) {
+    parse_ctx x = { .c = c, .file = name, .f = f, .err = err, .errlen = errlen };
+    int rc = ini_parse_stream(reader, &x, handler, &x);
+    if (x.failed && rc == x.fail_line) return -1;
+    if (rc != 0) { snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", name, rc); return -1; }
+    if (x.bytes == 0) { snprintf(err, errlen, "%s: the config file is empty", name); return -1; }
+    return 0;
+}
+
+/* A config path a person typed: a directory (`--config configs`) or an empty
+ * file would otherwise train the defaults without a word. */
+static int parse_file(zt_config *c, const char *file, char *err, size_t errlen) {
+    struct stat st;
+    if (stat(file, &st) < 0) { snprintf(err, errlen, "%s: cannot open config: %s", file, strerror(errno)); return -1; }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a directory, not a config file (expected --config FILE.ini)", file); return -1;
     }
+    FILE *f = fopen(file, "r");
+    if (!f) { snprintf(err, errlen, "%s: cannot open config: %s", file, strerror(errno)); return -1; }
+    int rc = parse_stream(c, f, file, err, errlen);
+    if (rc == 0 && ferror(f)) { snprintf(err, errlen, "%s: cannot read config: %s", file, strerror(errno)); rc = -1; }
+    fclose(f);
+    return rc;
+}
+
+int zt_config_load(zt_config *c, const char *file, char **sets, int n_sets,
+                   char *err, size_t errlen) {
+    if (set_defaults(c, err, errlen)) return -1;
+    if (file && parse_file(c, file, err, errlen)) return -1;
     for (int i = 0; i < n_sets; i++) {
         const char *eq = strchr(sets[i], '=');
         char key[160];
@@ -215,18 +274,53 @@ int zt_config_load(zt_config *c, const char *file, char **sets, int n_sets,
     return 0;
 }
 
+int zt_config_load_text(zt_config *c, const char *text, const char *name, char *err, size_t errlen) {
+    if (set_defaults(c, err, errlen)) return -1;
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    if (!f) { snprintf(err, errlen, "%s: %s", name, strerror(errno)); return -1; }
+    int rc = parse_stream(c, f, name, err, errlen);
+    fclose(f);
+    if (rc == 0) zt_config_render(c);
+    return rc;
+}
+
+int zt_config_check_job(const zt_config *c, const zt_job_shape *j, char *err, size_t errlen) {
+    if (c->global_batch % ((long)j->world * c->micro_batch)) {
+        snprintf(err, errlen, "%s: train.global_batch = %ld is not divisible by W (%d) x train.micro_batch (%ld)",
+                 zt_config_origin(c, "train.global_batch"), c->global_batch, j->world, c->micro_batch);
+        return -1;
+    }
+    if (strcmp(c->device, "cuda")) return 0;
+    if (!j->have_cuda) {
+        snprintf(err, errlen, "%s: train.device = cuda but this binary was built without CUDA",
+                 zt_config_origin(c, "train.device"));
+        return -1;
+    }
+    /* one GPU per local rank: more ranks than GPUs would share one (NCCL
+     * refuses that with "duplicate GPU", after a long init) */
+    if (j->local_ranks > j->gpus) {
+        const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+        snprintf(err, errlen, "%s: train.device = cuda: %d ranks on host %s but %d GPU(s) visible there "
+                 "(one GPU per local rank; CUDA_VISIBLE_DEVICES=%s)", zt_config_origin(c, "train.device"),
+                 j->local_ranks, j->host, j->gpus, vis ? vis : "unset");
+        return -1;
+    }
+    return 0;
+}
+
 const char *zt_config_origin(const zt_config *c, const char *key) {
     int i = find_key(key);
     return i < 0 ? "?" : c->origin[i];
 }
 
-static void render_value(const zt_config *c, int i, char *out, size_t cap) {
+/* exact: doubles with 17 digits (comparisons, the saved text); else %g (messages) */
+static void render_value(const zt_config *c, int i, char *out, size_t cap, int exact) {
     const char *p = (const char *)c + KEYS[i].off;
     switch (KEYS[i].type) {
     case T_STR:  snprintf(out, cap, "%s", p); break;
     case T_INT:  snprintf(out, cap, "%d", *(const int *)p); break;
     case T_LONG: snprintf(out, cap, "%ld", *(const long *)p); break;
-    case T_DBL:  snprintf(out, cap, "%.17g", *(const double *)p); break;
+    case T_DBL:  snprintf(out, cap, exact ? "%.17g" : "%g", *(const double *)p); break;
     case T_BOOL: snprintf(out, cap, "%s", *(const int *)p ? "true" : "false"); break;
     }
 }
@@ -242,13 +336,58 @@ void zt_config_render(zt_config *c) {
             strcpy(sec, s);
         }
         if (n >= sizeof c->text) break;
-        char v[600]; render_value(c, i, v, sizeof v);
+        char v[600]; render_value(c, i, v, sizeof v, 1);
         n += (size_t)snprintf(c->text + n, sizeof c->text - n, "%s = %s\n", dot + 1, v);
     }
 }
 
+/* Keys a checkpoint cannot follow: they change the parameter layout or what
+ * one optimizer step means (the data order and the gradient scale). */
+static const char *const RESUME_FIXED[] = {
+    "model.name", "model.hidden", "model.ctx", "model.d_model", "model.n_layer", "model.n_head",
+    "train.global_batch", "train.micro_batch", "optim.name", NULL };
+/* Keys that reshape the learning-rate curve from the resume step on. */
+static const char *const SCHEDULE[] = {
+    "train.steps", "optim.schedule", "optim.warmup_steps", "optim.lr", "optim.min_lr_frac",
+    "optim.decay_frac", NULL };
+
+/* Does a difference in `key` matter between configs a and b? The width keys
+ * of one model kind mean nothing to the other; decay_frac only shapes wsd. */
+static int key_matters(const char *key, const zt_config *a, const zt_config *b) {
+    int mlp = !strcmp(a->model_name, "mlp") && !strcmp(b->model_name, "mlp");
+    int gpt = !strcmp(a->model_name, "gpt") && !strcmp(b->model_name, "gpt");
+    if (!strcmp(key, "model.hidden")) return mlp;
+    if (!strncmp(key, "model.", 6) && strcmp(key, "model.name")) return gpt;
+    if (!strcmp(key, "optim.decay_frac")) return !strcmp(a->lr_schedule, "wsd") || !strcmp(b->lr_schedule, "wsd");
+    return 1;
+}
+
+int zt_config_diff(const zt_config *old, const zt_config *now, zt_config_keyset set, char *out, size_t cap) {
+    const char *const *keys = set == ZT_KEYS_RESUME_FIXED ? RESUME_FIXED : SCHEDULE;
+    int n = 0; size_t len = 0;
+    if (cap) out[0] = 0;
+    for (int k = 0; keys[k]; k++) {
+        int i = find_key(keys[k]);
+        if (i < 0 || !key_matters(keys[k], old, now)) continue;
+        char a[600], b[600];
+        render_value(old, i, a, sizeof a, 1); render_value(now, i, b, sizeof b, 1);
+        if (!strcmp(a, b)) continue;
+        render_value(old, i, a, sizeof a, 0); render_value(now, i, b, sizeof b, 0);
+        if (len < cap) len += (size_t)snprintf(out + len, cap - len, "%s%s %s -> %s", n ? ", " : "", keys[k], a, b);
+        n++;
+    }
+    return n;
+}
+
+/* Markdown cell text: a '|' inside a cell would end it. */
+static void put_cell(const char *s) {
+    for (; *s; s++) { if (*s == '|') putchar('\\'); putchar(*s); }
+}
+
 void zt_config_print_keys(void) {
     printf("| key | default | meaning |\n|---|---|---|\n");
-    for (int i = 0; i < NKEYS; i++)
-        printf("| `%s` | `%s` | %s |\n", KEYS[i].key, KEYS[i].dflt, KEYS[i].doc);
+    for (int i = 0; i < NKEYS; i++) {
+        printf("| `%s` | `", KEYS[i].key); put_cell(KEYS[i].dflt);
+        printf("` | "); put_cell(KEYS[i].doc); printf(" |\n");
+    }
 }

@@ -24,7 +24,8 @@ typedef struct {
     double comm_timeout;        /* seconds, any collective */
     /* [optim] */
     char   optim_name[16];      /* sgd | adamw */
-    double lr, momentum, beta1, beta2, eps, weight_decay, min_lr_frac, grad_clip;
+    char   lr_schedule[16];     /* cosine | linear | constant | wsd */
+    double lr, momentum, beta1, beta2, eps, weight_decay, min_lr_frac, grad_clip, decay_frac;
     int    nesterov;
     long   warmup_steps;
     /* [data] */
@@ -47,13 +48,42 @@ typedef struct {
 } zt_config;
 
 /* Defaults, then FILE (may be NULL), then each "section.key=value" override.
+ * FILE must be a readable, non-empty file (a directory is an error).
  * On error: message naming the file/line (or --set) and key, returns -1. */
 int  zt_config_load(zt_config *c, const char *file, char **sets, int n_sets,
                     char *err, size_t errlen);
+/* Defaults, then the ini `text` (a checkpoint's saved config; `name` in
+ * messages). No range checks: an old config is read as it was. 0 or -1. */
+int  zt_config_load_text(zt_config *c, const char *text, const char *name, char *err, size_t errlen);
+/* model.hidden as widths: the count (1..cap), or -1 if it is not a list of
+ * positive integers. */
+#define ZT_MLP_MAX_HIDDEN 8
+int  zt_config_mlp_hidden(const zt_config *c, int *out, int cap);
 /* "file:line" where key ("train.global_batch") was set, or "default". */
 const char *zt_config_origin(const zt_config *c, const char *key);
 /* Fill c->text with the effective config, one `key = value` per line. */
 void zt_config_render(zt_config *c);
-/* Print the key table (section.key, default, doc) for the README / --help. */
+/* Print the key table (section.key, default, doc) as markdown for the README. */
 void zt_config_print_keys(void);
+
+/* What a config is checked against once the job is known. */
+typedef struct {
+    int world;              /* W */
+    int local_ranks;        /* ranks on this host */
+    int gpus;               /* GPUs visible on this host (only read for cuda) */
+    int have_cuda;          /* this binary has the CUDA op table */
+    const char *host;
+} zt_job_shape;
+/* global_batch divisible by W x micro_batch; cuda only in a CUDA build and
+ * with a GPU per local rank. 0, or -1 + message naming key and origin. */
+int  zt_config_check_job(const zt_config *c, const zt_job_shape *j, char *err, size_t errlen);
+
+/* Differences between a checkpoint's config (old) and this run's (now):
+ * ZT_KEYS_RESUME_FIXED: keys a resume cannot follow (the model, the batch
+ *   geometry, the optimizer) — a changed one is a config error;
+ * ZT_KEYS_SCHEDULE: keys of the learning-rate schedule (steps, schedule,
+ *   warmup, lr, floor, wsd decay fraction) — reported, then followed.
+ * Writes "key old -> new, ..." into out; returns the number of keys that differ. */
+typedef enum { ZT_KEYS_RESUME_FIXED = 0, ZT_KEYS_SCHEDULE = 1 } zt_config_keyset;
+int  zt_config_diff(const zt_config *old, const zt_config *now, zt_config_keyset set, char *out, size_t cap);
 #endif

@@ -27,6 +27,7 @@ void zt_optim_defaults(zt_optim_cfg *c, zt_optim_kind kind) {
     c->sched = ZT_LR_COSINE;
     c->min_lr_frac = 0.1f;
     c->grad_clip = 1.0f;
+    c->decay_frac = 0.2f;
     if (kind == ZT_OPTIM_SGD) {
         c->lr = 0.1f;
         c->momentum = 0.9f;
@@ -52,7 +53,19 @@ int zt_lr_sched_parse(const char *name, zt_lr_sched *s) {
     if (!name) return -1;
     if (strcmp(name, "cosine") == 0) { *s = ZT_LR_COSINE; return 0; }
     if (strcmp(name, "const") == 0 || strcmp(name, "constant") == 0) { *s = ZT_LR_CONST; return 0; }
+    if (strcmp(name, "linear") == 0) { *s = ZT_LR_LINEAR; return 0; }
+    if (strcmp(name, "wsd") == 0) { *s = ZT_LR_WSD; return 0; }
     return -1;
+}
+
+const char *zt_lr_sched_name(zt_lr_sched s) {
+    switch (s) {
+    case ZT_LR_COSINE: return "cosine";
+    case ZT_LR_CONST:  return "constant";
+    case ZT_LR_LINEAR: return "linear";
+    case ZT_LR_WSD:    return "wsd";
+    }
+    return "?";
 }
 
 const char *zt_optim_validate(const zt_optim_cfg *c) {
@@ -69,6 +82,7 @@ const char *zt_optim_validate(const zt_optim_cfg *c) {
     }
     if (!(c->min_lr_frac >= 0.0f && c->min_lr_frac <= 1.0f)) return "optim.min_lr_frac: must be in [0, 1]";
     if (!(c->grad_clip >= 0.0f)) return "optim.grad_clip: must be >= 0 (0 = off)";
+    if (!(c->decay_frac >= 0.0f && c->decay_frac <= 1.0f)) return "optim.decay_frac: must be in [0, 1]";
     return NULL;
 }
 
@@ -88,8 +102,15 @@ float zt_lr_at(const zt_optim_cfg *c, uint64_t step) {
     if (c->sched == ZT_LR_CONST || c->total_steps <= c->warmup_steps) return (float)lr;
     double f = c->min_lr_frac;
     if (step >= c->total_steps) return (float)(lr * f);
-    double x = (double)(step - c->warmup_steps) / (double)(c->total_steps - c->warmup_steps);
-    return (float)(lr * (f + (1.0 - f) * 0.5 * (1.0 + cos(M_PI * x))));
+    double T = (double)c->total_steps, s = (double)step;
+    double d = (double)c->warmup_steps;      /* where the decay starts */
+    if (c->sched == ZT_LR_WSD) {
+        d = T - (double)c->decay_frac * (T - d);
+        if (s < d) return (float)lr;
+    }
+    double x = (s - d) / (T - d);            /* fraction of the decay done, in [0, 1) */
+    if (c->sched == ZT_LR_COSINE) return (float)(lr * (f + (1.0 - f) * 0.5 * (1.0 + cos(M_PI * x))));
+    return (float)(lr * (f + (1.0 - f) * (1.0 - x)));   /* linear, and wsd's decay */
 }
 
 ZT_OPT static void sgd_step(const zt_optim_cfg *c, float lr, float gs, float *restrict p,

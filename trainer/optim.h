@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 typedef enum { ZT_OPTIM_SGD = 0, ZT_OPTIM_ADAMW = 1 } zt_optim_kind;
-typedef enum { ZT_LR_COSINE = 0, ZT_LR_CONST = 1 } zt_lr_sched;
+typedef enum { ZT_LR_COSINE = 0, ZT_LR_CONST = 1, ZT_LR_LINEAR = 2, ZT_LR_WSD = 3 } zt_lr_sched;
 
 #define ZT_OPTIM_MAX_SLOTS 2
 
@@ -41,25 +41,29 @@ typedef struct zt_optim_cfg {
     int      nesterov;       /* needs momentum > 0 */
     /* adamw */
     float    beta1, beta2, eps;
-    /* schedule: linear warmup over warmup_steps, then cosine decay to
-     * lr·min_lr_frac at total_steps (ZT_LR_COSINE), or flat (ZT_LR_CONST) */
+    /* schedule: linear warmup over warmup_steps, then the decay of `sched`
+     * down to lr·min_lr_frac at total_steps (see zt_lr_at) */
     zt_lr_sched sched;
     uint64_t warmup_steps;
     uint64_t total_steps;
     float    min_lr_frac;
     /* global-norm clipping of the gradient (0 = off), see zt_clip_scale */
     float    grad_clip;
+    /* wsd: fraction of the steps after warmup spent decaying (the rest is flat) */
+    float    decay_frac;
 } zt_optim_cfg;
 
 /* Defaults: sgd: lr 0.1, momentum 0.9, nesterov 0, wd 0;
  * adamw: lr 1e-3, betas (0.9, 0.95), eps 1e-8, wd 0.1.
- * Both: cosine, warmup 0, total_steps 0 (= flat), min_lr_frac 0.1, clip 1.0. */
+ * Both: cosine, warmup 0, total_steps 0 (= flat), min_lr_frac 0.1, clip 1.0,
+ * decay_frac 0.2. */
 void zt_optim_defaults(zt_optim_cfg *c, zt_optim_kind kind);
 /* "sgd" | "adamw" -> 0 and *kind; -1 for anything else. */
 int  zt_optim_kind_parse(const char *name, zt_optim_kind *kind);
 const char *zt_optim_kind_name(zt_optim_kind kind);
-/* "cosine" | "const" -> 0; -1 otherwise. */
+/* "cosine" | "linear" | "constant" (or "const") | "wsd" -> 0; -1 otherwise. */
 int  zt_lr_sched_parse(const char *name, zt_lr_sched *s);
+const char *zt_lr_sched_name(zt_lr_sched s);
 /* Returns NULL if the config is valid, else a static message naming the bad field. */
 const char *zt_optim_validate(const zt_optim_cfg *c);
 
@@ -69,11 +73,17 @@ int         zt_optim_n_slots(const zt_optim_cfg *c);
 const char *zt_optim_slot_name(const zt_optim_cfg *c, int i);
 
 /* Learning rate for the update with 0-based index `step` (the update that
- * turns the parameters after `step` updates into those after step+1):
- *   step < warmup:        lr·(step+1)/warmup
- *   cosine after warmup:  lr·(f + (1-f)·½(1+cos(π·(step-warmup)/(total-warmup))))
- *                         with f = min_lr_frac, and lr·f from step ≥ total on
- *   total_steps ≤ warmup or ZT_LR_CONST: lr after warmup. */
+ * turns the parameters after `step` updates into those after step+1).
+ * With f = min_lr_frac, w = warmup_steps, T = total_steps,
+ * x = (step-w)/(T-w) the fraction of the decay phase done:
+ *   step < w:         lr·(step+1)/w                       (every schedule)
+ *   cosine:           lr·(f + (1-f)·½(1+cos(π·x)))
+ *   linear:           lr·(f + (1-f)·(1-x))
+ *   wsd:              lr while step < d = T - decay_frac·(T-w) (warmup-stable),
+ *                     then lr·(f + (1-f)·(1-(step-d)/(T-d)))  (linear decay)
+ *   constant:         lr
+ *   step ≥ T:         lr·f (cosine, linear, wsd)
+ *   T ≤ w:            lr after warmup (no decay phase). */
 float zt_lr_at(const zt_optim_cfg *c, uint64_t step);
 
 /* One update of n elements. t = 1-based update count (AdamW bias correction;

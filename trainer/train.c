@@ -1,31 +1,59 @@
-/* train.c — `ztrain train`: boot, config, data, model, engine, resume, then
- * the step loop with progress, metrics, evaluation, checkpoints and the
- * stop-signal protocol (every rank's handler sets a flag; at each step
- * boundary the ranks agree with an all-reduce MAX and stop together). */
+/* train.c — `ztrain train`: the life of one job, one phase per function.
+ *
+ *   parse_args    the command line (getopt_long)
+ *   set_up        boot, the checks that need the job (W, GPUs), communicators,
+ *                 claim_ckpt, data, model, engine, metrics file
+ *   claim_ckpt    rank 0 locks ckpt.dir and compares the checkpoint's config
+ *                 with ours; every rank learns the verdict
+ *   resume        load the checkpoint (if any), start the saver
+ *   train_loop    the steps; at each step boundary the ranks agree with one
+ *                 all-reduce MAX on stopping (a stop signal reached some rank)
+ *                 and on whether a background save has finished everywhere
+ *   evaluate      loss (and accuracy) over the eval split, on all ranks
+ *   finish        the last checkpoint and evaluation, the summary
+ *   tear_down     free everything, finalize comms and PMIx
+ *
+ * Errors leave through zt_fatal with a documented exit code (zt_launcher.h);
+ * progress goes through zt_info, so every line carries the job tag. */
 #define _GNU_SOURCE      /* sched_getaffinity, CPU_COUNT */
 #include "train.h"
 #include <cblas.h>       /* openblas_set_num_threads */
 #include <sched.h>       /* sched_getaffinity: cores we may use */
-#include <stdio.h>       /* printf */
-#include <stdlib.h>      /* exit, calloc */
-#include <string.h>      /* strcmp, strerror */
+#include <stdarg.h>      /* va_list: metric records */
+#include <stdio.h>       /* FILE, fopen, snprintf */
+#include <stdlib.h>      /* calloc, strtoull */
+#include <string.h>      /* strcmp, strerror, strrchr */
 #include <errno.h>       /* errno */
-#include <sys/stat.h>    /* mkdir */
-#include <unistd.h>      /* _exit */
+#include <sys/stat.h>    /* stat: is ckpt.resume a step dir */
 #include <jansson.h>     /* JSONL metrics */
-#include "build_info.h"
-#include "comm.h"
-#include "config.h"
-#include "engine.h"
-#include "model.h"
-#include "ops.h"
-#include "optim.h"
-#include "saver.h"
-#include "zt_data.h"
-#include "zt_launcher.h"
+#include "build_info.h"  /* zt_build_has_cuda, zt_gpu_count */
+#include "cli.h"         /* zt_cli_getopt */
+#include "comm.h"        /* communicators, collectives */
+#include "config.h"      /* zt_config, job checks, config diffs */
+#include "engine.h"      /* zt_engine and its accessors */
+#include "model.h"       /* zt_model, zt_batch */
+#include "ops.h"         /* op tables */
+#include "optim.h"       /* zt_optim_cfg, zt_lr_at */
+#include "saver.h"       /* zt_saver, zt_resume */
+#include "zt_ckpt.h"     /* ckpt.dir lock, the checkpoint's saved config */
+#include "zt_data.h"     /* loaders, sampler */
+#include "zt_launcher.h" /* boot, signals, exit codes */
+#include "zt_log.h"      /* zt_info, zt_fatal */
 
 typedef struct {
+    const char *cfgfile, *dump;
+    char **sets; int nsets;
+    int print_cfg;
+    uint64_t stop_at;       /* act as if a stop signal arrived after this step (tests) */
+} train_args;
+
+/* progress accumulated between two progress lines */
+typedef struct { double t0, comm, step, loss; int n; } interval;
+
+typedef struct {
+    train_args a;
     zt_config cfg;
+    zt_optim_cfg oc;
     zt_proc_t proc;
     zt_comm *comm;          /* tensors (mpi or nccl) */
     zt_comm *ctl;           /* host scalars (mpi) */
@@ -35,34 +63,25 @@ typedef struct {
     zt_loader *train, *eval;
     zt_sampler sampler;
     int W, r, k, mb;        /* ranks, rank, micro-batches per step, micro-batch rows */
+    int threads;            /* BLAS threads per rank */
     long rows_per_rank;
     float *xf; int32_t *xi, *y; /* this rank's rows of one step */
+    uint64_t *rows;         /* their indices in the training split */
+    zt_batch *mbs;          /* the k micro-batches over xf/xi/y */
     FILE *metrics;
     double unigram;         /* text: corpus unigram entropy (nats) */
-    char tag[96];           /* "[job 123.0 restart 1] " under Slurm: every log line */
+    int lock_fd;            /* rank 0: flock on ckpt.dir/.lock, held to the end */
+    zt_config *ck_cfg;      /* rank 0: config saved in the checkpoint we resume from */
+    uint64_t step, first;   /* steps done; where this run started */
+    int stopped, have_eval;
+    double t_start, last_loss, eval_loss, eval_acc;
 } run;
 
-#define R0 if (R->r == 0)
-/* printf with the job tag, so interleaved requeued runs stay readable */
-#define say(...) do { fputs(R->tag, stdout); printf(__VA_ARGS__); } while (0)
+#ifdef ZT_HAVE_CUDA
+void *zt_ops_cuda_stream(void);   /* ops_cuda.cu; a strong reference links the CUDA tables in */
+#endif
 
-static _Noreturn void die(run *R, int code, const char *fmt, const char *a, const char *b) {
-    fprintf(stderr, "%sztrain: rank %d: ", R ? R->tag : "", R ? R->r : 0);
-    fprintf(stderr, fmt, a, b);
-    fputc('\n', stderr);
-    fflush(NULL);
-    _exit(code);  /* no PMIx_Finalize (Slurm ends the step at once), no atexit handlers */
-}
-
-/* mkdir -p of the directory part of path (metrics file) */
-static void mkdir_parent(const char *path) {
-    char d[600]; snprintf(d, sizeof d, "%s", path);
-    char *slash = strrchr(d, '/');
-    if (!slash) return;
-    *slash = 0;
-    for (char *p = d + 1; *p; p++) if (*p == '/') { *p = 0; mkdir(d, 0755); *p = '/'; }
-    mkdir(d, 0755);
-}
+/* ------------------------------------------------------------ helpers */
 
 static int usable_cores(void) {
     cpu_set_t s;
@@ -70,33 +89,226 @@ static int usable_cores(void) {
     return 1;
 }
 
-static void emit(run *R, json_t *o) {
-    if (R->r == 0 && R->metrics) {
-        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
-        fprintf(R->metrics, "%s\n", s); fflush(R->metrics); free(s);
-    }
-    json_decref(o);
+/* One JSONL metrics record (rank 0, when log.metrics is set): every record
+ * is built here, from a json_pack format and its values. */
+static void metric(run *R, const char *fmt, ...) {
+    if (R->r != 0 || !R->metrics) return;
+    va_list ap; va_start(ap, fmt);
+    json_error_t je;
+    json_t *o = json_vpack_ex(&je, 0, fmt, ap);
+    va_end(ap);
+    ztCheck(o != NULL, ZT_EXIT_INTERNAL, "metrics record '%s': %s", fmt, je.text);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    fprintf(R->metrics, "%s\n", s); fflush(R->metrics);
+    free(s); json_decref(o);
 }
 
-#ifdef ZT_HAVE_CUDA
-void *zt_ops_cuda_stream(void);   /* ops_cuda.cu; a strong reference links the CUDA tables in */
-#endif
+static void fmt_eta(double s, char *out, size_t cap) {
+    if (s < 60) snprintf(out, cap, "%.0fs", s);
+    else if (s < 3600) snprintf(out, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(out, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+static void optim_from_config(const zt_config *c, zt_optim_cfg *o) {
+    zt_optim_kind kind; zt_optim_kind_parse(c->optim_name, &kind);
+    zt_optim_defaults(o, kind);
+    o->lr = (float)c->lr; o->weight_decay = (float)c->weight_decay;
+    o->momentum = (float)c->momentum; o->nesterov = c->nesterov;
+    o->beta1 = (float)c->beta1; o->beta2 = (float)c->beta2; o->eps = (float)c->eps;
+    zt_lr_sched_parse(c->lr_schedule, &o->sched);   /* validated: it parses */
+    o->warmup_steps = (uint64_t)c->warmup_steps;
+    o->total_steps = (uint64_t)c->steps; o->min_lr_frac = (float)c->min_lr_frac;
+    o->decay_frac = (float)c->decay_frac;
+    o->grad_clip = (float)c->grad_clip;
+}
+
+/* ------------------------------------------------------- command line */
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: ztrain train [-c FILE.ini] [-s section.key=value ...] [options]\n"
+        "  -c, --config FILE        training config (ini); without it, the defaults\n"
+        "  -s, --set KEY=VALUE      override one key, e.g. --set train.steps=500 (repeatable)\n"
+        "      --print-config       print the effective config and exit\n"
+        "      --keys               print every config key as a markdown table and exit\n"
+        "      --dump-params FILE   write the final parameters (raw float32) to FILE\n"
+        "      --stop-at STEP       act as if a stop signal arrived after STEP (tests)\n"
+        "  -h, --help               this help\n"
+        "exit: 0 done, 2 config or usage, 3 stopped (resumable), 4 data, 5 checkpoint,\n"
+        "      6 peer or collective failure\n");
+}
+
+static const struct option TRAIN_OPTS[] = {
+    { "config",       required_argument, NULL, 'c' },
+    { "set",          required_argument, NULL, 's' },
+    { "dump-params",  required_argument, NULL, 'd' },
+    { "stop-at",      required_argument, NULL, 'S' },
+    { "print-config", no_argument,       NULL, 'p' },
+    { "keys",         no_argument,       NULL, 'k' },
+    { "help",         no_argument,       NULL, 'h' },
+    { NULL, 0, NULL, 0 } };
+
+/* -1: go on and train; otherwise the exit code (--help, --keys: 0). */
+static int parse_args(int argc, char **argv, train_args *a) {
+    a->sets = calloc((size_t)argc, sizeof *a->sets);
+    mallocCheck(a->sets);
+    zt_cli_reset();
+    for (int o; (o = zt_cli_getopt("train", argc, argv, ":c:s:h", TRAIN_OPTS)) != -1;) {
+        char *end;
+        switch (o) {
+        case 'c': a->cfgfile = optarg; break;
+        case 's': a->sets[a->nsets++] = optarg; break;
+        case 'd': a->dump = optarg; break;
+        case 'S':
+            errno = 0;
+            a->stop_at = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-') {
+                zt_error("train: --stop-at: expected a step number, got '%s'", optarg);
+                return ZT_EXIT_CONFIG;
+            }
+            break;
+        case 'p': a->print_cfg = 1; break;
+        case 'k': zt_config_print_keys(); return ZT_EXIT_OK;
+        case 'h': usage(stdout); return ZT_EXIT_OK;
+        default: usage(stderr); return ZT_EXIT_CONFIG;
+        }
+    }
+    if (optind < argc) {
+        zt_error("train: unexpected argument '%s' (the config goes after --config)", argv[optind]);
+        usage(stderr);
+        return ZT_EXIT_CONFIG;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------- set up */
+
+static void boot(run *R) {
+    zt_signals_install();
+    if (zt_boot_init(&R->proc)) zt_fatal(ZT_EXIT_INTERNAL, "PMIx bootstrap failed");
+    R->W = R->proc.size; R->r = R->proc.rank;
+    R->proc.restarts += zt_parse_int_env("ZT_RESUBMITS", 0);   /* sbatch/train.sbatch resubmissions */
+    zt_log_set_identity(R->r, R->proc.jobid, R->proc.stepid, R->proc.restarts);   /* "[job J.S restart R]" */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+/* The checks that need the job. Every rank checks and prints: the launcher
+ * may kill rank 0 before it writes once another rank has exited. */
+static void check_job(run *R) {
+    zt_config *c = &R->cfg;
+    zt_job_shape j = { .world = R->W, .local_ranks = R->proc.local_size > 0 ? R->proc.local_size : 1,
+                       .have_cuda = zt_build_has_cuda(), .host = R->proc.hostname };
+    if (!strcmp(c->device, "cuda") && j.have_cuda) j.gpus = zt_gpu_count();
+    char err[1024];
+    if (zt_config_check_job(c, &j, err, sizeof err)) zt_fatal(ZT_EXIT_CONFIG, "config error: %s", err);
+    R->mb = (int)c->micro_batch;
+    R->rows_per_rank = c->global_batch / R->W;
+    R->k = (int)(R->rows_per_rank / R->mb);
+    R->threads = c->threads ? c->threads : usable_cores() / j.local_ranks;
+    if (R->threads < 1) R->threads = 1;
+    openblas_set_num_threads(R->threads);
+}
+
+static void open_comms(run *R) {
+    zt_config *c = &R->cfg;
+    const char *backend = strcmp(c->backend, "auto") ? c->backend : (!strcmp(c->device, "cuda") ? "nccl" : "mpi");
+    /* host scalars (flags, losses, norms) always go through MPI; tensors through
+     * the backend of their memory space (the same MPI communicator on cpu) */
+    R->ctl = zt_comm_create("mpi", &R->proc, c->comm_timeout);
+    if (!R->ctl) zt_fatal(ZT_EXIT_INTERNAL, "cannot create the mpi communicator");
+    R->comm = strcmp(backend, "mpi") ? zt_comm_create(backend, &R->proc, c->comm_timeout) : R->ctl;
+    if (!R->comm) zt_fatal(ZT_EXIT_INTERNAL, "cannot create the %s communicator", backend);
+}
+
+/* Rank 0: one job per ckpt.dir (flock on ckpt.dir/.lock, see ckpt_lock.c). */
+static void lock_ckpt_dir(run *R, char *why, size_t cap) {
+    const zt_config *c = &R->cfg;
+    char job[160], err[1024];
+    snprintf(job, sizeof job, "%s%s%s", R->proc.jobid, strcmp(R->proc.stepid, "-") ? "." : "",
+             strcmp(R->proc.stepid, "-") ? R->proc.stepid : "");
+    zt_ck_lock_holder h;
+    R->lock_fd = zt_ck_lock(c->ckpt_dir, job, &h, err, sizeof err);
+    if (R->lock_fd == ZT_CK_LOCK_BUSY)
+        snprintf(why, cap, "ckpt.dir %s is in use by job %s on host %s (pid %ld): one job per checkpoint "
+                 "directory; wait for it to end or choose another ckpt.dir (%s)", c->ckpt_dir, h.job, h.host,
+                 h.pid, zt_config_origin(c, "ckpt.dir"));
+    else if (R->lock_fd < 0)
+        snprintf(why, cap, "ckpt.dir (%s): %.900s", zt_config_origin(c, "ckpt.dir"), err);
+}
+
+/* Rank 0: the config saved in the checkpoint a resume would start from (the
+ * choice zt_resume makes: ckpt.resume names a step dir, or the newest one
+ * that opens under the root). Keys a resume cannot follow are a config error
+ * here, before the checkpoint is loaded; schedule changes are reported after. */
+static void read_ckpt_config(run *R, char *why, size_t cap) {
+    const zt_config *c = &R->cfg;
+    if (!strcmp(c->ckpt_resume, "never")) return;
+    const char *root = !strcmp(c->ckpt_resume, "auto") ? c->ckpt_dir : c->ckpt_resume;
+    if (!root[0]) return;
+    char path[1024], idx[1100], log[4096], err[2048];
+    struct stat st;
+    snprintf(idx, sizeof idx, "%s/index.h5", root);
+    if (stat(idx, &st) == 0) snprintf(path, sizeof path, "%s", root);
+    else if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode) ||
+             zt_ck_resolve_ex(root, ZT_CK_RESOLVE_NO_CRC, 0, path, sizeof path, log, sizeof log, err, sizeof err))
+        return;   /* nothing to resume from, or nothing usable: zt_resume says which */
+    zt_ck_reader *rd = zt_ck_open(path, err, sizeof err);
+    if (!rd) return;
+    zt_config *old = malloc(sizeof *old);
+    mallocCheck(old);
+    if (zt_config_load_text(old, zt_ck_meta_of(rd)->config, path, err, sizeof err)) {
+        zt_warn("resume: the config saved in %s does not parse (%s): not compared with this run's", path, err);
+        free(old); old = NULL;
+    }
+    zt_ck_close(rd);
+    R->ck_cfg = old;
+    char diff[640];
+    if (old && zt_config_diff(old, c, ZT_KEYS_RESUME_FIXED, diff, sizeof diff))
+        snprintf(why, cap, "cannot resume from %.700s: changed since the checkpoint, and a resume cannot follow: %s "
+                 "(use a new ckpt.dir, or ckpt.resume = never)", path, diff);
+}
+
+static void claim_ckpt(run *R) {
+    char why[2048] = "";    /* rank 0's reason to stop; empty: go on */
+    R->lock_fd = -1;
+    if (R->r == 0) {
+        if (R->cfg.ckpt_dir[0]) lock_ckpt_dir(R, why, sizeof why);
+        if (!why[0]) read_ckpt_config(R, why, sizeof why);
+    }
+    /* every rank prints the reason and exits 2, so no rank is left waiting
+     * and the line survives whichever rank the launcher kills first */
+    zt_bcast(R->ctl, why, sizeof why / sizeof(float), ZT_F32, 0);   /* raw bytes */
+    why[sizeof why - 1] = 0;
+    if (why[0]) zt_fatal(ZT_EXIT_CONFIG, "config error: %s", why);
+}
+
+static void open_data(run *R) {
+    zt_config *c = &R->cfg;
+    char err[1024];
+    int text = !strcmp(c->model_name, "gpt");
+    zt_ds_kind kind = text ? ZT_DS_TEXT : ZT_DS_MNIST;
+    R->train = zt_loader_open(c->data_path, kind, "train", c->gpt_ctx, err, sizeof err);
+    if (!R->train) zt_fatal(ZT_EXIT_DATA, "%s", err);
+    R->eval = zt_loader_open(c->data_path, kind, text ? "val" : "test", c->gpt_ctx, err, sizeof err);
+    if (!R->eval) zt_fatal(ZT_EXIT_DATA, "%s", err);
+    const zt_ds_info *di = zt_loader_info(R->train);
+    if (zt_loader_require_rows(R->train, (uint64_t)c->global_batch, err, sizeof err))
+        zt_fatal(ZT_EXIT_DATA, "%s (train.global_batch, %s)", err, zt_config_origin(c, "train.global_batch"));
+    R->sampler = (zt_sampler){ .n_rows = di->n_rows, .global_batch = (uint64_t)c->global_batch,
+                               .seed = (uint64_t)c->seed };
+    if (text) R->unigram = zt_text_unigram_entropy(c->data_path, "train");
+}
 
 /* The op table: cpu, or cuda / cuda-bf16 (fp32 master weights either way). */
 static const zt_ops *select_ops(run *R) {
     zt_config *c = &R->cfg;
-    if (!strcmp(c->device, "cpu")) {
-        if (strcmp(c->precision, "fp32"))
-            die(R, ZT_EXIT_CONFIG, "%s: train.precision = %s needs train.device = cuda (the CPU path is fp32)",
-                zt_config_origin(c, "train.precision"), c->precision);
-        return &zt_ops_cpu;
-    }
+    if (!strcmp(c->device, "cpu")) return &zt_ops_cpu;
 #ifdef ZT_HAVE_CUDA
     zt_ops_cuda_stream();   /* create the compute stream now (and link ops_cuda.cu) */
 #endif
     const zt_ops *o = zt_ops_by_name(!strcmp(c->precision, "bf16") ? "cuda-bf16" : "cuda");
-    if (!o) die(R, ZT_EXIT_CONFIG, "%s: train.device = cuda: this binary has no CUDA op table%s",
-                zt_config_origin(c, "train.device"), "");
+    if (!o) zt_fatal(ZT_EXIT_CONFIG, "%s: train.device = cuda: this binary has no CUDA op table",
+                     zt_config_origin(c, "train.device"));
     return o;
 }
 
@@ -106,60 +318,23 @@ static void build_model(run *R) {
     const zt_ds_info *di = zt_loader_info(R->train);
     if (!strcmp(c->model_name, "mlp")) {
         zt_mlp_cfg mc = { .in_dim = di->in_dim, .out_dim = di->n_classes };
-        char buf[64]; snprintf(buf, sizeof buf, "%s", c->mlp_hidden);
-        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-            int h = atoi(t);
-            if (h <= 0 || mc.n_hidden >= 8)
-                die(R, ZT_EXIT_CONFIG, "%s: model.hidden: expected up to 8 positive widths, got '%s'",
-                    zt_config_origin(c, "model.hidden"), c->mlp_hidden);
-            mc.hidden[mc.n_hidden++] = h;
-        }
+        mc.n_hidden = zt_config_mlp_hidden(c, mc.hidden, (int)(sizeof mc.hidden / sizeof mc.hidden[0]));
         R->model = zt_mlp_create_ops(&mc, R->mb, ops);
     } else {
         zt_gpt_cfg gc = { .vocab = di->vocab_size, .ctx = c->gpt_ctx, .d_model = c->gpt_d_model,
                           .n_layer = c->gpt_n_layer, .n_head = c->gpt_n_head };
         R->model = zt_gpt_create_ops(&gc, R->mb, ops);
     }
-    if (!R->model) die(R, ZT_EXIT_CONFIG, "cannot build model '%s'%s", c->model_name, "");
-}
-
-static void optim_from_config(const zt_config *c, zt_optim_cfg *o) {
-    zt_optim_kind kind; zt_optim_kind_parse(c->optim_name, &kind);
-    zt_optim_defaults(o, kind);
-    o->lr = (float)c->lr; o->weight_decay = (float)c->weight_decay;
-    o->momentum = (float)c->momentum; o->nesterov = c->nesterov;
-    o->beta1 = (float)c->beta1; o->beta2 = (float)c->beta2; o->eps = (float)c->eps;
-    o->sched = ZT_LR_COSINE; o->warmup_steps = (uint64_t)c->warmup_steps;
-    o->total_steps = (uint64_t)c->steps; o->min_lr_frac = (float)c->min_lr_frac;
-    o->grad_clip = (float)c->grad_clip;
-}
-
-static void open_data(run *R) {
-    zt_config *c = &R->cfg;
-    char err[1024];
-    int text = !strcmp(c->model_name, "gpt");
-    zt_ds_kind kind = text ? ZT_DS_TEXT : ZT_DS_MNIST;
-    R->train = zt_loader_open(c->data_path, kind, "train", c->gpt_ctx, err, sizeof err);
-    if (!R->train) die(R, ZT_EXIT_DATA, "%s%s", err, "");
-    R->eval = zt_loader_open(c->data_path, kind, text ? "val" : "test", c->gpt_ctx, err, sizeof err);
-    if (!R->eval) die(R, ZT_EXIT_DATA, "%s%s", err, "");
-    const zt_ds_info *di = zt_loader_info(R->train);
-    if (zt_loader_require_rows(R->train, (uint64_t)c->global_batch, err, sizeof err))
-        die(R, ZT_EXIT_DATA, "%s (train.global_batch, %s)", err, zt_config_origin(c, "train.global_batch"));
-    R->sampler = (zt_sampler){ .n_rows = di->n_rows, .global_batch = (uint64_t)c->global_batch,
-                               .seed = (uint64_t)c->seed };
-    if (text) R->unigram = zt_text_unigram_entropy(c->data_path, "train");
+    if (!R->model) zt_fatal(ZT_EXIT_CONFIG, "cannot build model '%s'", c->model_name);
 }
 
 static void alloc_rows(run *R, long n, float **xf, int32_t **xi, int32_t **y) {
     const zt_ds_info *di = zt_loader_info(R->train);
-    if (di->kind == ZT_DS_MNIST) {
-        *xf = calloc((size_t)n * di->in_dim, sizeof(float)); *xi = NULL;
-        *y = calloc((size_t)n, sizeof(int32_t));
-    } else {
-        *xf = NULL; *xi = calloc((size_t)n * R->cfg.gpt_ctx, sizeof(int32_t));
-        *y = calloc((size_t)n * R->cfg.gpt_ctx, sizeof(int32_t));
-    }
+    size_t per = di->kind == ZT_DS_MNIST ? 1 : (size_t)R->cfg.gpt_ctx;
+    *xf = NULL; *xi = NULL;
+    if (di->kind == ZT_DS_MNIST) { *xf = calloc((size_t)n * di->in_dim, sizeof(float)); mallocCheck(*xf); }
+    else { *xi = calloc((size_t)n * per, sizeof(int32_t)); mallocCheck(*xi); }
+    *y = calloc((size_t)n * per, sizeof(int32_t)); mallocCheck(*y);
 }
 
 /* micro-batch i of this rank's rows */
@@ -171,10 +346,94 @@ static zt_batch micro(run *R, float *xf, int32_t *xi, int32_t *y, int i, int n) 
     return b;
 }
 
+static void report_memory(run *R) {
+    const zt_engine *e = R->eng;
+    size_t P = zt_engine_n_params(e);
+    int stage = zt_engine_stage(e), S = zt_engine_n_slots(e);
+    zt_mem f; zt_engine_formula(P, R->W, stage, S, &f);
+    const zt_mem *m = zt_engine_mem(e);
+    if (R->r == 0) {
+        zt_info("memory per rank (stage %d, W=%d, P=%zu, %d optimizer slots):", stage, R->W, P, S);
+        zt_info("  params %10zu B (formula %10zu)", m->params, f.params);
+        zt_info("  grads  %10zu B (formula %10zu)", m->grads, f.grads);
+        zt_info("  optim  %10zu B (formula %10zu)", m->optim, f.optim);
+        zt_info("  buffers %9zu B (transient: buckets, gathered units)", m->transient);
+    }
+    metric(R, "{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
+        "stage", stage, "world", R->W, "params", (json_int_t)P,
+        "params_bytes", (json_int_t)m->params, "grads_bytes", (json_int_t)m->grads,
+        "optim_bytes", (json_int_t)m->optim, "transient_bytes", (json_int_t)m->transient,
+        "formula_params", (json_int_t)f.params, "formula_grads", (json_int_t)f.grads,
+        "formula_optim", (json_int_t)f.optim);
+}
+
+static void open_metrics(run *R) {
+    zt_config *c = &R->cfg;
+    if (R->r != 0 || !c->log_metrics[0]) return;
+    char dir[sizeof c->log_metrics], err[1024];
+    snprintf(dir, sizeof dir, "%s", c->log_metrics);
+    char *slash = strrchr(dir, '/');   /* create its folder (the checkpoint library's mkdir -p) */
+    if (slash && slash != dir) { *slash = 0; if (zt_ck_mkdir_p(dir, err, sizeof err)) zt_fatal(ZT_EXIT_CONFIG, "log.metrics: %s", err); }
+    R->metrics = fopen(c->log_metrics, "a");
+    if (!R->metrics) zt_fatal(ZT_EXIT_CONFIG, "cannot open log.metrics '%s': %s", c->log_metrics, strerror(errno));
+}
+
+static void set_up(run *R) {
+    zt_config *c = &R->cfg;
+    boot(R);
+    check_job(R);
+    open_comms(R);
+    claim_ckpt(R);
+    open_data(R);
+    build_model(R);
+    optim_from_config(c, &R->oc);
+    R->model->grad_scale = 1.0f / (float)c->global_batch;
+    R->eng = zt_engine_create(R->model, R->comm, R->ctl, &R->oc, c->zero_stage, c->bucket_mb);
+    zt_engine_init_params(R->eng, (uint64_t)c->seed);
+    if (R->r == 0)
+        zt_info("job %s step %s restart %d | %s on %d rank(s), %d node(s) via %s | %s/%s, %s | stage %d | "
+                "global batch %ld = %d ranks x %d micro x %ld rows | %d BLAS threads/rank",
+                R->proc.jobid, R->proc.stepid, R->proc.restarts, R->model->kind, R->W, R->proc.num_nodes,
+                R->proc.launcher, R->model->ops->name, c->precision, zt_comm_backend(R->comm), c->zero_stage,
+                c->global_batch, R->W, R->k, c->micro_batch, R->threads);
+    open_metrics(R);
+    report_memory(R);
+    alloc_rows(R, R->rows_per_rank, &R->xf, &R->xi, &R->y);
+    R->rows = calloc((size_t)R->rows_per_rank, sizeof *R->rows); mallocCheck(R->rows);
+    R->mbs = calloc((size_t)R->k, sizeof *R->mbs); mallocCheck(R->mbs);
+    for (int i = 0; i < R->k; i++) R->mbs[i] = micro(R, R->xf, R->xi, R->y, i, R->mb);
+}
+
+/* ------------------------------------------------------------- resume */
+
+/* Rank 0, after a resume: a schedule that changed since the checkpoint is
+ * followed from here on; say so, with the learning rate it changes. */
+static void report_schedule_change(run *R) {
+    char diff[640];
+    if (!R->ck_cfg || !zt_config_diff(R->ck_cfg, &R->cfg, ZT_KEYS_SCHEDULE, diff, sizeof diff)) return;
+    zt_optim_cfg old; optim_from_config(R->ck_cfg, &old);
+    zt_info("resume: learning-rate schedule changed since the checkpoint: %s; lr at step %llu: %.6g -> %.6g",
+            diff, (unsigned long long)R->step, zt_lr_at(&old, R->step), zt_lr_at(&R->oc, R->step));
+}
+
+static void resume(run *R) {
+    zt_config *c = &R->cfg;
+    R->step = 0;
+    if ((c->ckpt_dir[0] || strcmp(c->ckpt_resume, "auto")) && zt_resume(c, R->eng, R->r, &R->step) == 0)
+        report_schedule_change(R);
+    if (c->ckpt_dir[0]) {
+        R->saver = zt_saver_create(c, R->eng, R->r);
+        zt_saver_set_rows(R->saver, R->sampler.n_rows);
+    }
+    R->first = R->step;
+}
+
+/* ----------------------------------------------------------- evaluate */
+
 /* Evaluation across ranks: each takes a contiguous share of the eval split.
  * Every rank runs the same number of forwards (ZeRO-3 gathers are collective):
  * a rank out of rows evaluates row 0 and discards it. */
-static void evaluate(run *R, uint64_t step, double *loss_out, double *acc_out) {
+static void evaluate(run *R) {
     const zt_ds_info *di = zt_loader_info(R->eval);
     size_t rows_all = di->n_rows;
     if (R->cfg.eval_max_rows && (size_t)R->cfg.eval_max_rows < rows_all) rows_all = (size_t)R->cfg.eval_max_rows;
@@ -182,7 +441,7 @@ static void evaluate(run *R, uint64_t step, double *loss_out, double *acc_out) {
     size_t maxlen = (rows_all + R->W - 1) / R->W;
     int chunks = (int)((maxlen + R->mb - 1) / R->mb);
     float *xf; int32_t *xi, *y; alloc_rows(R, R->mb, &xf, &xi, &y);
-    uint64_t *rows = calloc((size_t)R->mb, sizeof *rows);
+    uint64_t *rows = calloc((size_t)R->mb, sizeof *rows); mallocCheck(rows);
     double loss = 0, correct = 0, count = 0;
     char err[1024];
     for (int ch = 0; ch < chunks; ch++) {
@@ -191,7 +450,7 @@ static void evaluate(run *R, uint64_t step, double *loss_out, double *acc_out) {
         int real = n;
         if (n == 0) { rows[0] = 0; n = 1; }
         else for (int i = 0; i < n; i++) rows[i] = off + a + (size_t)i;
-        if (zt_loader_read(R->eval, rows, n, xf, xi, y, err, sizeof err)) die(R, ZT_EXIT_DATA, "%s%s", err, "");
+        if (zt_loader_read(R->eval, rows, n, xf, xi, y, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "%s", err);
         zt_batch b = micro(R, xf, xi, y, 0, n);
         int corr = 0;
         double l = zt_engine_eval(R->eng, &b, &corr);
@@ -199,252 +458,138 @@ static void evaluate(run *R, uint64_t step, double *loss_out, double *acc_out) {
     }
     float v[3] = { (float)loss, (float)correct, (float)count }, s[3];
     zt_allreduce(R->ctl, v, s, 3, ZT_F32, ZT_SUM);
-    *loss_out = s[0] / s[2]; *acc_out = s[1] / s[2];
     free(xf); free(xi); free(y); free(rows);
-    json_t *o = json_object();
-    json_object_set_new(o, "step", json_integer((json_int_t)step));
-    json_object_set_new(o, "eval_loss", json_real(*loss_out));
-    if (di->kind == ZT_DS_MNIST) json_object_set_new(o, "eval_acc", json_real(*acc_out));
-    else json_object_set_new(o, "unigram_entropy", json_real(R->unigram));
-    emit(R, o);
-    R0 {
-        if (di->kind == ZT_DS_MNIST) say("eval step %llu: test loss %.4f  test accuracy %.2f%% (%d rows)\n",
-                                            (unsigned long long)step, *loss_out, 100 * *acc_out, (int)s[2]);
-        else say("eval step %llu: val loss %.4f nats/char (unigram entropy %.4f)\n",
-                    (unsigned long long)step, *loss_out, R->unigram);
-        fflush(stdout);
+    R->eval_loss = s[0] / s[2]; R->eval_acc = s[1] / s[2]; R->have_eval = 1;
+    int mnist = di->kind == ZT_DS_MNIST;
+    metric(R, "{s:I,s:f,s:f}", "step", (json_int_t)R->step, "eval_loss", R->eval_loss,
+           mnist ? "eval_acc" : "unigram_entropy", mnist ? R->eval_acc : R->unigram);
+    if (R->r != 0) return;
+    if (mnist) zt_info("eval step %llu: test loss %.4f  test accuracy %.2f%% (%d rows)",
+                       (unsigned long long)R->step, R->eval_loss, 100 * R->eval_acc, (int)s[2]);
+    else zt_info("eval step %llu: val loss %.4f nats/char (unigram entropy %.4f)",
+                 (unsigned long long)R->step, R->eval_loss, R->unigram);
+}
+
+/* --------------------------------------------------------------- loop */
+
+/* The step boundary: one all-reduce MAX of [stop requested here, a background
+ * save still writing here]; the ranks act on the same answer. */
+static void agree(run *R, float any[2]) {
+    float mine[2] = { (float)(zt_signal_pending() != 0 || R->step == R->a.stop_at),
+                      R->saver ? zt_saver_local_busy(R->saver) : 0 };
+    zt_allreduce(R->ctl, mine, any, 2, ZT_F32, ZT_MAX);
+    if (R->saver) zt_saver_commit_if_done(R->saver, any[1]);
+}
+
+static void log_progress(run *R, interval *iv, float lr, const zt_step_stats *st) {
+    zt_config *c = &R->cfg;
+    float l = (float)iv->loss, lsum;
+    zt_allreduce(R->ctl, &l, &lsum, 1, ZT_F32, ZT_SUM);
+    double loss = lsum / ((double)c->global_batch * iv->n), now = zt_now();
+    double sps = (double)c->global_batch * iv->n / (now - iv->t0);
+    double tps = sps * (double)R->model->tokens_per_row;
+    double step_ms = 1e3 * iv->step / iv->n, comm_ms = 1e3 * iv->comm / iv->n;
+    uint64_t total = (uint64_t)c->steps;
+    R->last_loss = loss;
+    if (R->r == 0) {
+        char eta[32];
+        fmt_eta((now - R->t_start) / (double)(R->step - R->first) * (double)(total - R->step), eta, sizeof eta);
+        zt_info("step %6llu/%llu | loss %.4f | lr %.2e | gnorm %.3f | %.0f %s | %.1f ms/step "
+                "(compute %.1f, comm %.1f) | eta %s", (unsigned long long)R->step, (unsigned long long)total,
+                loss, lr, st->grad_norm, tps, R->model->tokens_per_row > 1 ? "tok/s" : "samples/s", step_ms, step_ms - comm_ms, comm_ms, eta);
+    }
+    /* first_comm_start, backward_end, last_comm_end: this step's timeline
+     * (zt_now seconds), the overlap evidence */
+    metric(R, "{s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "step", (json_int_t)R->step,
+           "loss", loss, "lr", (double)lr, "grad_norm", st->grad_norm, "samples_per_s", sps,
+           "tokens_per_s", tps, "step_ms", step_ms, "compute_ms", step_ms - comm_ms, "comm_ms", comm_ms,
+           "first_comm_start", st->t_first_comm, "backward_end", st->t_backward_end,
+           "last_comm_end", st->t_last_comm_end);
+    *iv = (interval){ .t0 = now };
+}
+
+/* A stop signal reached some rank: checkpoint together, then leave. */
+static void stop(run *R) {
+    if (R->r == 0) zt_info("stop signal received: checkpointing step %llu and exiting %d (resumable)",
+                           (unsigned long long)R->step, ZT_EXIT_STOPPED);
+    if (R->saver) zt_saver_begin(R->saver, R->step, 1);
+    R->stopped = 1;
+}
+
+/* the rows of `step` start loading in the background */
+static void prefetch(run *R, uint64_t step) {
+    zt_sampler_rows(&R->sampler, step, R->W, R->r, R->rows);
+    zt_loader_prefetch(R->train, R->rows, (int)R->rows_per_rank);
+}
+
+static void train_loop(run *R) {
+    zt_config *c = &R->cfg;
+    uint64_t total = (uint64_t)c->steps;
+    char err[1024];
+    if (R->step < total) prefetch(R, R->step);
+    R->t_start = zt_now();
+    interval iv = { .t0 = R->t_start };
+    while (R->step < total) {
+        if (zt_loader_take(R->train, R->xf, R->xi, R->y, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "%s", err);
+        if (R->step + 1 < total) prefetch(R, R->step + 1);   /* the next step's I/O overlaps this step */
+        float lr = zt_lr_at(&R->oc, R->step);
+        zt_step_stats st;
+        zt_engine_step(R->eng, R->mbs, R->k, R->step + 1, lr, &st);
+        R->step++;
+        iv.n++; iv.comm += st.t_exposed_comm; iv.step += st.t_step; iv.loss += st.loss_sum;
+
+        float any[2];
+        agree(R, any);
+        if (R->step % (uint64_t)c->log_every == 0 || R->step == total || any[0]) log_progress(R, &iv, lr, &st);
+        if (c->eval_every && R->step % (uint64_t)c->eval_every == 0 && R->step < total) evaluate(R);
+        if (any[0]) { stop(R); return; }
+        if (R->saver && c->ckpt_every && R->step % (uint64_t)c->ckpt_every == 0 && R->step < total) {
+            double blocked = zt_saver_begin(R->saver, R->step, 0);
+            if (R->r == 0) zt_info("checkpoint step %llu started (blocked %.1f ms)", (unsigned long long)R->step,
+                                   1e3 * blocked);
+        }
     }
 }
 
-static void report_memory(run *R) {
-    zt_mem f; zt_engine_formula(R->eng->P, R->W, R->eng->stage, R->eng->nslots, &f);
-    const zt_mem *m = &R->eng->mem;
-    R0 {
-        say("memory per rank (stage %d, W=%d, P=%zu, %d optimizer slots):\n"
-               "  params %10zu B (formula %10zu)\n  grads  %10zu B (formula %10zu)\n"
-               "  optim  %10zu B (formula %10zu)\n  buffers %9zu B (transient: buckets, gathered units)\n",
-               R->eng->stage, R->W, R->eng->P, R->eng->nslots, m->params, f.params, m->grads, f.grads,
-               m->optim, f.optim, m->transient);
-    }
-    json_t *o = json_pack("{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
-        "stage", R->eng->stage, "world", R->W, "params", (json_int_t)R->eng->P,
-        "params_bytes", (json_int_t)m->params, "grads_bytes", (json_int_t)m->grads,
-        "optim_bytes", (json_int_t)m->optim, "transient_bytes", (json_int_t)m->transient,
-        "formula_params", (json_int_t)f.params, "formula_grads", (json_int_t)f.grads,
-        "formula_optim", (json_int_t)f.optim);
-    emit(R, o);
-}
-
-static void fmt_eta(double s, char *out, size_t cap) {
-    if (s < 60) snprintf(out, cap, "%.0fs", s);
-    else if (s < 3600) snprintf(out, cap, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(out, cap, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
+/* ------------------------------------------------------ finish, tear down */
 
 static void dump_params(run *R, const char *path) {
-    float *full = calloc(R->eng->P, sizeof(float));
+    size_t P = zt_engine_n_params(R->eng);
+    float *full = calloc(P, sizeof(float));
+    mallocCheck(full);
     zt_engine_full_params(R->eng, full);
-    R0 {
+    if (R->r == 0) {
         FILE *f = fopen(path, "wb");
-        if (!f || fwrite(full, sizeof(float), R->eng->P, f) != R->eng->P)
-            die(R, ZT_EXIT_INTERNAL, "cannot write %s%s", path, "");
-        fclose(f);
+        if (!f || fwrite(full, sizeof(float), P, f) != P || fclose(f))
+            zt_fatal(ZT_EXIT_INTERNAL, "cannot write --dump-params %s: %s", path, strerror(errno));
     }
     free(full);
 }
 
-static void usage(void) {
-    fprintf(stderr,
-        "usage: ztrain train --config FILE.ini [--set section.key=value ...]\n"
-        "                    [--dump-params FILE] [--stop-at STEP] [--print-config] [--keys]\n");
+static void finish(run *R) {
+    if (!R->stopped) {   /* the end: last checkpoint (if not just written), last evaluation */
+        if (R->saver && zt_saver_last_step(R->saver) != R->step) zt_saver_begin(R->saver, R->step, 1);
+        if (R->saver) zt_saver_finish(R->saver);
+        evaluate(R);
+    } else if (R->saver) zt_saver_finish(R->saver);
+    if (R->a.dump) dump_params(R, R->a.dump);
+    double wall = zt_now() - R->t_start;
+    int acc = R->model->correct && zt_loader_info(R->eval)->kind == ZT_DS_MNIST;
+    json_int_t step = (json_int_t)R->step, run_steps = (json_int_t)(R->step - R->first);
+    if (R->have_eval)
+        metric(R, "{s:b,s:I,s:I,s:f,s:i,s:i,s:f,s:b,s:f,s:f}", "summary", 1, "step", step, "steps_run", run_steps,
+               "loss", R->last_loss, "world", R->W, "stage", R->cfg.zero_stage, "wall_s", wall,
+               "stopped", R->stopped, "eval_loss", R->eval_loss,
+               acc ? "eval_acc" : "unigram_entropy", acc ? R->eval_acc : R->unigram);
+    else   /* stopped before any evaluation */
+        metric(R, "{s:b,s:I,s:I,s:f,s:i,s:i,s:f,s:b}", "summary", 1, "step", step, "steps_run", run_steps,
+               "loss", R->last_loss, "world", R->W, "stage", R->cfg.zero_stage, "wall_s", wall,
+               "stopped", R->stopped);
+    if (R->r == 0) zt_info("%s after %llu steps in %.1f s", R->stopped ? "stopped" : "done",
+                           (unsigned long long)R->step, wall);
 }
 
-int zt_train_main(int argc, char **argv) {
-    const char *cfgfile = NULL, *dump = NULL;
-    char **sets = calloc((size_t)argc, sizeof *sets); int nsets = 0, print_cfg = 0;
-    uint64_t stop_at = 0;   /* act as if a stop signal arrived after this step (tests) */
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) cfgfile = argv[++i];
-        else if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[nsets++] = argv[++i];
-        else if (!strcmp(argv[i], "--dump-params") && i + 1 < argc) dump = argv[++i];
-        else if (!strcmp(argv[i], "--stop-at") && i + 1 < argc) stop_at = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--print-config")) print_cfg = 1;
-        else if (!strcmp(argv[i], "--keys")) { zt_config_print_keys(); return 0; }
-        else { fprintf(stderr, "ztrain train: unknown argument '%s'\n", argv[i]); usage(); return ZT_EXIT_CONFIG; }
-    }
-    static run RR; run *R = &RR;
-    char err[2048];
-    if (zt_config_load(&R->cfg, cfgfile, sets, nsets, err, sizeof err)) {
-        fprintf(stderr, "ztrain: config error: %s\n", err); return ZT_EXIT_CONFIG;
-    }
-    if (print_cfg) { fputs(R->cfg.text, stdout); return 0; }
-    zt_config *c = &R->cfg;
-
-    zt_signals_install();
-    if (zt_boot_init(&R->proc)) { fprintf(stderr, "ztrain: PMIx bootstrap failed\n"); return ZT_EXIT_INTERNAL; }
-    R->W = R->proc.size; R->r = R->proc.rank;
-    R->proc.restarts += zt_parse_int_env("ZT_RESUBMITS", 0);   /* sbatch/train.sbatch resubmissions */
-    if (!strcmp(R->proc.launcher, "slurm"))
-        snprintf(R->tag, sizeof R->tag, "[job %.32s.%.16s restart %d] ", R->proc.jobid, R->proc.stepid, R->proc.restarts);
-    setvbuf(stdout, NULL, _IOLBF, 0);
-
-    if (c->global_batch % ((long)R->W * c->micro_batch)) {
-        /* every rank prints: the launcher may kill rank 0 before it writes
-         * once another rank has exited with the same error */
-        fprintf(stderr, "ztrain: rank %d: config error: %s: train.global_batch = %ld is not divisible by "
-                   "W (%d) x train.micro_batch (%ld)\n", R->r, zt_config_origin(c, "train.global_batch"),
-                   c->global_batch, R->W, c->micro_batch);
-        return ZT_EXIT_CONFIG;
-    }
-    if (!strcmp(c->device, "cuda") && !strcmp(zt_build_gpu(), "none")) {
-        fprintf(stderr, "ztrain: rank %d: config error: %s: train.device = cuda but this binary was built without CUDA\n",
-                R->r, zt_config_origin(c, "train.device"));
-        return ZT_EXIT_CONFIG;
-    }
-    R->mb = (int)c->micro_batch;
-    R->rows_per_rank = c->global_batch / R->W;
-    R->k = (int)(R->rows_per_rank / R->mb);
-    int threads = c->threads ? c->threads : usable_cores() / (R->proc.local_size > 0 ? R->proc.local_size : 1);
-    if (threads < 1) threads = 1;
-    openblas_set_num_threads(threads);
-
-    const char *backend = strcmp(c->backend, "auto") ? c->backend : (!strcmp(c->device, "cuda") ? "nccl" : "mpi");
-    /* host scalars (flags, losses, norms) always go through MPI; tensors through
-     * the backend of their memory space (the same MPI communicator on cpu) */
-    R->ctl = zt_comm_create("mpi", &R->proc, c->comm_timeout);
-    if (!R->ctl) die(R, ZT_EXIT_INTERNAL, "cannot create the %s communicator%s", "mpi", "");
-    R->comm = strcmp(backend, "mpi") ? zt_comm_create(backend, &R->proc, c->comm_timeout) : R->ctl;
-    if (!R->comm) die(R, ZT_EXIT_INTERNAL, "cannot create the %s communicator%s", backend, "");
-
-    open_data(R);
-    build_model(R);
-    zt_optim_cfg oc; optim_from_config(c, &oc);
-    R->model->grad_scale = 1.0f / (float)c->global_batch;
-    R->eng = zt_engine_create(R->model, R->comm, R->ctl, &oc, c->zero_stage, c->bucket_mb);
-    zt_engine_init_params(R->eng, (uint64_t)c->seed);
-
-    R0 {
-        printf("ztrain: job %s step %s restart %d | %s on %d rank(s), %d node(s) via %s | %s/%s, %s | stage %d | "
-               "global batch %ld = %d ranks x %d micro x %ld rows | %d BLAS threads/rank\n",
-               R->proc.jobid, R->proc.stepid, R->proc.restarts, R->model->kind, R->W, R->proc.num_nodes,
-               R->proc.launcher, R->model->ops->name, c->precision, zt_comm_backend(R->comm), c->zero_stage, c->global_batch, R->W, R->k, c->micro_batch, threads);
-        if (c->log_metrics[0]) {
-            mkdir_parent(c->log_metrics);
-            R->metrics = fopen(c->log_metrics, "a");
-            if (!R->metrics) die(R, ZT_EXIT_CONFIG, "cannot open log.metrics '%s': %s", c->log_metrics, strerror(errno));
-        }
-    }
-    report_memory(R);
-
-    uint64_t step = 0;
-    if (c->ckpt_dir[0] || strcmp(c->ckpt_resume, "auto")) zt_resume(c, R->eng, R->r, &step);
-    if (c->ckpt_dir[0]) {
-        R->saver = zt_saver_create(c, R->eng, R->r);
-        zt_saver_set_rows(R->saver, R->sampler.n_rows);
-    }
-
-    alloc_rows(R, R->rows_per_rank, &R->xf, &R->xi, &R->y);
-    uint64_t *rows = calloc((size_t)R->rows_per_rank, sizeof *rows);
-    zt_batch *mbs = calloc((size_t)R->k, sizeof *mbs);
-    for (int i = 0; i < R->k; i++) mbs[i] = micro(R, R->xf, R->xi, R->y, i, R->mb);
-
-    uint64_t total = (uint64_t)c->steps;
-    if (step < total) { zt_sampler_rows(&R->sampler, step, R->W, R->r, rows); zt_loader_prefetch(R->train, rows, (int)R->rows_per_rank); }
-    double t_start = zt_now(), t_int = t_start, comm_int = 0, step_int = 0, loss_int = 0;
-    uint64_t first = step; int n_int = 0, stopped = 0;
-    double last_loss = 0, eval_loss = 0, eval_acc = 0;
-    int have_eval = 0;
-    while (step < total) {
-        if (zt_loader_take(R->train, R->xf, R->xi, R->y, err, sizeof err)) die(R, ZT_EXIT_DATA, "%s%s", err, "");
-        if (step + 1 < total) {   /* overlap the next step's I/O with this step */
-            zt_sampler_rows(&R->sampler, step + 1, R->W, R->r, rows);
-            zt_loader_prefetch(R->train, rows, (int)R->rows_per_rank);
-        }
-        float lr = zt_lr_at(&oc, step);
-        zt_step_stats st;
-        zt_engine_step(R->eng, mbs, R->k, step + 1, lr, &st);
-        step++;
-        n_int++; comm_int += st.t_exposed_comm; step_int += st.t_step; loss_int += st.loss_sum;
-
-        /* step boundary: agree on stop, and on whether a background save finished */
-        float flags[2] = { (float)(zt_signal_pending() != 0 || step == stop_at), R->saver ? zt_saver_local_busy(R->saver) : 0 }, any[2];
-        zt_allreduce(R->ctl, flags, any, 2, ZT_F32, ZT_MAX);
-        if (R->saver) zt_saver_commit_if_done(R->saver, any[1]);
-
-        int log_now = step % (uint64_t)c->log_every == 0 || step == total || any[0];
-        if (log_now) {
-            float l = (float)loss_int, lsum;
-            zt_allreduce(R->ctl, &l, &lsum, 1, ZT_F32, ZT_SUM);
-            double loss = lsum / ((double)c->global_batch * n_int), now = zt_now();
-            double sps = (double)c->global_batch * n_int / (now - t_int);
-            double eta = (now - t_start) / (double)(step - first) * (double)(total - step);
-            last_loss = loss;
-            R0 {
-                char e[32]; fmt_eta(eta, e, sizeof e);
-                const char *unit = R->model->tokens_per_row > 1 ? "tok/s" : "samples/s";
-                say("step %6llu/%llu | loss %.4f | lr %.2e | gnorm %.3f | %.0f %s | %.1f ms/step "
-                       "(compute %.1f, comm %.1f) | eta %s\n", (unsigned long long)step,
-                       (unsigned long long)total, loss, lr, st.grad_norm,
-                       sps * (double)R->model->tokens_per_row, unit, 1e3 * step_int / n_int,
-                       1e3 * (step_int - comm_int) / n_int, 1e3 * comm_int / n_int, e);
-            }
-            json_t *o = json_object();
-            json_object_set_new(o, "step", json_integer((json_int_t)step));
-            json_object_set_new(o, "loss", json_real(loss));
-            json_object_set_new(o, "lr", json_real(lr));
-            json_object_set_new(o, "grad_norm", json_real(st.grad_norm));
-            json_object_set_new(o, "samples_per_s", json_real(sps));
-            json_object_set_new(o, "tokens_per_s", json_real(sps * (double)R->model->tokens_per_row));
-            json_object_set_new(o, "step_ms", json_real(1e3 * step_int / n_int));
-            json_object_set_new(o, "compute_ms", json_real(1e3 * (step_int - comm_int) / n_int));
-            json_object_set_new(o, "comm_ms", json_real(1e3 * comm_int / n_int));
-            /* overlap evidence from this step's timeline (ms since the step began) */
-            json_object_set_new(o, "first_comm_start", json_real(st.t_first_comm));
-            json_object_set_new(o, "backward_end", json_real(st.t_backward_end));
-            json_object_set_new(o, "last_comm_end", json_real(st.t_last_comm_end));
-            emit(R, o);
-            t_int = now; comm_int = step_int = loss_int = 0; n_int = 0;
-        }
-        if (c->eval_every && step % (uint64_t)c->eval_every == 0 && step < total) {
-            evaluate(R, step, &eval_loss, &eval_acc); have_eval = 1;
-        }
-        if (any[0]) {   /* stop signal somewhere: checkpoint together and leave */
-            R0 say("ztrain: stop signal received: checkpointing step %llu and exiting %d (resumable)\n",
-                      (unsigned long long)step, ZT_EXIT_STOPPED);
-            if (R->saver) { zt_saver_begin(R->saver, step, 1); }
-            stopped = 1;
-            break;
-        }
-        if (R->saver && c->ckpt_every && step % (uint64_t)c->ckpt_every == 0 && step < total) {
-            double blocked = zt_saver_begin(R->saver, step, 0);
-            R0 say("ztrain: checkpoint step %llu started (blocked %.1f ms)\n", (unsigned long long)step, 1e3 * blocked);
-        }
-    }
-    if (!stopped) {
-        if (R->saver && zt_saver_last_step(R->saver) != step) zt_saver_begin(R->saver, step, 1);
-        if (R->saver) zt_saver_finish(R->saver);
-        evaluate(R, step, &eval_loss, &eval_acc); have_eval = 1;
-    } else if (R->saver) zt_saver_finish(R->saver);
-    if (dump) dump_params(R, dump);
-    double wall = zt_now() - t_start;
-    json_t *o = json_object();
-    json_object_set_new(o, "summary", json_true());
-    json_object_set_new(o, "step", json_integer((json_int_t)step));
-    json_object_set_new(o, "steps_run", json_integer((json_int_t)(step - first)));
-    json_object_set_new(o, "loss", json_real(last_loss));
-    json_object_set_new(o, "world", json_integer(R->W));
-    json_object_set_new(o, "stage", json_integer(c->zero_stage));
-    json_object_set_new(o, "wall_s", json_real(wall));
-    json_object_set_new(o, "stopped", json_boolean(stopped));
-    if (have_eval) {
-        json_object_set_new(o, "eval_loss", json_real(eval_loss));
-        if (R->model->correct && zt_loader_info(R->eval)->kind == ZT_DS_MNIST)
-            json_object_set_new(o, "eval_acc", json_real(eval_acc));
-        else json_object_set_new(o, "unigram_entropy", json_real(R->unigram));
-    }
-    emit(R, o);
-    R0 say("ztrain: %s after %llu steps in %.1f s\n", stopped ? "stopped" : "done",
-              (unsigned long long)step, wall);
+static void tear_down(run *R) {
     if (R->metrics) fclose(R->metrics);
     zt_loader_close(R->train); zt_loader_close(R->eval);
     zt_saver_destroy(R->saver);
@@ -454,6 +599,24 @@ int zt_train_main(int argc, char **argv) {
     zt_comm_destroy(R->ctl);
     zt_comm_finalize();
     zt_boot_finalize();
-    free(rows); free(mbs); free(sets);
-    return stopped ? ZT_EXIT_STOPPED : ZT_EXIT_OK;
+    zt_ck_unlock(R->lock_fd);   /* after the last checkpoint is committed */
+    free(R->xf); free(R->xi); free(R->y); free(R->rows); free(R->mbs);
+    free(R->ck_cfg); free(R->a.sets);
+}
+
+int zt_train_main(int argc, char **argv) {
+    static run RR;   /* zt_config is large: not on the stack */
+    run *R = &RR;
+    int rc = parse_args(argc, argv, &R->a);
+    if (rc >= 0) return rc;
+    char err[2048];
+    if (zt_config_load(&R->cfg, R->a.cfgfile, R->a.sets, R->a.nsets, err, sizeof err))
+        zt_fatal(ZT_EXIT_CONFIG, "config error: %s", err);
+    if (R->a.print_cfg) { fputs(R->cfg.text, stdout); return ZT_EXIT_OK; }
+    set_up(R);
+    resume(R);
+    train_loop(R);
+    finish(R);
+    tear_down(R);
+    return R->stopped ? ZT_EXIT_STOPPED : ZT_EXIT_OK;
 }
