@@ -65,9 +65,11 @@ typedef struct {
     int W, r, k, mb;        /* ranks, rank, micro-batches per step, micro-batch rows */
     int threads;            /* BLAS threads per rank */
     long rows_per_rank;
-    float *xf; int32_t *xi, *y; /* this rank's rows of one step */
-    uint64_t *rows;         /* their indices in the training split */
-    zt_batch *mbs;          /* the k micro-batches over xf/xi/y */
+    /* this rank's rows of one step, double-buffered: the loader's thread
+     * fills set (s+1)&1 while step s trains on set s&1 */
+    float *xf[2]; int32_t *xi[2], *y[2];
+    uint64_t *rows;         /* row indices in the training split (copied by the loader) */
+    zt_batch *mbs[2];       /* the k micro-batches over each set */
     FILE *metrics;
     double unigram;         /* text: corpus unigram entropy (nats) */
     int lock_fd;            /* rank 0: flock on ckpt.dir/.lock, held to the end */
@@ -296,7 +298,7 @@ static void open_data(run *R) {
         zt_fatal(ZT_EXIT_DATA, "%s (train.global_batch, %s)", err, zt_config_origin(c, "train.global_batch"));
     R->sampler = (zt_sampler){ .n_rows = di->n_rows, .global_batch = (uint64_t)c->global_batch,
                                .seed = (uint64_t)c->seed };
-    if (text) R->unigram = zt_text_unigram_entropy(c->data_path, "train");
+    if (text) R->unigram = di->unigram_entropy;   /* counted while the open checked the tokens */
 }
 
 /* The op table: cpu, or cuda / cuda-bf16 (fp32 master weights either way). */
@@ -398,10 +400,12 @@ static void set_up(run *R) {
                 c->global_batch, R->W, R->k, c->micro_batch, R->threads);
     open_metrics(R);
     report_memory(R);
-    alloc_rows(R, R->rows_per_rank, &R->xf, &R->xi, &R->y);
     R->rows = calloc((size_t)R->rows_per_rank, sizeof *R->rows); mallocCheck(R->rows);
-    R->mbs = calloc((size_t)R->k, sizeof *R->mbs); mallocCheck(R->mbs);
-    for (int i = 0; i < R->k; i++) R->mbs[i] = micro(R, R->xf, R->xi, R->y, i, R->mb);
+    for (int s = 0; s < 2; s++) {
+        alloc_rows(R, R->rows_per_rank, &R->xf[s], &R->xi[s], &R->y[s]);
+        R->mbs[s] = calloc((size_t)R->k, sizeof *R->mbs[s]); mallocCheck(R->mbs[s]);
+        for (int i = 0; i < R->k; i++) R->mbs[s][i] = micro(R, R->xf[s], R->xi[s], R->y[s], i, R->mb);
+    }
 }
 
 /* ------------------------------------------------------------- resume */
@@ -516,10 +520,12 @@ static void stop(run *R) {
     R->stopped = 1;
 }
 
-/* the rows of `step` start loading in the background */
+/* the rows of `step` start loading in the background, straight into set step&1 */
 static void prefetch(run *R, uint64_t step) {
+    int s = (int)(step & 1);
     zt_sampler_rows(&R->sampler, step, R->W, R->r, R->rows);
-    zt_loader_prefetch(R->train, R->rows, (int)R->rows_per_rank);
+    if (zt_loader_prefetch_into(R->train, R->rows, (int)R->rows_per_rank, R->xf[s], R->xi[s], R->y[s]))
+        zt_fatal(ZT_EXIT_INTERNAL, "loader: a prefetch was queued while another was pending");
 }
 
 static void train_loop(run *R) {
@@ -530,11 +536,12 @@ static void train_loop(run *R) {
     R->t_start = zt_now();
     interval iv = { .t0 = R->t_start };
     while (R->step < total) {
-        if (zt_loader_take(R->train, R->xf, R->xi, R->y, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "%s", err);
+        if (zt_loader_wait(R->train, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "%s", err);
+        const zt_batch *mbs = R->mbs[R->step & 1];
         if (R->step + 1 < total) prefetch(R, R->step + 1);   /* the next step's I/O overlaps this step */
         float lr = zt_lr_at(&R->oc, R->step);
         zt_step_stats st;
-        zt_engine_step(R->eng, R->mbs, R->k, R->step + 1, lr, &st);
+        zt_engine_step(R->eng, mbs, R->k, R->step + 1, lr, &st);
         R->step++;
         iv.n++; iv.comm += st.t_exposed_comm; iv.step += st.t_step; iv.loss += st.loss_sum;
 
@@ -600,7 +607,8 @@ static void tear_down(run *R) {
     zt_comm_finalize();
     zt_boot_finalize();
     zt_ck_unlock(R->lock_fd);   /* after the last checkpoint is committed */
-    free(R->xf); free(R->xi); free(R->y); free(R->rows); free(R->mbs);
+    for (int s = 0; s < 2; s++) { free(R->xf[s]); free(R->xi[s]); free(R->y[s]); free(R->mbs[s]); }
+    free(R->rows);
     free(R->ck_cfg); free(R->a.sets);
 }
 
