@@ -217,19 +217,23 @@ static void evaluate(run *R, uint64_t step, double *loss_out, double *acc_out) {
 }
 
 static void report_memory(run *R) {
-    zt_mem f; zt_engine_formula(R->eng->P, R->W, R->eng->stage, R->eng->nslots, &f);
-    const zt_mem *m = &R->eng->mem;
+    size_t P = zt_engine_n_params(R->eng);
+    int stage = zt_engine_stage(R->eng), S = zt_engine_n_slots(R->eng);
+    zt_mem f; zt_engine_formula(P, R->W, stage, S, &f);
+    const zt_mem *m = zt_engine_mem(R->eng);
     R0 {
         say("memory per rank (stage %d, W=%d, P=%zu, %d optimizer slots):\n"
                "  params %10zu B (formula %10zu)\n  grads  %10zu B (formula %10zu)\n"
-               "  optim  %10zu B (formula %10zu)\n  buffers %9zu B (transient: buckets, gathered units)\n",
-               R->eng->stage, R->W, R->eng->P, R->eng->nslots, m->params, f.params, m->grads, f.grads,
-               m->optim, f.optim, m->transient);
+               "  optim  %10zu B (formula %10zu)\n  buffers %9zu B (transient: buckets, gathered units)\n"
+               "  ckpt   %10zu B (host snapshot of this rank's partition)\n  plan   %10zu B (per-rank counts)\n",
+               stage, R->W, P, S, m->params, f.params, m->grads, f.grads,
+               m->optim, f.optim, m->transient, m->ckpt, m->plan);
     }
-    json_t *o = json_pack("{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
-        "stage", R->eng->stage, "world", R->W, "params", (json_int_t)R->eng->P,
+    json_t *o = json_pack("{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
+        "stage", stage, "world", R->W, "params", (json_int_t)P,
         "params_bytes", (json_int_t)m->params, "grads_bytes", (json_int_t)m->grads,
         "optim_bytes", (json_int_t)m->optim, "transient_bytes", (json_int_t)m->transient,
+        "ckpt_bytes", (json_int_t)m->ckpt, "plan_bytes", (json_int_t)m->plan,
         "formula_params", (json_int_t)f.params, "formula_grads", (json_int_t)f.grads,
         "formula_optim", (json_int_t)f.optim);
     emit(R, o);
@@ -242,11 +246,12 @@ static void fmt_eta(double s, char *out, size_t cap) {
 }
 
 static void dump_params(run *R, const char *path) {
-    float *full = calloc(R->eng->P, sizeof(float));
+    size_t P = zt_engine_n_params(R->eng);
+    float *full = calloc(P, sizeof(float));
     zt_engine_full_params(R->eng, full);
     R0 {
         FILE *f = fopen(path, "wb");
-        if (!f || fwrite(full, sizeof(float), R->eng->P, f) != R->eng->P)
+        if (!f || fwrite(full, sizeof(float), P, f) != P)
             die(R, ZT_EXIT_INTERNAL, "cannot write %s%s", path, "");
         fclose(f);
     }
@@ -334,7 +339,6 @@ int zt_train_main(int argc, char **argv) {
             if (!R->metrics) die(R, ZT_EXIT_CONFIG, "cannot open log.metrics '%s': %s", c->log_metrics, strerror(errno));
         }
     }
-    report_memory(R);
 
     uint64_t step = 0;
     if (c->ckpt_dir[0] || strcmp(c->ckpt_resume, "auto")) zt_resume(c, R->eng, R->r, &step);
@@ -342,6 +346,7 @@ int zt_train_main(int argc, char **argv) {
         R->saver = zt_saver_create(c, R->eng, R->r);
         zt_saver_set_rows(R->saver, R->sampler.n_rows);
     }
+    report_memory(R);
 
     alloc_rows(R, R->rows_per_rank, &R->xf, &R->xi, &R->y);
     uint64_t *rows = calloc((size_t)R->rows_per_rank, sizeof *rows);
