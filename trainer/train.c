@@ -403,7 +403,7 @@ int zt_train_main(int argc, char **argv) {
             json_object_set_new(o, "step_ms", json_real(1e3 * step_int / n_int));
             json_object_set_new(o, "compute_ms", json_real(1e3 * (step_int - comm_int) / n_int));
             json_object_set_new(o, "comm_ms", json_real(1e3 * comm_int / n_int));
-            /* overlap evidence from this step's timeline (ms since the step began) */
+            /* overlap evidence from this step's timeline (absolute monotonic seconds, zt_now(): subtract one from another) */
             json_object_set_new(o, "first_comm_start", json_real(st.t_first_comm));
             json_object_set_new(o, "backward_end", json_real(st.t_backward_end));
             json_object_set_new(o, "last_comm_end", json_real(st.t_last_comm_end));
