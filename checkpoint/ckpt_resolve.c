@@ -1,16 +1,16 @@
-/* ckpt_resolve.c — what to resume from: zt_ck_resolve(_ex), zt_ck_locate.
+/* ckpt_resolve.c — what to resume from: zt_ck_resolve(_ex/_open), zt_ck_locate.
  *
  * Order: the step dir `latest` names, then every older step-N dir, newest
  * first. Dirs newer than latest are not considered (a commit that crashed
  * between its rename and the latest update, or a timeline abandoned after a
  * fallback): latest is the last checkpoint known complete and verified.
  * .tmp-step-* (unfinished) and .trash-* dirs are never candidates. */
-#include "ckpt_internal.h"
+#include "ckpt_internal.h"   /* ck_list_steps, ck_read_latest, ck_parse_step_name */
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
+#include <stdio.h>      /* snprintf */
+#include <stdlib.h>     /* free */
+#include <string.h>     /* strcmp, strerror */
+#include <sys/stat.h>   /* stat */
 
 static void logf_(char *log, size_t loglen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void logf_(char *log, size_t loglen, const char *fmt, ...) {
@@ -25,18 +25,35 @@ static void logf_(char *log, size_t loglen, const char *fmt, ...) {
     if (n + 1 < loglen && (n == 0 || log[n - 1] != '\n')) log[n] = '\n', log[n + 1] = '\0';
 }
 
-static int try_one(const char *dir, unsigned flags, char *why, size_t wlen) {
-    if (flags & ZT_CK_RESOLVE_NO_CRC) {
-        zt_ck_reader *r = zt_ck_open(dir, why, wlen);
-        if (!r) return -1;
+/* A candidate is usable if it opens (NO_CRC) or opens and verifies. With
+ * keep != NULL the reader of a usable candidate is handed back open. */
+static int try_one(const char *dir, unsigned flags, zt_ck_reader **keep, char *why, size_t wlen) {
+    zt_ck_reader *r = zt_ck_open(dir, why, wlen);
+    if (!r) return -1;
+    if (!(flags & ZT_CK_RESOLVE_NO_CRC) && zt_ck_verify_shards(r, 0, 1, why, wlen) != 0) {
         zt_ck_close(r);
-        return 0;
+        return -1;
     }
-    return zt_ck_verify(dir, why, wlen);
+    if (keep) *keep = r; else zt_ck_close(r);
+    return 0;
 }
+
+static int resolve(const char *root, unsigned flags, uint64_t before, zt_ck_reader **keep, char *path,
+                   size_t cap, char *log, size_t loglen, char *err, size_t errlen);
 
 int zt_ck_resolve_ex(const char *root, unsigned flags, uint64_t before, char *path, size_t cap, char *log,
                      size_t loglen, char *err, size_t errlen) {
+    return resolve(root, flags, before, NULL, path, cap, log, loglen, err, errlen);
+}
+
+int zt_ck_resolve_open(const char *root, unsigned flags, uint64_t before, zt_ck_reader **out, char *path,
+                       size_t cap, char *log, size_t loglen, char *err, size_t errlen) {
+    *out = NULL;
+    return resolve(root, flags, before, out, path, cap, log, loglen, err, errlen);
+}
+
+static int resolve(const char *root, unsigned flags, uint64_t before, zt_ck_reader **keep, char *path,
+                   size_t cap, char *log, size_t loglen, char *err, size_t errlen) {
     if (log && loglen) log[0] = '\0';
     if (err && errlen) err[0] = '\0';
     if (path && cap) path[0] = '\0';
@@ -77,7 +94,7 @@ int zt_ck_resolve_ex(const char *root, unsigned flags, uint64_t before, char *pa
             logf_(log, loglen, "skipping %s (named by latest): %s", dir, strerror(errno));
             continue;
         }
-        if (try_one(dir, flags, why, sizeof why) == 0) {
+        if (try_one(dir, flags, keep, why, sizeof why) == 0) {
             if (path && cap) snprintf(path, cap, "%s", dir);
             if (k >= 0 && have_latest) logf_(log, loglen, "falling back to %s", dir);
             free(v);

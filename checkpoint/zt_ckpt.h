@@ -110,6 +110,10 @@ int zt_ck_verify(const char *stepdir, char *err, size_t errlen);
 #define ZT_CK_RESOLVE_NO_CRC 1u
 int zt_ck_resolve_ex(const char *root, unsigned flags, uint64_t before, char *path, size_t cap,
                      char *log, size_t loglen, char *err, size_t errlen);
+/* Same, and on 0 hands back the chosen checkpoint open in *out (the caller
+ * closes it), so that a resume opens it once; *out is NULL otherwise. */
+int zt_ck_resolve_open(const char *root, unsigned flags, uint64_t before, zt_ck_reader **out,
+                       char *path, size_t cap, char *log, size_t loglen, char *err, size_t errlen);
 /* DIR as the CLI takes it: a step dir (has index.h5 or is named step-N /
  * .tmp-step-N) is returned as is; a root gives root/<latest>. 0 or -1 + err. */
 int zt_ck_locate(const char *dir, char *stepdir, size_t cap, char *err, size_t errlen);

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include "zt_launcher.h"   /* zt_proc_t */
 
-typedef enum { ZT_F32 = 0, ZT_BF16 = 1 } zt_dtype;
+typedef enum { ZT_F32 = 0, ZT_BF16 = 1, ZT_I64 = 2, ZT_U8 = 3, ZT_F64 = 4 } zt_dtype;
 typedef enum { ZT_SUM = 0, ZT_AVG = 1, ZT_MAX = 2 } zt_redop;
 
 typedef struct zt_comm zt_comm;

@@ -3,55 +3,91 @@
  * bucket as soon as the bucket's gradients are final and overlaps with the
  * backward of earlier units; time spent blocked in zt_wait is "exposed". */
 #include "engine.h"
-#include <math.h>      /* sqrt */
-#include <stdio.h>     /* fprintf */
-#include <stdlib.h>    /* calloc, free, exit */
-#include <string.h>    /* memset, memcpy */
+#include <stdio.h>        /* snprintf */
+#include <stdlib.h>       /* calloc, free, malloc */
+#include <string.h>       /* memset */
 #include "ops.h"          /* device op table: memory, add_acc, sumsq, optim_step */
-#include "zt_launcher.h"   /* exit codes */
+#include "partition.h"    /* zt_plan: buckets and per-rank counts, planned once */
+#include "zt_launcher.h"  /* exit codes */
+#include "zt_log.h"       /* zt_fatal, ztCheck */
 
-#define engineCheck(cond, ...) do { if (!(cond)) { \
-    fprintf(stderr, "ztrain: %s:%d: %s failed: ", __FILE__, __LINE__, #cond); \
-    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); exit(ZT_EXIT_INTERNAL); } } while (0)
+struct zt_engine {
+    zt_model *m;
+    zt_comm  *c;            /* data: the model's memory space (mpi or nccl) */
+    zt_comm  *ctl;          /* control scalars in host memory (mpi; == c on cpu) */
+    const struct zt_ops *ops;  /* the model's op table: where every buffer lives */
+    zt_optim_cfg oc;
+    int       W, r, stage;
+    size_t    P, plo, plen;
+    float    *params;       /* stage 0-2: P elements; stage 3: NULL */
+    float    *ppart;        /* own partition of params (stage 0-2: params+plo) */
+    float    *grads;        /* stage 0/1: P; else NULL */
+    float    *gpart;        /* own partition of grads (stage 0/1: grads+plo) */
+    int       nslots;
+    float    *slots[4];     /* stage 0: P each, else plen each */
+    size_t    slot_base;    /* flat index of slots[i][0]: 0 (stage 0) or plo */
+    zt_plan   plan;         /* buckets, and what each rank sends/receives of them */
+    zt_req  **ddp;                /* [nb] DDP/ZeRO-1: requests in flight */
+    float    *bbuf[2];            /* stage 2/3: gradients of a bucket (max_bucket) */
+    float    *rbuf[2];            /* stage 2/3: my reduced share of it (max_my_bucket) */
+    float    *ubuf[2];            /* stage 3: gathered unit params, in use + prefetched */
+    zt_mem    mem;
+    /* called right before each optimizer update (async checkpoint snapshot) */
+    zt_engine_hook before_update;
+    void     *before_update_arg;
+    double    t_exposed;          /* accumulated time blocked on communication */
+    uint64_t  step;               /* step being computed (1-based), for messages */
+};
+
+/* A collective that fails ends the job: the peers wait in it (or soon will),
+ * and training on would use stale or half-reduced values. One line names
+ * the rank, the operation, what it carried and the step; the peers end on
+ * the comm watchdog (timeout or the launcher's peer-failure notice). */
+static _Noreturn void comm_failed(const zt_engine *e, const char *op, const char *what, int idx,
+                                  int started, int rc) {
+    char w[96], why[64];
+    if (idx >= 0) snprintf(w, sizeof w, "%s %d", what, idx); else snprintf(w, sizeof w, "%s", what);
+    if (started) snprintf(why, sizeof why, "returned %d", rc);
+    else snprintf(why, sizeof why, "could not be started (NULL request)");
+    zt_fatal(ZT_EXIT_PEER, "collective %s (%s) failed on rank %d of %d at step %llu: %s",
+             op, w, e->r, e->W, (unsigned long long)e->step, why);
+}
+/* commCheck(e, rc, op, what, idx): a blocking collective's (or a wait's)
+ * return code; reqCheck: an async one's request, NULL if it did not start.
+ * idx < 0: no bucket/unit number. */
+#define commCheck(e, rc, op, what, idx) do { int rc_ = (rc); \
+    if (rc_ != 0) comm_failed(e, op, what, idx, 1, rc_); } while (0)
+#define reqCheck(e, q, op, what, idx) do { \
+    if ((q) == NULL) comm_failed(e, op, what, idx, 0, 0); } while (0)
 
 /* all state lives in the model's op-table memory (host for cpu, device for cuda) */
 static float *ealloc(const zt_ops *o, size_t n, size_t *counter) {
     float *p = o->alloc((n ? n : 1) * sizeof(float));
-    engineCheck(p != NULL, "out of memory allocating %zu floats", n);
+    ztCheck(p != NULL, ZT_EXIT_INTERNAL, "out of memory allocating %zu floats", n);
     *counter += n * sizeof(float);
     return p;
 }
 
-/* Overlap of [a, a+n) with rank q's partition, as counts per rank (in order). */
-static void range_counts(const zt_engine *e, size_t a, size_t n, size_t *counts) {
-    for (int q = 0; q < e->W; q++) {
-        size_t o, l; zt_part(e->P, e->W, q, &o, &l);
-        size_t lo = a > o ? a : o, hi = (a + n) < (o + l) ? (a + n) : (o + l);
-        counts[q] = hi > lo ? hi - lo : 0;
-    }
-}
-/* Intersection of [a, a+n) with my partition: offset inside the range and length. */
-static void my_overlap(const zt_engine *e, size_t a, size_t n, size_t *lo, size_t *len) {
-    size_t s = a > e->plo ? a : e->plo, t = (a + n) < (e->plo + e->plen) ? (a + n) : (e->plo + e->plen);
-    *lo = s; *len = t > s ? t - s : 0;
-}
+/* A request in flight, with what the message names if it fails. */
+typedef struct { zt_req *q; const char *op, *what; int idx; int buf; } inflight;
 
-static double wait_req(zt_engine *e, zt_req *q, zt_step_stats *st) {
+static void wait_req(zt_engine *e, inflight *f, zt_step_stats *st) {
+    if (!f->q) return;
     double t0 = zt_now(), ts = 0, te = 0;
-    zt_wait_t(q, &ts, &te);
-    double dt = zt_now() - t0;
-    e->t_exposed += dt;
+    int rc = zt_wait_t(f->q, &ts, &te);
+    f->q = NULL;
+    commCheck(e, rc, f->op, f->what, f->idx);
+    e->t_exposed += zt_now() - t0;
     if (st) {
         if (st->t_first_comm == 0 || ts < st->t_first_comm) st->t_first_comm = ts;
         if (te > st->t_last_comm_end) st->t_last_comm_end = te;
     }
-    return dt;
 }
 
 zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_optim_cfg *oc,
                             int stage, double bucket_mb) {
     zt_engine *e = calloc(1, sizeof *e);
-    engineCheck(e != NULL, "oom");
+    mallocCheck(e);
     e->m = m; e->c = c; e->ctl = ctl ? ctl : c; e->oc = *oc; e->stage = stage;
     e->ops = m->ops;
     e->W = zt_comm_size(c); e->r = zt_comm_rank(c);
@@ -59,30 +95,14 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
     zt_part(e->P, e->W, e->r, &e->plo, &e->plen);
     e->nslots = zt_optim_n_slots(oc);
 
-    /* buckets: walk units from the last one back, close a bucket at the cap */
+    /* buckets and per-rank counts, once: they never change while training */
     size_t cap = (size_t)(bucket_mb * 1024 * 1024 / sizeof(float));
-    if (cap < 1) cap = 1;
-    int U = m->n_units;   /* at most one bucket per unit */
-    e->b_lo = calloc((size_t)U, sizeof(int)); e->b_hi = calloc((size_t)U, sizeof(int));
-    e->b_off = calloc((size_t)U, sizeof(size_t)); e->b_len = calloc((size_t)U, sizeof(size_t));
-    e->unit_bucket = calloc((size_t)U, sizeof(int)); e->ddp = calloc((size_t)U, sizeof(zt_req *));
-    engineCheck(e->b_lo && e->b_hi && e->b_off && e->b_len && e->unit_bucket && e->ddp,
-                "oom for %d units", U);
-    int hi = m->n_units - 1; size_t acc = 0;
-    for (int u = m->n_units - 1; u >= 0; u--) {
-        acc += m->unit_len[u];
-        if (acc >= cap || u == 0) {
-            int b = e->nb++;
-            e->b_lo[b] = u; e->b_hi[b] = hi;
-            e->b_off[b] = m->unit_off[u];
-            e->b_len[b] = m->unit_off[hi] + m->unit_len[hi] - m->unit_off[u];
-            for (int v = u; v <= hi; v++) e->unit_bucket[v] = b;
-            if (e->b_len[b] > e->max_bucket) e->max_bucket = e->b_len[b];
-            hi = u - 1; acc = 0;
-        }
-    }
-    for (int u = 0; u < m->n_units; u++)
-        if (m->unit_len[u] > e->max_unit) e->max_unit = m->unit_len[u];
+    ztCheck(zt_plan_init(&e->plan, e->P, e->W, e->r, m->n_units, m->unit_off, m->unit_len, cap,
+                         stage == 3) == 0,
+            ZT_EXIT_INTERNAL, "out of memory planning %d units over %d ranks", m->n_units, e->W);
+    e->mem.plan = e->plan.bytes;
+    e->ddp = calloc((size_t)(e->plan.nb ? e->plan.nb : 1), sizeof(zt_req *));
+    mallocCheck(e->ddp);
 
     size_t P = e->P, pl = e->plen;
     if (stage <= 2) { e->params = ealloc(e->ops, P, &e->mem.params); e->ppart = e->params + e->plo; }
@@ -92,13 +112,15 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
     size_t sl = stage == 0 ? P : pl;
     e->slot_base = stage == 0 ? 0 : e->plo;
     for (int i = 0; i < e->nslots; i++) e->slots[i] = ealloc(e->ops, sl, &e->mem.optim);
+    /* two of each: one bucket computes while the previous one is reduced,
+     * one unit computes while the next is gathered */
     if (stage >= 2)
         for (int i = 0; i < 2; i++) {
-            e->bbuf[i] = ealloc(e->ops, e->max_bucket, &e->mem.transient);
-            e->rbuf[i] = ealloc(e->ops, e->max_bucket, &e->mem.transient);
+            e->bbuf[i] = ealloc(e->ops, e->plan.max_bucket, &e->mem.transient);
+            e->rbuf[i] = ealloc(e->ops, e->plan.max_my_bucket, &e->mem.transient);
         }
     if (stage == 3)
-        for (int i = 0; i < 2; i++) e->ubuf[i] = ealloc(e->ops, e->max_unit, &e->mem.transient);
+        for (int i = 0; i < 2; i++) e->ubuf[i] = ealloc(e->ops, e->plan.max_unit, &e->mem.transient);
     return e;
 }
 
@@ -109,7 +131,8 @@ void zt_engine_destroy(zt_engine *e) {
     if (e->stage <= 1) o->free(e->grads); else o->free(e->gpart);
     for (int i = 0; i < e->nslots; i++) o->free(e->slots[i]);
     for (int i = 0; i < 2; i++) { o->free(e->bbuf[i]); o->free(e->rbuf[i]); o->free(e->ubuf[i]); }
-    free(e->b_lo); free(e->b_hi); free(e->b_off); free(e->b_len); free(e->unit_bucket); free(e->ddp);
+    zt_plan_free(&e->plan);
+    free(e->ddp);
     free(e);
 }
 
@@ -118,7 +141,7 @@ void zt_engine_init_params(zt_engine *e, uint64_t seed) {
     float *dst = e->stage <= 2 ? e->params : e->ppart;
     if (!e->ops->device) { zt_model_init_range(e->m, seed, lo, lo + n, dst); return; }
     float *h = malloc((n ? n : 1) * sizeof(float));
-    engineCheck(h != NULL, "oom");
+    mallocCheck(h);
     zt_model_init_range(e->m, seed, lo, lo + n, h);
     e->ops->to_device(dst, h, n * sizeof(float));
     free(h);
@@ -129,16 +152,16 @@ void zt_engine_formula(size_t P, int W, int stage, int S, zt_mem *o) {
     o->params = (size_t)(stage == 3 ? part : p);
     o->grads  = (size_t)(stage >= 2 ? part : p);
     o->optim  = (size_t)(S * (stage >= 1 ? part : p));
-    o->transient = 0;
+    o->transient = 0; o->ckpt = 0; o->plan = 0;
 }
 
 /* ---- ZeRO-3 unit gathering ------------------------------------------- */
-static zt_req *gather_unit(zt_engine *e, int u, float *dst) {
-    size_t counts[256], lo, len;
-    engineCheck(e->W <= 256, "W=%d > 256", e->W);
-    range_counts(e, e->m->unit_off[u], e->m->unit_len[u], counts);
-    my_overlap(e, e->m->unit_off[u], e->m->unit_len[u], &lo, &len);
-    return zt_iallgather_v(e->c, e->ppart + (lo - e->plo), dst, counts, ZT_F32);
+static inflight gather_unit(zt_engine *e, int u, float *dst) {
+    const zt_range_plan *up = &e->plan.unit[u];
+    inflight f = { zt_iallgather_v(e->c, e->ppart + (up->my_lo - e->plo), dst, up->counts, ZT_F32),
+                   "allgather_v", "parameters of unit", u, 0 };
+    reqCheck(e, f.q, f.op, f.what, u);
+    return f;
 }
 
 /* Parameters of unit u for compute: a pointer into the full buffer, or under
@@ -149,39 +172,42 @@ static const float *unit_params(zt_engine *e, int u, int slot) {
 
 /* forward through all units; under ZeRO-3 each unit is gathered just before
  * use with the next one prefetched. Leaves the last unit's params in ubuf. */
-static void forward_all(zt_engine *e, zt_step_stats *st) {
+static void forward_all(zt_engine *e) {
     zt_model *m = e->m; int U = m->n_units;
     if (e->stage != 3) {
         for (int u = 0; u < U; u++) m->forward(m, u, unit_params(e, u, 0));
         return;
     }
-    zt_req *pend = gather_unit(e, 0, e->ubuf[0]);
+    inflight pend = gather_unit(e, 0, e->ubuf[0]);
     for (int u = 0; u < U; u++) {
-        wait_req(e, pend, NULL); pend = NULL;
+        wait_req(e, &pend, NULL);
         if (u + 1 < U) pend = gather_unit(e, u + 1, e->ubuf[(u + 1) & 1]);
         m->forward(m, u, e->ubuf[u & 1]);
     }
 }
 
 /* ---- gradient reduction per bucket ----------------------------------- */
-typedef struct { zt_req *q; int b; int buf; } inflight;
-
 static void finish_rs(zt_engine *e, inflight *f, zt_step_stats *st) {
     if (!f->q) return;
-    wait_req(e, f->q, st);
+    wait_req(e, f, st);
     if (e->stage >= 2) {   /* accumulate my part of the bucket into gpart */
-        size_t lo, len; my_overlap(e, e->b_off[f->b], e->b_len[f->b], &lo, &len);
-        e->ops->add_acc(e->gpart + (lo - e->plo), e->rbuf[f->buf], len);
+        const zt_range_plan *bp = &e->plan.bucket[f->idx];
+        e->ops->add_acc(e->gpart + (bp->my_lo - e->plo), e->rbuf[f->buf], bp->my_len);
     }
-    f->q = NULL;
 }
 
-static zt_req *launch_bucket(zt_engine *e, int b, int buf) {
-    if (e->stage <= 1)
-        return zt_iallreduce(e->c, e->grads + e->b_off[b], e->grads + e->b_off[b], e->b_len[b], ZT_F32, ZT_SUM);
-    size_t counts[256];
-    range_counts(e, e->b_off[b], e->b_len[b], counts);
-    return zt_ireduce_scatter_v(e->c, e->bbuf[buf], e->rbuf[buf], counts, ZT_F32, ZT_SUM);
+static inflight launch_bucket(zt_engine *e, int b, int buf) {
+    const zt_range_plan *bp = &e->plan.bucket[b];
+    inflight f = { NULL, NULL, "gradients of bucket", b, buf };
+    if (e->stage <= 1) {
+        f.op = "allreduce";
+        f.q = zt_iallreduce(e->c, e->grads + bp->off, e->grads + bp->off, bp->len, ZT_F32, ZT_SUM);
+    } else {
+        f.op = "reduce_scatter_v";
+        f.q = zt_ireduce_scatter_v(e->c, e->bbuf[buf], e->rbuf[buf], bp->counts, ZT_F32, ZT_SUM);
+    }
+    reqCheck(e, f.q, f.op, f.what, b);
+    return f;
 }
 
 /* backward through all units of one micro-batch; `reduce`: launch bucket
@@ -189,36 +215,41 @@ static zt_req *launch_bucket(zt_engine *e, int b, int buf) {
  * ZeRO-2/3: every micro-batch, since they keep no full gradient buffer). */
 static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
     zt_model *m = e->m; int U = m->n_units;
+    const zt_plan *pl = &e->plan;
     inflight fl[2] = {{0}};
     zt_req **ddp = e->ddp; int nddp = 0;   /* DDP/ZeRO-1: all buckets in flight */
     int bslot = 0;           /* which bbuf the current bucket uses (stage 2/3) */
-    zt_req *pend = NULL;     /* ZeRO-3 prefetch of the next unit down */
+    inflight pend = {0};     /* ZeRO-3 prefetch of the next unit down */
     int have = U - 1;        /* ZeRO-3: unit U-1's params are still in ubuf */
     for (int u = U - 1; u >= 0; u--) {
-        int b = e->unit_bucket[u];
-        if (e->stage >= 2 && u == e->b_hi[b]) {
+        int b = pl->unit_bucket[u];
+        if (e->stage >= 2 && u == pl->b_hi[b]) {
             /* new bucket: its scratch must be free (wait the bucket that used it) */
             finish_rs(e, &fl[bslot], st);
-            e->ops->zero(e->bbuf[bslot], e->b_len[b] * sizeof(float));
+            e->ops->zero(e->bbuf[bslot], pl->bucket[b].len * sizeof(float));
         }
         const float *pu;
         if (e->stage == 3) {
-            if (u != have) { wait_req(e, pend, NULL); pend = NULL; }
+            if (u != have) wait_req(e, &pend, NULL);
             if (u > 0) pend = gather_unit(e, u - 1, e->ubuf[(u - 1) & 1]);
             pu = e->ubuf[u & 1];
         } else pu = e->params + m->unit_off[u];
         float *gu = e->stage <= 1 ? e->grads + m->unit_off[u]
-                                  : e->bbuf[bslot] + (m->unit_off[u] - e->b_off[b]);
+                                  : e->bbuf[bslot] + (m->unit_off[u] - pl->bucket[b].off);
         m->backward(m, u, pu, gu);
-        if (u == e->b_lo[b] && reduce) {
-            if (e->stage <= 1) ddp[nddp++] = launch_bucket(e, b, 0);
-            else { fl[bslot] = (inflight){ launch_bucket(e, b, bslot), b, bslot }; bslot ^= 1; }
+        if (u == pl->b_lo[b] && reduce) {
+            if (e->stage <= 1) ddp[nddp++] = launch_bucket(e, b, 0).q;
+            else { fl[bslot] = launch_bucket(e, b, bslot); bslot ^= 1; }
         }
     }
     if (st) st->t_backward_end = zt_now();
-    for (int i = 0; i < nddp; i++) wait_req(e, ddp[i], st);
+    /* DDP buckets were launched in order b = 0, 1, ...: request i is bucket i */
+    for (int i = 0; i < nddp; i++) {
+        inflight f = { ddp[i], "allreduce", "gradients of bucket", i, 0 };
+        wait_req(e, &f, st);
+    }
     finish_rs(e, &fl[bslot], st); finish_rs(e, &fl[bslot ^ 1], st);   /* older first */
-    if (pend) wait_req(e, pend, NULL);
+    wait_req(e, &pend, NULL);
 }
 
 /* ---- optimizer over [lo, hi) of the flat space, per tensor (decay on 2-D) */
@@ -242,25 +273,25 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     memset(st, 0, sizeof *st);
     double t0 = zt_now();
     e->t_exposed = 0;
+    e->step = t;
     if (e->stage <= 1) e->ops->zero(e->grads, e->P * sizeof(float));
     else               e->ops->zero(e->gpart, e->plen * sizeof(float));
     for (int i = 0; i < k; i++) {
         m->set_batch(m, &mb[i]);
-        forward_all(e, st);
+        forward_all(e);
         st->loss_sum += m->loss_sum(m);
         int last = i == k - 1;
         backward_all(e, e->stage >= 2 || last, st);
     }
-    /* global gradient norm: DDP has the full reduced gradient everywhere;
-     * ZeRO sums the partitions' squared norms across ranks */
+    /* global gradient norm², in double under every stage: DDP has the full
+     * reduced gradient everywhere; ZeRO sums the partitions' squared norms */
     double n2;
     if (e->stage == 0) n2 = e->ops->sumsq(e->grads, e->P);
     else {   /* host scalar: the control communicator */
-        float f = (float)e->ops->sumsq(e->gpart, e->plen), out = 0;
-        double tw = zt_now();
-        zt_allreduce(e->ctl, &f, &out, 1, ZT_F32, ZT_SUM);
+        double part = e->ops->sumsq(e->gpart, e->plen), tw = zt_now();
+        n2 = 0;
+        commCheck(e, zt_allreduce(e->ctl, &part, &n2, 1, ZT_F64, ZT_SUM), "allreduce", "grad norm²", -1);
         e->t_exposed += zt_now() - tw;
-        n2 = out;
     }
     st->grad_norm = zt_grad_norm(n2);
     float gscale = zt_clip_scale(&e->oc, n2);
@@ -273,7 +304,8 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     else               optimize_range(e, e->plo, e->plo + e->plen, t, lr, gscale, e->ppart, e->gpart);
     if (e->stage == 1 || e->stage == 2) {
         double tw = zt_now();
-        zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32);
+        commCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
+                  "allgather", "updated parameters", -1);
         e->t_exposed += zt_now() - tw;
     }
     st->t_step = zt_now() - t0;
@@ -283,15 +315,16 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
 double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct) {
     zt_model *m = e->m;
     m->set_batch(m, b);
-    forward_all(e, NULL);
+    forward_all(e);
     *correct = m->correct ? m->correct(m) : 0;
     return m->loss_sum(m);
 }
 
 void zt_engine_full_params(zt_engine *e, float *out) {
     if (e->stage <= 2) { e->ops->to_host(out, e->params, e->P * sizeof(float)); return; }
-    float *full = e->ops->alloc(e->P * sizeof(float));
-    zt_allgather(e->c, e->ppart, full, e->P, ZT_F32);
+    float *full = e->ops->alloc((e->P ? e->P : 1) * sizeof(float));
+    mallocCheck(full);
+    commCheck(e, zt_allgather(e->c, e->ppart, full, e->P, ZT_F32), "allgather", "all parameters", -1);
     e->ops->to_host(out, full, e->P * sizeof(float));
     e->ops->free(full);
 }
@@ -313,12 +346,14 @@ zt_comm *zt_engine_ctl(const zt_engine *e) { return e->ctl; }
 void zt_engine_partition(const zt_engine *e, size_t *lo, size_t *len) { *lo = e->plo; *len = e->plen; }
 float *zt_engine_param_part(zt_engine *e) { return e->ppart; }
 float *zt_engine_slot_part(zt_engine *e, int i) { return e->slots[i] + (e->plo - e->slot_base); }
+void zt_engine_count_ckpt(zt_engine *e, size_t bytes) { e->mem.ckpt = bytes; }
 
-int zt_engine_sync_partitions(zt_engine *e) {
-    int rc = 0;
-    if (e->stage <= 2) rc |= zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32);
+void zt_engine_sync_partitions(zt_engine *e) {
+    if (e->stage <= 2)
+        commCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
+                  "allgather", "loaded parameters", -1);
     if (e->stage == 0)
         for (int i = 0; i < e->nslots; i++)
-            rc |= zt_allgather(e->c, e->slots[i] + e->plo, e->slots[i], e->P, ZT_F32);
-    return rc ? -1 : 0;
+            commCheck(e, zt_allgather(e->c, e->slots[i] + e->plo, e->slots[i], e->P, ZT_F32),
+                      "allgather", "loaded optimizer slot", i);
 }

@@ -6,11 +6,13 @@
  *   stage 1: params P, grads P,   slots S*P/W    (all-reduce, step own part, all-gather)
  *   stage 2: params P, grads P/W, slots S*P/W    (reduce-scatter buckets)
  *   stage 3: params P/W, grads P/W, slots S*P/W  (units gathered before use)
- * Transient buffers (bucket scratch, gathered units) are reported apart. */
+ * Transient buffers (bucket scratch, gathered units) are reported apart.
+ * A collective that fails ends the job with ZT_EXIT_PEER (6) on this rank,
+ * after one line naming the rank, the operation and the step. */
 #ifndef ZT_ENGINE_H
 #define ZT_ENGINE_H
-#include <stddef.h>
-#include <stdint.h>
+#include <stddef.h>   /* size_t */
+#include <stdint.h>   /* uint64_t */
 #include "comm.h"     /* zt_comm, zt_req */
 #include "model.h"    /* zt_model, zt_batch */
 #include "optim.h"    /* zt_optim_cfg */
@@ -18,46 +20,32 @@
 typedef struct {
     double loss_sum;        /* this rank's sum of row losses over its micro-batches */
     double grad_norm;       /* global, before clipping */
-    double t_step, t_exposed_comm;     /* seconds */
-    double t_backward_end;  /* timeline (zt_now): backward of last micro-batch done */
+    double t_step, t_exposed_comm;     /* durations, seconds */
+    /* Timeline of the step, as absolute monotonic seconds (zt_now()), not
+     * offsets: subtract one from another (e.g. t_backward_end - t_first_comm
+     * is how long gradient communication overlapped the backward). */
+    double t_backward_end;  /* backward of the last micro-batch done */
     double t_first_comm;    /* first gradient collective actually started */
-    double t_last_comm_end;
+    double t_last_comm_end; /* last gradient collective finished */
 } zt_step_stats;
 
+/* Bytes this rank holds, by purpose. params/grads/optim/transient live in
+ * the model's memory space (host on cpu, device on cuda); ckpt and plan are
+ * always host memory. */
 typedef struct {
-    size_t params, grads, optim, transient;   /* bytes held by this rank */
+    size_t params, grads, optim;
+    size_t transient;   /* stage 2/3: bucket gradients (2 x largest bucket) and
+                         * reduce-scatter results (2 x this rank's largest share
+                         * of a bucket); stage 3 also 2 gathered units (the one
+                         * in use and the prefetched next) */
+    size_t ckpt;        /* checkpoint snapshot of this rank's partition:
+                         * (1 + slots) x plen floats, when checkpointing is on */
+    size_t plan;        /* communication plan: per-bucket (and under ZeRO-3
+                         * per-unit) counts for every rank */
 } zt_mem;
 
-typedef struct zt_engine {
-    zt_model *m;
-    zt_comm  *c;            /* data: the model's memory space (mpi or nccl) */
-    zt_comm  *ctl;          /* control scalars in host memory (mpi; == c on cpu) */
-    const struct zt_ops *ops;  /* the model's op table: where every buffer lives */
-    zt_optim_cfg oc;
-    int       W, r, stage;
-    size_t    P, plo, plen;
-    float    *params;       /* stage 0-2: P elements; stage 3: NULL */
-    float    *ppart;        /* own partition of params (stage 0-2: params+plo) */
-    float    *grads;        /* stage 0/1: P; else NULL */
-    float    *gpart;        /* own partition of grads (stage 0/1: grads+plo) */
-    int       nslots;
-    float    *slots[4];     /* stage 0: P each, else plen each */
-    size_t    slot_base;    /* flat index of slots[i][0]: 0 (stage 0) or plo */
-    /* buckets of consecutive units, built from the last unit backwards */
-    int       nb;
-    int      *b_lo, *b_hi;        /* [nb] unit range, inclusive */
-    size_t   *b_off, *b_len;      /* [nb] flat range of the bucket */
-    int      *unit_bucket;        /* [n_units] bucket of each unit */
-    zt_req  **ddp;                /* [nb] DDP/ZeRO-1: requests in flight */
-    float    *bbuf[2], *rbuf[2];  /* stage 2/3: bucket grads and reduce-scatter result */
-    float    *ubuf[2];            /* stage 3: gathered unit params */
-    size_t    max_bucket, max_unit;
-    zt_mem    mem;
-    /* called right before each optimizer update (async checkpoint snapshot) */
-    void    (*before_update)(void *arg);
-    void     *before_update_arg;
-    double    t_exposed;          /* accumulated time blocked on communication */
-} zt_engine;
+/* Opaque outside engine.c: other modules use the functions below. */
+typedef struct zt_engine zt_engine;
 
 zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_optim_cfg *oc,
                             int stage, double bucket_mb);
@@ -97,6 +85,9 @@ void   zt_engine_partition(const zt_engine *e, size_t *lo, size_t *len);
 float *zt_engine_param_part(zt_engine *e);
 float *zt_engine_slot_part(zt_engine *e, int i);
 /* Collective, after a load wrote every rank's partition: rebuild what the
- * stage keeps in full (params for 0-2, optimizer slots for 0). 0 or -1. */
-int    zt_engine_sync_partitions(zt_engine *e);
+ * stage keeps in full (params for 0-2, optimizer slots for 0). */
+void   zt_engine_sync_partitions(zt_engine *e);
+/* Host bytes another module keeps on the engine's behalf (the saver's
+ * snapshot buffer), so that the memory report accounts for them. */
+void   zt_engine_count_ckpt(zt_engine *e, size_t bytes);
 #endif

@@ -1,14 +1,18 @@
 /* saver.h — the trainer's side of checkpointing: which partition each rank
  * writes, the asynchronous writer thread, the collective commit protocol and
- * resume at any W / stage. File work lives in checkpoint/ (zt_ckpt.h). */
+ * resume at any W / stage. File work lives in checkpoint/ (zt_ckpt.h).
+ * A failed collective ends the job with ZT_EXIT_PEER (6); a checkpoint that
+ * cannot be written or resumed from with ZT_EXIT_CKPT (5). */
 #ifndef ZT_SAVER_H
 #define ZT_SAVER_H
-#include <stdint.h>
+#include <stdint.h>   /* uint64_t */
 #include "config.h"   /* zt_config */
 #include "engine.h"   /* zt_engine */
 
 typedef struct zt_saver zt_saver;
 
+/* Installs the engine's before-update hook and counts its host snapshot
+ * buffer, (1 + slots) x this rank's partition, in zt_engine_mem(e)->ckpt. */
 zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank);
 void      zt_saver_destroy(zt_saver *s);
 /* Rows of the training split (the sampler cursor saved with each checkpoint). */
@@ -17,9 +21,12 @@ void      zt_saver_set_rows(zt_saver *s, uint64_t n_rows);
  * commits) a pending save, copies this rank's partition to host buffers and
  * writes it in the background (ckpt.async) or now. Returns seconds blocked. */
 double    zt_saver_begin(zt_saver *s, uint64_t step, int force_sync);
-/* Collective, at a step boundary. `not_done` is this rank's flag as a float,
- * to be combined by the caller's per-step all-reduce (MAX); if the reduced
- * value is 0 the pending save is committed here. Returns 1 if a save is pending. */
+/* Step-boundary protocol of an async save. The caller combines every rank's
+ * zt_saver_local_busy() (1 while this rank's writer runs, else 0) in its
+ * per-step all-reduce with MAX, and passes the result to
+ * zt_saver_commit_if_done (collective): when it is 0 every shard is written
+ * and the pending save is committed there. zt_saver_pending: 1 if a save was
+ * started and not yet committed. */
 int       zt_saver_pending(const zt_saver *s);
 float     zt_saver_local_busy(const zt_saver *s);
 void      zt_saver_commit_if_done(zt_saver *s, float any_busy);

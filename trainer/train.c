@@ -360,11 +360,14 @@ static void report_memory(run *R) {
         zt_info("  grads  %10zu B (formula %10zu)", m->grads, f.grads);
         zt_info("  optim  %10zu B (formula %10zu)", m->optim, f.optim);
         zt_info("  buffers %9zu B (transient: buckets, gathered units)", m->transient);
+        zt_info("  ckpt   %10zu B (host snapshot of this rank's partition)", m->ckpt);
+        zt_info("  plan   %10zu B (per-rank counts of buckets and units)", m->plan);
     }
-    metric(R, "{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
+    metric(R, "{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
         "stage", stage, "world", R->W, "params", (json_int_t)P,
         "params_bytes", (json_int_t)m->params, "grads_bytes", (json_int_t)m->grads,
         "optim_bytes", (json_int_t)m->optim, "transient_bytes", (json_int_t)m->transient,
+        "ckpt_bytes", (json_int_t)m->ckpt, "plan_bytes", (json_int_t)m->plan,
         "formula_params", (json_int_t)f.params, "formula_grads", (json_int_t)f.grads,
         "formula_optim", (json_int_t)f.optim);
 }
@@ -399,7 +402,6 @@ static void set_up(run *R) {
                 R->proc.launcher, R->model->ops->name, c->precision, zt_comm_backend(R->comm), c->zero_stage,
                 c->global_batch, R->W, R->k, c->micro_batch, R->threads);
     open_metrics(R);
-    report_memory(R);
     R->rows = calloc((size_t)R->rows_per_rank, sizeof *R->rows); mallocCheck(R->rows);
     for (int s = 0; s < 2; s++) {
         alloc_rows(R, R->rows_per_rank, &R->xf[s], &R->xi[s], &R->y[s]);
@@ -430,6 +432,7 @@ static void resume(run *R) {
         zt_saver_set_rows(R->saver, R->sampler.n_rows);
     }
     R->first = R->step;
+    report_memory(R);   /* after the saver: its host snapshot buffer is counted */
 }
 
 /* ----------------------------------------------------------- evaluate */
