@@ -1,8 +1,9 @@
 /* fuzz_dataset.c — libFuzzer target: a dataset file's open and first batch
- * (datasets/loader.c). Input: the bytes of an HDF5 file. It is opened as
- * every kind and split the trainer opens (mnist train/test, text train/val),
- * and each that opens reads a first batch: mnist directly, text through the
- * prefetch thread, rows out of order and repeated as the sampler gives them. */
+ * (datasets/loader.c). Input: the bytes of an HDF5 file. It is opened as both
+ * kinds the trainer opens, one split each (mnist train or test, text train or
+ * val: the input's length picks), and each that opens reads a first batch:
+ * mnist directly, text through the prefetch thread, rows out of order and
+ * repeated as the sampler gives them. */
 #include <stdint.h>     /* uint8_t, uint64_t */
 #include <stdio.h>      /* snprintf */
 #include <stdlib.h>     /* malloc */
@@ -62,9 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static char path[512];
     if (!path[0]) snprintf(path, sizeof path, "%s/data.h5", fz_dir("dataset"));
     fz_write(path, data, size);
-    try_mnist(path, "train");
-    try_mnist(path, "test");
-    try_text(path, "train");
-    try_text(path, "val");
+    /* one split of each kind per input (each open costs an HDF5 file open,
+     * the bulk of the time): the input's length picks which */
+    try_mnist(path, size & 1 ? "test" : "train");
+    try_text(path, size & 2 ? "val" : "train");
     return 0;
 }
