@@ -5,13 +5,14 @@
 #   2. 2-rank train -> checkpoint -> resume through mpirun, tiny MLP at ZeRO-2
 #      and tiny GPT at ZeRO-3, asynchronous saves, stopped at step 3 (exit 3),
 #      resumed to the end, final checkpoint verified.
-# Exits non-zero on any failure AND on any sanitizer report: every report is
-# written to a file under the log dir (log_path), and the script fails if one
-# exists, so a report in a process whose exit status a test expects to be
-# non-zero, or in a rank that mpirun outlived, is not lost. UBSan does not
-# recover (-fno-sanitize-recover=all).
+# Exits non-zero on any failure AND on any ASan/LSan report: those reports
+# are written to files under the log dir (log_path), and the script fails if
+# one exists, so a report in a process whose non-zero exit a test expects, or
+# in a rank that mpirun outlived, is not lost. GCC's UBSan ignores log_path and
+# prints to stderr, but it never recovers (-fno-sanitize-recover=all): the
+# process stops with status 1 at the first report, which fails its test.
 #
-# Leaks: LSan is on everywhere. OpenMPI/PMIx/hwloc keep allocations for the
+# Leaks: LSan is on everywhere but in the mpirun ranks (see 2.). OpenMPI keeps allocations for the
 # life of a process and HDF5 1.10 leaks on damaged files; those are ignored by
 # library in tests/fuzz/lsan.supp (a leak whose stack starts in our code is
 # still a failure).
