@@ -379,6 +379,17 @@ fail:
     return -1;
 }
 
+/* Elements of dataset path, or -1 if it cannot be opened. */
+static hssize_t dset_len(hid_t f, const char *path) {
+    hid_t ds = H5Dopen2(f, path, H5P_DEFAULT);
+    if (ds < 0) return -1;
+    hid_t sp = H5Dget_space(ds);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(ds);
+    return n;
+}
+
 int ck_index_load(ck_ctx *C, hid_t f, zt_ck_meta *m, zt_ck_layout *L, zt_ck_tensor **tensors, ck_shards *s) {
     uint64_t fmt = 0;
     int32_t w32 = 0, st32 = 0, nt = 0;
@@ -410,6 +421,18 @@ int ck_index_load(ck_ctx *C, hid_t f, zt_ck_meta *m, zt_ck_layout *L, zt_ck_tens
     h5Check(ck_attr_read_str(f, "state", m->state, sizeof m->state));
     m->world = w32, m->stage = st32;
     if (w32 < 1 || nt < 0) { ck_fail(C, "index %s: world %d, %d tensors", C->what, w32, nt); goto fail; }
+    /* Sizes come from the file: check them against what is stored before
+     * allocating for them (a damaged count must not ask for 128 GB). */
+    int have_w = ck_attr_len(f, "shard_lo");
+    if (have_w != w32) {
+        ck_fail(C, "index %s: world %d, but shard_lo has %d entries", C->what, w32, have_w);
+        goto fail;
+    }
+    hssize_t have_t = dset_len(f, "/layout/names");
+    if (have_t != nt) {
+        ck_fail(C, "index %s: n_tensors %d, but /layout/names has %lld entries", C->what, nt, (long long)have_t);
+        goto fail;
+    }
     if (shards_alloc(s, w32) < 0) { ck_fail(C, "out of memory"); goto fail; }
     h5Check(ck_attr_read(f, "shard_lo", H5T_NATIVE_UINT64, w32, s->lo));
     h5Check(ck_attr_read(f, "shard_hi", H5T_NATIVE_UINT64, w32, s->hi));

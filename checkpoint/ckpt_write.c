@@ -99,7 +99,7 @@ static int file_crc(ck_ctx *C, const char *path, wr_chunks *w, uint32_t *crc) {
     uLong h = crc32(0L, Z_NULL, 0);
     uint64_t pos = 0;
     struct stat st;
-    qsort(w->v, w->n, sizeof *w->v, cmp_addr);
+    if (w->n) qsort(w->v, w->n, sizeof *w->v, cmp_addr);   /* an empty shard has no chunk list (v == NULL) */
     osCheck(fd = open(path, O_RDONLY | O_CLOEXEC));
     sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);        /* device starts writing now */
     osCheck(fstat(fd, &st));

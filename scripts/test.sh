@@ -12,4 +12,9 @@ start=$(date +%s)
 # unit tests are independent: two at a time; the rest use all cores, one by one
 ctest --output-on-failure -L unit -j2 --timeout 300
 ctest --output-on-failure -LE unit --timeout 900
+# ASan+UBSan build: unit tests + a 2-rank train/checkpoint/resume; then 60 s
+# of libFuzzer per target (config, dataset, checkpoint). Both fail on any report.
+cd ..
+./scripts/sanitize.sh
+./scripts/fuzz.sh
 echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"
