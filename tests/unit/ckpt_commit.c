@@ -197,23 +197,37 @@ Test(commit, step_names) {
 
 /* SIGKILL at random moments while a process saves in a loop (re-committing
  * step numbers that exist, retention deleting dirs): after every kill, latest
- * names a checkpoint that opens and verifies, with no fallback. */
+ * names a checkpoint that opens and verifies, with no fallback. The saver
+ * reports each commit on a pipe; the kill waits for 1-3 of them, then lands a
+ * random 0-20 ms later, inside a following save. So every round kills after a
+ * commit whatever the machine's speed (no "long enough" sleeps). */
 Test(commit, sigkill_during_saves_latest_always_loads, .timeout = 120) {
     char err[2048], path[700], log[4096], want[700], name[128], p[700];
     cr_assert_eq(ckt_write(root, 1, 2, &ckt_big_layout, 1, 0, 0, err, sizeof err), 0, "%s", err);
     srand((unsigned)time(NULL));
     int kills = 0, commits_seen = 0;
     for (int round = 0; round < 30; round++) {
+        int fd[2];
+        cr_assert_eq(pipe(fd), 0);
         pid_t pid = fork();
         if (pid == 0) {
             char e[2048];
-            for (uint64_t s = 2;; s++)                 /* every round restarts at 2 */
+            close(fd[0]);
+            for (uint64_t s = 2;; s++) {               /* every round restarts at 2 */
                 if (ckt_write(root, s, 2, &ckt_big_layout, (uint32_t)s, 2, 0, e, sizeof e) < 0) _exit(3);
+                if (write(fd[1], "c", 1) != 1) _exit(4);
+            }
         }
-        usleep(10000 + (useconds_t)(rand() % 80000));
+        close(fd[1]);
+        int want_commits = 1 + rand() % 3;
+        char c;
+        for (int i = 0; i < want_commits; i++)
+            cr_assert_eq(read(fd[0], &c, 1), 1, "round %d: saver died before commit %d", round, i + 1);
+        usleep((useconds_t)(rand() % 20000));
         kill(pid, SIGKILL);
         int st;
         waitpid(pid, &st, 0);
+        close(fd[0]);
         cr_assert(WIFSIGNALED(st), "saver exited by itself (status %d)", st);
         kills++;
         snprintf(p, sizeof p, "%s/latest", root);
@@ -227,5 +241,5 @@ Test(commit, sigkill_during_saves_latest_always_loads, .timeout = 120) {
         cr_assert_str_eq(log, "", "round %d: fallback needed: %s", round, log);
     }
     cr_log_info("%d kills, latest moved past step 1 in %d rounds", kills, commits_seen);
-    cr_assert(commits_seen > 0, "no save ever completed before a kill: test too short to mean anything");
+    cr_assert_eq(commits_seen, kills, "latest still named step 1 after a kill that followed a commit");
 }
