@@ -232,6 +232,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=se
 if [ -n "$ZT" ]; then
   info=$("$ZT" info --build 2>&1)
   echo "ztrain: $ZT ($info)"
+fi
+if [ -n "$ZT" ] && { [ "$DEV" = cuda ] || [ $NOGPU = 1 ]; }; then   # a plain dry run may use a CPU-only build
   [ "$info" = "gpu: cuda+nccl" ] || check "ztrain built with the GPU path" FAIL "info --build says '$info'"
   # nm into a variable first: `nm | grep -q` under pipefail fails when grep
   # stops reading at the first match and nm dies of SIGPIPE
