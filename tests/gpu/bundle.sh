@@ -35,7 +35,8 @@ cmake --build "$BUILD" -j"$(nproc)" --target ztrain zt_ops_check
 ZT=$BUILD/trainer/ztrain
 OPS=$(find "$BUILD/tests" -maxdepth 2 -name zt_ops_check -type f -perm -u+x | head -1)
 [ "$("$ZT" info --build)" = "gpu: cuda+nccl" ] || { echo "bundle: $ZT was built without the GPU path"; exit 1; }
-if ! nm "$ZT" | grep -Eq '^[0-9a-f]+ [DdRrVv] zt_ops_cuda$'; then
+syms=$(nm "$ZT")   # not `nm | grep -q`: under pipefail nm's SIGPIPE fails the test
+if ! grep -Eq '^[0-9a-f]+ [DdRrVv] zt_ops_cuda$' <<<"$syms"; then
   echo "bundle: WARNING: zt_ops_cuda is not linked into ztrain (weak reference only):"
   echo "        train.device=cuda cannot work until the trainer references ops_cuda.o strongly"
 fi

@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
-# tests/gpu/run.sh — the one-call GPU check of issue 7. Run on a machine with
+# tests/gpu/run.sh [--no-gpu] — the one-call GPU check. Run on a machine with
 # an NVIDIA GPU (sm_90: H100/H200), from anywhere; fits one 8-minute call.
 #
 #   1. device   nvidia-smi, nvcc, where cuBLAS/NCCL come from
-#   2. build    compiles the CUDA op tables with this machine's nvcc (sm_90 +
-#               PTX) into a standalone zt_ops_check (no project dependencies);
-#               then ztrain: cmake -DCMAKE_CUDA_ARCHITECTURES=90 if the image
-#               has the Debian dependencies, else the prebuilt bundle made by
+#   2. build    compiles the CUDA op tables (every trainer/ops_cuda*.cu) with
+#               this machine's nvcc (sm_90 + PTX) into a standalone
+#               zt_ops_check (no project dependencies: tests/gpu/cblas_ref
+#               stands in for OpenBLAS); then ztrain: cmake
+#               -DCMAKE_CUDA_ARCHITECTURES=90 if the image has the Debian
+#               dependencies, else the prebuilt bundle made by
 #               tests/gpu/bundle.sh on the dev machine (carried in)
 #   3. ops      zt_ops_check: every op of zt_ops_cuda and zt_ops_cuda_bf16
 #               against the CPU table on fresh random non-zero inputs
-#               (fp32 1e-4, bf16 2e-2 relative), then mlp and gpt end to end
+#               (fp32 1e-4, bf16 2e-2 relative), production shapes included
+#               (attention B=2 T=1024 C=768 12 heads, cross-entropy V=50257),
+#               then mlp and gpt end to end
 #   4. train    each model 50 steps at W=1 through NCCL, ZeRO stages 0-3, fp32,
 #               plus bf16 and a larger GPT for a meaningful MFU; CPU baselines
 #   5. resume   GPU ckpt -> CPU resume, CPU ckpt -> GPU resume (other stages),
 #               GPU stop/resume bit-identical; params vs an uninterrupted run
 #   6. table    step ms, tokens/s, achieved TFLOP/s, MFU (H100/H200 dense
 #               peaks: bf16 989, fp32 67 TFLOP/s; ZT_PEAK_BF16/ZT_PEAK_FP32)
+#
+# --no-gpu: every step that needs no GPU, on the dev machine or in CI
+# (scripts/check-gpu-build.sh runs it): builds the standalone check (so a
+# missing CUDA source in its link fails here, not on the device), builds
+# ztrain + zt_ops_check with CMake (ZT_GPU_BUILD=DIR: an existing build tree,
+# built incrementally, instead of a fresh one under the work dir), checks that
+# ztrain defines the CUDA tables and runs both zt_ops_check builds with
+# `--table cpu` (the harness with the CPU table on both sides, production
+# shapes included; every error must be 0). Stops before training.
 #
 # Everything lands under $OUT (default runs/gpu-check): run.log (all of it),
 # ops_check.txt, results.md (the table + checks), runs.tar.gz (every run's log,
@@ -29,19 +42,28 @@
 #
 # Knobs: STEPS (50), ZT_GPU_BUDGET_S (420: later stages are skipped, loudly,
 # when time runs short), ZT_GPU_BUNDLE (path of the bundle), ZT_GPU_CMAKE=0
-# (do not try cmake), ZT_GPU_DRYRUN_CPU=1 (no GPU: runs every step with
+# (do not try cmake), ZT_GPU_BUILD (an existing build tree to use),
+# ZT_GPU_DRYRUN_CPU=1 (no GPU: runs every step, training included, with
 # train.device=cpu and ops_check --table cpu, to test this script itself).
 set -uo pipefail
+NOGPU=0
+for a in "$@"; do
+  case $a in
+    --no-gpu) NOGPU=1 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$a' (usage: run.sh [--no-gpu])" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-OUT=${OUT:-$ROOT/runs/gpu-check}
+OUT=${OUT:-$ROOT/runs/gpu-check$([ $NOGPU = 1 ] && echo -nogpu)}
 mkdir -p "$OUT"
 exec > >(tee "$OUT/run.log") 2>&1
 STEPS=${STEPS:-50}
 BUDGET=${ZT_GPU_BUDGET_S:-420}
 DRY=${ZT_GPU_DRYRUN_CPU:-0}
 CUDA=${ZT_CUDA_ROOT:-/usr/local/cuda}
-WORK=${ZT_GPU_WORK:-/tmp/zt-gpu-check}
+WORK=${ZT_GPU_WORK:-/tmp/zt-gpu-check$([ $NOGPU = 1 ] && echo -nogpu)}
 NPROC=$(nproc 2>/dev/null || echo 4)
 T0=$SECONDS
 rm -rf "$WORK"; mkdir -p "$WORK/runs"
@@ -60,12 +82,14 @@ finish() {
   {
     echo "# GPU check $(date -u +%FT%TZ) on ${GPU_NAME:-?} (${GPU_INFO:-?})"
     echo
-    echo "Steps $STEPS, W=1; MFU against dense peaks bf16 ${PEAK_BF16:-0}, fp32 ${PEAK_FP32:-0} TFLOP/s."
-    echo "tokens/s is samples/s for mlp. TFLOP/s counts the model's fwd+bwd FLOPs per row"
-    echo "(model_mlp.c / model_gpt.c) times rows/s over the last ${LOGE:-10} steps."
-    echo
-    [ -n "${PY:-}" ] && "$PY" tests/gpu/report.py table "$RUNS" "${PEAK_BF16:-0}" "${PEAK_FP32:-0}"
-    echo
+    if [ "$NOGPU" = 0 ]; then
+      echo "Steps $STEPS, W=1; MFU against dense peaks bf16 ${PEAK_BF16:-0}, fp32 ${PEAK_FP32:-0} TFLOP/s."
+      echo "tokens/s is samples/s for mlp. TFLOP/s counts the model's fwd+bwd FLOPs per row"
+      echo "(model_mlp.c / model_gpt.c) times rows/s over the last ${LOGE:-10} steps."
+      echo
+      [ -n "${PY:-}" ] && "$PY" tests/gpu/report.py table "$RUNS" "${PEAK_BF16:-0}" "${PEAK_FP32:-0}"
+      echo
+    fi
     echo "| check | result | detail |"
     echo "|---|---|---|"
     printf '%s\n' "${CHECKS[@]}"
@@ -83,7 +107,9 @@ finish() {
 # ---- 1. device --------------------------------------------------------------
 section "device"
 PY=${ZT_GPU_PYTHON:-$(command -v python3 || true)}
-if [ "$DRY" = 1 ]; then
+if [ "$NOGPU" = 1 ]; then
+  DEV=cpu DRY=1 GPU_NAME="none (--no-gpu)" GPU_INFO="builds and CPU-side checks only"
+elif [ "$DRY" = 1 ]; then
   DEV=cpu GPU_NAME="none (ZT_GPU_DRYRUN_CPU=1)" GPU_INFO="dry run on CPU"
 else
   DEV=cuda
@@ -125,34 +151,59 @@ done
 
 # ---- 2. build ---------------------------------------------------------------
 section "build: CUDA op tables + standalone zt_ops_check (this machine's nvcc, sm_90 + PTX)"
+# The sources are globbed, not listed: the tables in ops_cuda.cu point at
+# kernels in the other ops_cuda*.cu files (attention), and a list that missed
+# one failed only at link time, on the device.
 SB=$WORK/standalone; mkdir -p "$SB"
 OPS_SA=""
+CU_SRC=(trainer/ops_cuda*.cu)
+C_SRC=(tests/gpu/ops_check.c trainer/ops_cpu.c trainer/optim.c trainer/model_*.c launcher/log.c)
 if [ -x "$CUDA/bin/nvcc" ]; then
   ok=1
-  ( set -x; "$CUDA/bin/nvcc" -std=c++17 -O2 -gencode arch=compute_90,code=sm_90 \
-      -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall -Itrainer \
-      -c trainer/ops_cuda.cu -o "$SB/ops_cuda.o" ) || ok=0
-  for f in tests/gpu/ops_check.c trainer/ops_cpu.c trainer/optim.c trainer/model_common.c \
-           trainer/model_mlp.c trainer/model_gpt.c tests/gpu/cblas_ref/cblas_ref.c; do
+  for f in "${CU_SRC[@]}"; do
     [ $ok = 1 ] || break
-    cc -std=gnu17 -O2 -Itests/gpu/cblas_ref -Itrainer -I"$CUDA/include" -c "$f" \
+    ( set -x; "$CUDA/bin/nvcc" -std=c++17 -O2 -gencode arch=compute_90,code=sm_90 \
+        -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall -Itrainer -Ilauncher \
+        -c "$f" -o "$SB/$(basename "$f" .cu).o" ) || ok=0
+  done
+  for f in "${C_SRC[@]}"; do
+    [ $ok = 1 ] || break
+    cc -std=gnu17 -O2 -Itests/gpu/cblas_ref -Itrainer -Ilauncher -I"$CUDA/include" -c "$f" \
        -o "$SB/$(basename "$f" .c).o" || ok=0
   done
+  # the reference GEMM: vectorised (it is the CPU side of the production shapes)
+  [ $ok = 1 ] && { cc -std=gnu17 -O3 -march=native -Itests/gpu/cblas_ref -c tests/gpu/cblas_ref/cblas_ref.c \
+                     -o "$SB/cblas_ref.o" || ok=0; }
   LFLAGS=(); IFS=: read -ra _d <<<"$RTPATH"; for d in "${_d[@]}"; do LFLAGS+=(-L"$d" -Wl,-rpath,"$d"); done
-  [ $ok = 1 ] && { c++ -o "$SB/zt_ops_check" "$SB"/*.o "${LFLAGS[@]}" -l:libcublas.so.13 \
-      -l:libcudart.so.13 -lm -lpthread || ok=0; }
-  if [ $ok = 1 ]; then OPS_SA=$SB/zt_ops_check; check "build: ops_cuda.cu with nvcc here" PASS "standalone zt_ops_check"
-  else check "build: ops_cuda.cu with nvcc here" FAIL "see run.log"; fi
+  if [ $ok = 1 ]; then
+    c++ -o "$SB/zt_ops_check" "$SB"/*.o "${LFLAGS[@]}" -l:libcublas.so.13 -l:libcudart.so.13 \
+        -lm -lpthread 2> "$SB/link.err" || ok=0
+    cat "$SB/link.err"
+  fi
+  und=$(grep -o "undefined reference to \`[^'(]*" "$SB/link.err" 2>/dev/null | cut -c25- | sort -u | tr '\n' ' ')
+  if [ $ok = 1 ]; then OPS_SA=$SB/zt_ops_check; check "build: standalone zt_ops_check (nvcc here)" PASS "$(ls "${CU_SRC[@]}" | tr '\n' ' ')linked"
+  elif [ -n "$und" ]; then check "build: standalone zt_ops_check (nvcc here)" FAIL "link: undefined ${und:0:200}"
+  else check "build: standalone zt_ops_check (nvcc here)" FAIL "compile or link failed, see run.log"; fi
 else
-  check "build: ops_cuda.cu with nvcc here" SKIP "no nvcc under $CUDA"
+  check "build: standalone zt_ops_check (nvcc here)" "$([ $NOGPU = 1 ] && echo FAIL || echo SKIP)" "no nvcc under $CUDA"
 fi
 
 section "build: ztrain"
 ZT="" OPS_PROJ="" DATA=""
-if [ "${ZT_GPU_CMAKE:-1}" = 1 ] && command -v cmake >/dev/null &&
+find_ops() { find "$1/tests" -maxdepth 2 -name zt_ops_check -type f -perm -u+x 2>/dev/null | head -1; }
+if [ -n "${ZT_GPU_BUILD:-}" ]; then   # an existing tree: configure only if it never was
+  BD=$ZT_GPU_BUILD
+  { [ -f "$BD/CMakeCache.txt" ] || cmake -S . -B "$BD" -DCMAKE_BUILD_TYPE=RelWithDebInfo; } > "$WORK/cmake.log" 2>&1
+  if cmake --build "$BD" -j"$NPROC" --target ztrain zt_ops_check >> "$WORK/cmake.log" 2>&1; then
+    ZT=$BD/trainer/ztrain OPS_PROJ=$(find_ops "$BD")
+    check "build: cmake ($BD)" PASS "ztrain, zt_ops_check up to date"
+  else
+    tail -30 "$WORK/cmake.log"; check "build: cmake ($BD)" FAIL "build failed (a tree configured without the GPU path has no zt_ops_check target)"
+  fi
+elif [ "${ZT_GPU_CMAKE:-1}" = 1 ] && command -v cmake >/dev/null &&
    cmake -S . -B "$WORK/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 > "$WORK/cmake.log" 2>&1; then
   if cmake --build "$WORK/build" -j"$NPROC" --target ztrain zt_ops_check >> "$WORK/cmake.log" 2>&1; then
-    ZT=$WORK/build/trainer/ztrain OPS_PROJ=$WORK/build/tests/zt_ops_check
+    ZT=$WORK/build/trainer/ztrain OPS_PROJ=$(find_ops "$WORK/build")
     check "build: cmake (CUDA arch 90)" PASS "built here"
   else
     tail -30 "$WORK/cmake.log"; check "build: cmake (CUDA arch 90)" FAIL "configure ok, build failed"
@@ -160,9 +211,11 @@ if [ "${ZT_GPU_CMAKE:-1}" = 1 ] && command -v cmake >/dev/null &&
 else
   echo "cmake configure failed or skipped (the GPU image usually lacks the Debian dependencies):"
   grep -iE "could not|not found|error" "$WORK/cmake.log" 2>/dev/null | head -5
+  # the dev machine has every dependency: a failed configure there is a failure
+  [ $NOGPU = 1 ] && check "build: cmake (CUDA arch 90)" FAIL "configure failed, see $WORK/cmake.log"
 fi
 BUNDLE=${ZT_GPU_BUNDLE:-}
-[ -z "$BUNDLE" ] && for b in build-gpu/gpu-bundle.tar.xz build/gpu-bundle.tar.xz; do [ -f "$b" ] && { BUNDLE=$b; break; }; done
+[ -z "$BUNDLE" ] && [ $NOGPU = 0 ] && for b in build-gpu/gpu-bundle.tar.xz build/gpu-bundle.tar.xz; do [ -f "$b" ] && { BUNDLE=$b; break; }; done
 if [ -n "$BUNDLE" ] && [ -f "$BUNDLE" ]; then
   mkdir -p "$WORK/bundle" && tar -C "$WORK/bundle" -xJf "$BUNDLE"
   B=$WORK/bundle
@@ -172,23 +225,36 @@ if [ -n "$BUNDLE" ] && [ -f "$BUNDLE" ]; then
   [ -z "$ZT" ] && { ZT=$B/bin/ztrain; OPS_PROJ=$B/bin/zt_ops_check; check "build: ztrain" PASS "prebuilt bundle (tests/gpu/bundle.sh)"; }
   DATA=$B/data
 elif [ -z "$ZT" ]; then
-  check "build: ztrain" SKIP "no cmake build and no bundle: run tests/gpu/bundle.sh on the dev machine and carry it"
+  check "build: ztrain" "$([ $NOGPU = 1 ] && echo FAIL || echo SKIP)" "no cmake build and no bundle: run tests/gpu/bundle.sh on the dev machine and carry it"
 fi
 [ -n "$RTPATH" ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$RTPATH
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader
 if [ -n "$ZT" ]; then
-  echo "ztrain: $ZT ($("$ZT" info --build 2>&1))"
-  if [ "$DEV" = cuda ] && command -v nm >/dev/null && ! nm "$ZT" 2>/dev/null | grep -Eq '^[0-9a-f]+ [DdRrVv] zt_ops_cuda$'; then
-    check "ztrain links zt_ops_cuda" FAIL "weak reference only: train.device=cuda has no op table"
+  info=$("$ZT" info --build 2>&1)
+  echo "ztrain: $ZT ($info)"
+fi
+if [ -n "$ZT" ] && { [ "$DEV" = cuda ] || [ $NOGPU = 1 ]; }; then   # a plain dry run may use a CPU-only build
+  [ "$info" = "gpu: cuda+nccl" ] || check "ztrain built with the GPU path" FAIL "info --build says '$info'"
+  # nm into a variable first: `nm | grep -q` under pipefail fails when grep
+  # stops reading at the first match and nm dies of SIGPIPE
+  if command -v nm >/dev/null; then
+    syms=$(nm "$ZT" 2>/dev/null)
+    for sym in zt_ops_cuda zt_ops_cuda_bf16; do
+      grep -Eq "^[0-9a-f]+ [DdRrVv] $sym\$" <<<"$syms" ||
+        check "ztrain links $sym" FAIL "weak reference only: train.device=cuda has no op table"
+    done
   fi
 fi
 
 # ---- 3. ops -----------------------------------------------------------------
-section "ops: CUDA tables vs the CPU table"
+section "ops: CUDA tables vs the CPU table$([ "$DRY" = 1 ] && echo " (no GPU: the CPU table on both sides)")"
 TABLE=all; [ "$DRY" = 1 ] && TABLE=cpu
 for which in standalone project; do
   p=$OPS_SA; [ $which = project ] && p=$OPS_PROJ
-  [ -n "$p" ] && [ -x "$p" ] || continue
+  if ! { [ -n "$p" ] && [ -x "$p" ]; }; then
+    [ $NOGPU = 1 ] && check "ops_check ($which build)" FAIL "no binary (see the build checks)"
+    continue
+  fi
   echo "-- $which build: $p --table $TABLE" | tee -a "$OUT/ops_check.txt"
   timeout 180 "$p" --table "$TABLE" > "$WORK/ops.txt" 2>&1
   rc=$?
@@ -198,7 +264,7 @@ for which in standalone project; do
   else check "ops_check ($which build)" FAIL "exit $rc, $n failing checks: $(grep ' FAIL$' "$WORK/ops.txt" | awk '{print $2}' | sort -u | tr '\n' ' ' | cut -c1-200)"; fi
 done
 
-[ -n "$ZT" ] || finish
+[ -n "$ZT" ] && [ $NOGPU = 0 ] || finish
 
 # ---- data -------------------------------------------------------------------
 for d in "$DATA" "${ZT_GPU_DATA:-}" data build-gpu/testdata build/testdata; do

@@ -24,3 +24,22 @@ expect_exit() {
     "$@" >"$T/out" 2>"$T/err" || rc=$?
     [ "$rc" = "$want" ] || { cat "$T/out" "$T/err" >&2; fail "expected exit $want, got $rc: $*"; }
 }
+# start_w W ARGS... : run_w in the background, as the leader of a session and
+# process group of its own (setsid execs, no fork: JOB_PID is mpirun's pid and
+# its group id), so kill_w can SIGKILL mpirun and every rank at once, as a
+# node failure or `scancel -s KILL` would. Redirect the call's output.
+start_w() { local w=$1; shift; setsid "$LAUNCH" -n "$w" -- "$ZT" "$@" & JOB_PID=$!; }
+# kill_w PID : SIGKILL that whole group; returns the job's exit status (137)
+kill_w() { local rc=0; kill -KILL -- "-$1" 2>/dev/null || true; wait "$1" 2>/dev/null || rc=$?; return $rc; }   # (2>: no "Killed" notice)
+# wait_for SECONDS WHAT CMD... : poll CMD every 50 ms until it succeeds. The
+# limit only guards against a hang (the event never comes): fail then.
+wait_for() {
+    local limit=$1 what=$2; shift 2
+    local end=$((SECONDS + limit))
+    until "$@"; do
+        [ $SECONDS -lt $end ] || fail "no $what after ${limit} s"
+        sleep 0.05
+    done
+}
+# alive PID : the process runs (a zombie, exited but not yet waited for, does not)
+alive() { local st; st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; st=${st##*) }; [ "${st%% *}" != Z ]; }

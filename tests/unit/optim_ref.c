@@ -170,7 +170,10 @@ Test(optim, lr_schedule) {
     cr_expect(fabsf(zt_lr_at(&c, 1000) - 6e-5f) < 1e-10f);
     for (uint64_t s = 11; s < 110; s++) cr_expect(zt_lr_at(&c, s) <= zt_lr_at(&c, s - 1), "not decaying at %lu", (unsigned long)s);
     c.sched = ZT_LR_CONST;
-    cr_expect(zt_lr_at(&c, 3) == zt_lr_at(&c, 3) && fabsf(zt_lr_at(&c, 50) - 6e-4f) < 1e-10f);
+    /* constant: the warm-up still ramps (step 3 of 10: lr·4/10), then flat at
+     * lr, also past total_steps where the cosine would have decayed */
+    cr_expect(fabs(zt_lr_at(&c, 3) - (double)c.lr * 4.0 / 10.0) < 1e-10, "const, warm-up: %g", zt_lr_at(&c, 3));
+    cr_expect(fabsf(zt_lr_at(&c, 50) - 6e-4f) < 1e-10f && fabsf(zt_lr_at(&c, 500) - 6e-4f) < 1e-10f);
     c.sched = ZT_LR_COSINE; c.warmup_steps = 0; c.total_steps = 0;   /* no schedule */
     cr_expect(zt_lr_at(&c, 0) == c.lr && zt_lr_at(&c, 77) == c.lr);
     c.total_steps = 4;

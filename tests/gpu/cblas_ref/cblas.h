@@ -1,7 +1,8 @@
 /* cblas.h (tests/gpu/cblas_ref) — the one CBLAS entry point the CPU op table
  * (trainer/ops_cpu.c) uses, for building tests/gpu/ops_check standalone with
- * nvcc on a machine without OpenBLAS headers (tests/gpu/run.sh). Naive loops
- * in double: slow but exact enough to be the reference. Not used by CMake.
+ * nvcc on a machine without OpenBLAS headers (tests/gpu/run.sh). Plain loops
+ * accumulated in double: slower than OpenBLAS but exact enough to be the
+ * reference. Not used by CMake.
  * ops_cpu.c also calls openblas_get_corename(), defined in cblas_ref.c. */
 #ifndef ZT_CBLAS_REF_H
 #define ZT_CBLAS_REF_H
