@@ -19,12 +19,13 @@
  *   mpirun -n W comm_bench --rs [--sizes MB,MB,...] [--seconds S]
  *
  * The ZeRO-2/3 gradient path instead: for each size (default 4, 32, 147 MB)
- * five variants, interleaved with the order rotating every iteration, in one
+ * seven variants, interleaved with the order rotating every iteration, in one
  * process: raw MPI_Allreduce, raw MPI_Reduce_scatter_block, raw
  * MPI_Reduce_scatter (uneven counts as zt_part makes them), the comm layer's
  * async reduce-scatter as the buckets call it (zt_ireduce_scatter_v +
- * zt_wait: the ring unless ZT_COMM_RS=mpi) and its async all-reduce
- * (zt_iallreduce + zt_wait). Median ms of the slowest rank, and each
+ * zt_wait) on a comm made with ZT_COMM_RS=mpi and on one with ZT_COMM_RS=ring,
+ * and its async all-reduce (zt_iallreduce + zt_wait, as DDP's buckets) with
+ * ZT_COMM_AR=mpi and =ring. Median ms of the slowest rank, and each
  * variant's time relative to raw MPI_Allreduce. */
 #include <mpi.h>      /* the raw MPI side of every comparison */
 #include <stdio.h>
@@ -112,15 +113,21 @@ static void overlap_table(zt_comm *c, MPI_Comm raw, float *sb, float *recv, size
 /* --rs: the ZeRO-2/3 table (see the top of the file). */
 static void rs_table(zt_comm *c, MPI_Comm raw, const double *mb, int nmb, double seconds) {
     int R = zt_comm_rank(c), W = zt_comm_size(c);
-    enum { NV = 5 };
+    enum { NV = 7 };
     static const char *names[NV] = {"MPI_Allreduce", "MPI_Red_sc_block", "MPI_Reduce_scatter",
-                                    "zt_ireduce_sc_v", "zt_iallreduce"};
+                                    "zt RS v mpi", "zt RS v ring", "zt iAR mpi", "zt iAR ring"};
+    setenv("ZT_COMM_RS", "mpi", 1);
+    setenv("ZT_COMM_AR", "mpi", 1);
+    zt_comm *cm = zt_comm_create("mpi", NULL, 300.0);
+    setenv("ZT_COMM_RS", "ring", 1);
+    setenv("ZT_COMM_AR", "ring", 1);
+    zt_comm *cr = zt_comm_create("mpi", NULL, 300.0);
+    if (!cm || !cr) exit(1);
     if (R == 0) {
-        const char *rs = getenv("ZT_COMM_RS");
-        printf("# reduce-scatter table: W=%d, fp32 SUM, zt reduce-scatter = %s; median ms of the "
-               "slowest rank (x = time / MPI_Allreduce time)\n", W, rs && *rs ? rs : "ring (default)");
-        printf("%9s %5s", "MB", "iters");
-        for (int v = 0; v < NV; v++) printf(" | %18s", names[v]);
+        printf("# reduce-scatter table: W=%d, fp32 SUM; median ms of the slowest rank "
+               "(x = time / MPI_Allreduce time)\n", W);
+        printf("%7s %5s", "MB", "iters");
+        for (int v = 0; v < NV; v++) printf(" | %16s", names[v]);
         printf("\n");
     }
     for (int si = 0; si < nmb; si++) {
@@ -141,7 +148,7 @@ static void rs_table(zt_comm *c, MPI_Comm raw, const double *mb, int nmb, double
         double one = MPI_Wtime() - t0;
         MPI_Allreduce(MPI_IN_PLACE, &one, 1, MPI_DOUBLE, MPI_MAX, raw);
         int it = (int)(seconds / (NV * one + 1e-4));
-        if (it < 5) it = 5;
+        if (it < 9) it = 9;
         if (it > 200) it = 200;
         double *t = malloc((size_t)NV * (size_t)it * sizeof *t);
         for (int k = -1; k < it; k++) {
@@ -154,10 +161,12 @@ static void rs_table(zt_comm *c, MPI_Comm raw, const double *mb, int nmb, double
                 case 0: rc = MPI_Allreduce(x, y, (int)n, MPI_FLOAT, MPI_SUM, raw); break;
                 case 1: rc = MPI_Reduce_scatter_block(x, y, blk, MPI_FLOAT, MPI_SUM, raw); break;
                 case 2: rc = MPI_Reduce_scatter(x, y, icnt, MPI_FLOAT, MPI_SUM, raw); break;
-                case 3: rc = zt_wait(zt_ireduce_scatter_v(c, x, y, cnt, ZT_F32, ZT_SUM)); break;
-                case 4: rc = zt_wait(zt_iallreduce(c, x, y, n, ZT_F32, ZT_SUM)); break;
+                case 3: rc = zt_wait(zt_ireduce_scatter_v(cm, x, y, cnt, ZT_F32, ZT_SUM)); break;
+                case 4: rc = zt_wait(zt_ireduce_scatter_v(cr, x, y, cnt, ZT_F32, ZT_SUM)); break;
+                case 5: rc = zt_wait(zt_iallreduce(cm, x, y, n, ZT_F32, ZT_SUM)); break;
+                case 6: rc = zt_wait(zt_iallreduce(cr, x, y, n, ZT_F32, ZT_SUM)); break;
                 }
-                if (rc != 0) { fprintf(stderr, "%s failed: %s\n", names[v], zt_comm_error(c)); exit(1); }
+                if (rc != 0) { fprintf(stderr, "%s failed\n", names[v]); exit(1); }
                 if (k >= 0) t[v * it + k] = MPI_Wtime() - a;
             }
         }
@@ -165,13 +174,15 @@ static void rs_table(zt_comm *c, MPI_Comm raw, const double *mb, int nmb, double
         if (R == 0) {
             double m[NV];
             for (int v = 0; v < NV; v++) m[v] = median(t + v * it, it);
-            printf("%9.1f %5d", (double)n * 4 / 1e6, it);
-            for (int v = 0; v < NV; v++) printf(" | %9.2f ms %5.2fx", m[v] * 1e3, m[v] / m[0]);
+            printf("%7.1f %5d", (double)n * 4 / 1e6, it);
+            for (int v = 0; v < NV; v++) printf(" | %8.2f %5.2fx", m[v] * 1e3, m[v] / m[0]);
             printf("\n");
             fflush(stdout);
         }
         free(t); free(x); free(y); free(cnt); free(icnt);
     }
+    zt_comm_destroy(cm);
+    zt_comm_destroy(cr);
 }
 
 int main(int argc, char **argv) {

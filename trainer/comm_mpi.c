@@ -74,6 +74,7 @@ typedef struct {
     size_t          act_n;
     long            spin_ns, sleep_max_ns;
     int             rs_ring;       /* ZT_COMM_RS: reduce-scatter by the ring */
+    int             ar_ring;       /* ZT_COMM_AR: all-reduce as ring + allgather */
     size_t          ring_seg;      /* elements per ring message */
     char           *ring_mem;      /* ring scratch, grown on demand */
     size_t          ring_bytes;
@@ -431,11 +432,47 @@ static int ring_reduce_scatter(zt_comm *c, const zt_op *op) {
     return 0;
 }
 
+/* All-reduce as ring reduce-scatter into this rank's part of recv, then an
+ * in-place MPI_Allgatherv of the parts: every rank gets the same bits (each
+ * part is reduced once, by its owner). Only when send and recv are the same
+ * buffer or disjoint, and the parts fit MPI's int counts (else the MPI call). */
+static int ring_allreduce(zt_comm *c, const zt_op *op) {
+    mpi_state *s = c->bk;
+    int W = c->size;
+    size_t es = zt_dtype_size(op->dt);
+    zt_op rs = *op;
+    rs.kind = ZT_OP_REDUCE_SCATTER;
+    size_t off, len;
+    zt_op_part(c, op, c->rank, &off, &len);
+    rs.recv = (char *)op->recv + off * es;
+    if (ring_reduce_scatter(c, &rs)) return -1;
+    int *cnt = malloc((size_t)W * 2 * sizeof(int));
+    if (!cnt) return fail(c, op, "out of memory");
+    for (int q = 0; q < W; q++) {
+        size_t o, l;
+        zt_part(op->n, W, q, &o, &l);
+        cnt[q] = (int)l;
+        cnt[W + q] = (int)o;
+    }
+    int e = MPI_Allgatherv(MPI_IN_PLACE, 0, mpi_dt(op->dt), op->recv, cnt, cnt + W, mpi_dt(op->dt),
+                           s->comm);
+    free(cnt);
+    return e == MPI_SUCCESS ? 0 : mpi_fail(c, op, e);
+}
+
 static int use_ring(const zt_comm *c, const zt_op *op) {
     const mpi_state *s = c->bk;
-    return s->rs_ring && c->size > 1 &&
-           (op->kind == ZT_OP_REDUCE_SCATTER || op->kind == ZT_OP_REDUCE_SCATTER_V) &&
-           (op->dt == ZT_F32 || op->dt == ZT_F64);
+    if (c->size < 2 || (op->dt != ZT_F32 && op->dt != ZT_F64)) return 0;
+    if (op->kind == ZT_OP_REDUCE_SCATTER || op->kind == ZT_OP_REDUCE_SCATTER_V) return s->rs_ring;
+    if (op->kind != ZT_OP_ALLREDUCE || !s->ar_ring) return 0;
+    size_t es = zt_dtype_size(op->dt);
+    return op->n * es >= ((size_t)64 << 10) && op->n <= (size_t)INT_MAX &&   /* not for scalars */
+           (op->send == op->recv || !zt_overlap(op->send, op->n * es, op->recv, op->n * es));
+}
+
+/* The ring path of op (use_ring said yes). */
+static int run_ring(zt_comm *c, const zt_op *op) {
+    return op->kind == ZT_OP_ALLREDUCE ? ring_allreduce(c, op) : ring_reduce_scatter(c, op);
 }
 
 /* --- threads ------------------------------------------------------------- */
@@ -501,7 +538,7 @@ static void run_req(zt_comm *c, zt_req *r, int mode) {
             r->rc = exec_polled(c, &bar, r->t_start, &r->op);
         }
         if (r->rc == 0)
-            r->rc = use_ring(c, &r->op)  ? ring_reduce_scatter(c, &r->op)
+            r->rc = use_ring(c, &r->op)  ? run_ring(c, &r->op)
               : mode == MODE_NBC     ? exec_polled(c, &r->op, r->t_start, &r->op)
                                      : exec_blocking(c, &r->op);
         act_end(s);
@@ -613,6 +650,10 @@ static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
     if (rs && *rs && strcmp(rs, "ring") && strcmp(rs, "mpi"))
         zt_fatal(ZT_EXIT_CONFIG, "ZT_COMM_RS=%s: want ring or mpi", rs);
     s->rs_ring = !rs || !*rs || !strcmp(rs, "ring");
+    const char *ar = getenv("ZT_COMM_AR");
+    if (ar && *ar && strcmp(ar, "ring") && strcmp(ar, "mpi"))
+        zt_fatal(ZT_EXIT_CONFIG, "ZT_COMM_AR=%s: want ring or mpi", ar);
+    s->ar_ring = ar && !strcmp(ar, "ring");
     s->ring_seg = (size_t)env_us("ZT_COMM_RING_SEG_KB", 1024) * 1024 / 4;
     if (s->ring_seg < 1024) s->ring_seg = 1024;
     c->bk = s;
@@ -685,7 +726,7 @@ static int mpi_run(zt_comm *c, zt_op *op) {
     drain(c, NULL);
     double t0 = zt_now();
     act_begin(s, op, t0);
-    int rc = use_ring(c, op) ? ring_reduce_scatter(c, op) : exec_blocking(c, op);
+    int rc = use_ring(c, op) ? run_ring(c, op) : exec_blocking(c, op);
     act_end(s);
     return rc;
 }

@@ -315,6 +315,10 @@ int zt_train_main(int argc, char **argv) {
     if (!R->ctl) die(R, ZT_EXIT_INTERNAL, "cannot create the %s communicator%s", "mpi", "");
     R->comm = strcmp(backend, "mpi") ? zt_comm_create(backend, &R->proc, c->comm_timeout) : R->ctl;
     if (!R->comm) die(R, ZT_EXIT_INTERNAL, "cannot create the %s communicator%s", backend, "");
+#ifdef ZT_HAVE_CUDA
+    /* collectives wait (an event, no host sync) for the compute stream's work */
+    if (!strcmp(c->device, "cuda")) zt_comm_set_compute_stream(R->comm, zt_ops_cuda_stream());
+#endif
 
     open_data(R);
     build_model(R);
