@@ -237,7 +237,7 @@ static int plan_make(zt_comm *c, const zt_op *op, plan *p) {
         }
         return 0;
     }
-    return -1;
+    return fail(c, op, "unknown operation");
 }
 
 /* Call MPI for piece i: blocking when rq == NULL, else nonblocking. */
