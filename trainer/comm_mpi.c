@@ -39,8 +39,10 @@
  *
  * Reduce-scatter (f32, f64) runs as the ring below by default: OpenMPI
  * 4.1's MPI_Reduce_scatter(_block) was slower than its own MPI_Allreduce on
- * the same bytes (notes/comm.md has the figures). ZT_COMM_RS=mpi selects the
- * MPI call instead; bf16 always uses it. */
+ * the same bytes (BENCHMARKS.md "Collectives"; bench/comm_bench --rs).
+ * ZT_COMM_RS=mpi selects the MPI call instead; bf16 always uses it.
+ * ZT_COMM_AR=ring makes large f32/f64 all-reduces ring reduce-scatter +
+ * MPI_Allgatherv (default: MPI_Allreduce). */
 #include <limits.h>      /* INT_MAX */
 #include <mpi.h>         /* the transport */
 #include <pthread.h>     /* worker and watchdog threads */
