@@ -348,7 +348,7 @@ static int exec_polled(zt_comm *c, const zt_op *op, double t0, const zt_op *repo
  * half of what an all-reduce moves. The order of the additions is fixed by the
  * ring: chunk q is ((x[q+1] + x[q+2]) + ...) + x[q] (ranks mod W), the same
  * bits on every run for a given W, whatever the message sizes.
- * Messages go in segments of ZT_COMM_RING_SEG_KB (default 1024) so that the
+ * Messages go in segments of ZT_COMM_RING_SEG_KB (default 8192) so that the
  * received partial is added while it is still in cache. */
 
 /* dst[i] = a[i] (op) b[i]; dst may be a or b. */
@@ -399,6 +399,7 @@ static int ring_reduce_scatter(zt_comm *c, const zt_op *op) {
      * exactly in place (then through a partial buffer, copied at the end) */
     int direct = recv == send + off * es || !zt_overlap(recv, len * es, send, op->n * es);
     size_t nacc = W > 2 || !direct ? 2 : 0;
+    if (seg > maxc) seg = maxc ? maxc : 1;   /* small ops: small scratch */
     char *mem = ring_scratch(s, (nacc * maxc + seg) * es);
     if (!mem) return fail(c, op, "out of memory (ring buffers)");
     char *acc[2] = { mem, mem + maxc * es }, *tmp = mem + nacc * maxc * es;
@@ -656,7 +657,7 @@ static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
     if (ar && *ar && strcmp(ar, "ring") && strcmp(ar, "mpi"))
         zt_fatal(ZT_EXIT_CONFIG, "ZT_COMM_AR=%s: want ring or mpi", ar);
     s->ar_ring = ar && !strcmp(ar, "ring");
-    s->ring_seg = (size_t)env_us("ZT_COMM_RING_SEG_KB", 1024) * 1024 / 4;
+    s->ring_seg = (size_t)env_us("ZT_COMM_RING_SEG_KB", 8192) * 1024 / 4;
     if (s->ring_seg < 1024) s->ring_seg = 1024;
     c->bk = s;
 

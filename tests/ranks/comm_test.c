@@ -366,7 +366,8 @@ static void ring_order(zt_comm *c) {
     const char *rs = getenv("ZT_COMM_RS");
     if (W < 2 || (rs && strcmp(rs, "ring"))) return;
     size_t cnt[8], n = 0;
-    for (int q = 0; q < W; q++) { cnt[q] = 300000 + 7 * q; n += cnt[q]; }   /* > one segment */
+    /* several segments when ZT_COMM_RING_SEG_KB is small (ranks.comm.w3_ring_ar) */
+    for (int q = 0; q < W; q++) { cnt[q] = 300000 + 7 * q; n += cnt[q]; }
     float *x = malloc(n * 4), *out[2] = { malloc(cnt[R] * 4), malloc(cnt[R] * 4) };
     size_t off = 0;
     for (int q = 0; q < R; q++) off += cnt[q];
