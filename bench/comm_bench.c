@@ -14,13 +14,25 @@
  * A second table (W > 1, 256 KB ... 16 MB) shows whether an async all-reduce
  * overlapped with computation on the calling thread beats compute-then-
  * blocking-all-reduce. ZT_COMM_ASYNC (polled|blocking|deferred) selects how
- * the MPI backend runs async ops (trainer/comm_mpi.c). */
-#include <mpi.h>
+ * the MPI backend runs async ops (trainer/comm_mpi.c).
+ *
+ *   mpirun -n W comm_bench --rs [--sizes MB,MB,...] [--seconds S]
+ *
+ * The ZeRO-2/3 gradient path instead: for each size (default 4, 32, 147 MB)
+ * seven variants, interleaved with the order rotating every iteration, in one
+ * process: raw MPI_Allreduce, raw MPI_Reduce_scatter_block, raw
+ * MPI_Reduce_scatter (uneven counts as zt_part makes them), the comm layer's
+ * async reduce-scatter as the buckets call it (zt_ireduce_scatter_v +
+ * zt_wait) on a comm made with ZT_COMM_RS=mpi and on one with ZT_COMM_RS=ring,
+ * and its async all-reduce (zt_iallreduce + zt_wait, as DDP's buckets) with
+ * ZT_COMM_AR=mpi and =ring. Median ms of the slowest rank, and each
+ * variant's time relative to raw MPI_Allreduce. */
+#include <mpi.h>      /* the raw MPI side of every comparison */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include "comm.h"
+#include <time.h>     /* the date in the header line */
+#include "comm.h"     /* the comm layer under test */
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -98,10 +110,87 @@ static void overlap_table(zt_comm *c, MPI_Comm raw, float *sb, float *recv, size
     }
 }
 
+/* --rs: the ZeRO-2/3 table (see the top of the file). */
+static void rs_table(zt_comm *c, MPI_Comm raw, const double *mb, int nmb, double seconds) {
+    int R = zt_comm_rank(c), W = zt_comm_size(c);
+    enum { NV = 7 };
+    static const char *names[NV] = {"MPI_Allreduce", "MPI_Red_sc_block", "MPI_Reduce_scatter",
+                                    "zt RS v mpi", "zt RS v ring", "zt iAR mpi", "zt iAR ring"};
+    setenv("ZT_COMM_RS", "mpi", 1);
+    setenv("ZT_COMM_AR", "mpi", 1);
+    zt_comm *cm = zt_comm_create("mpi", NULL, 300.0);
+    setenv("ZT_COMM_RS", "ring", 1);
+    setenv("ZT_COMM_AR", "ring", 1);
+    zt_comm *cr = zt_comm_create("mpi", NULL, 300.0);
+    if (!cm || !cr) exit(1);
+    if (R == 0) {
+        printf("# reduce-scatter table: W=%d, fp32 SUM; median ms of the slowest rank "
+               "(x = time / MPI_Allreduce time)\n", W);
+        printf("%7s %5s", "MB", "iters");
+        for (int v = 0; v < NV; v++) printf(" | %16s", names[v]);
+        printf("\n");
+    }
+    for (int si = 0; si < nmb; si++) {
+        size_t n = (size_t)(mb[si] * 1e6 / 4) / (size_t)W * (size_t)W + 1;   /* uneven by one */
+        size_t *cnt = malloc((size_t)W * sizeof *cnt);
+        int *icnt = malloc((size_t)W * sizeof *icnt);
+        for (int q = 0; q < W; q++) {
+            size_t o, l;
+            zt_part(n, W, q, &o, &l);
+            cnt[q] = l; icnt[q] = (int)l;
+        }
+        float *x = malloc(n * 4), *y = malloc(n * 4);
+        for (size_t i = 0; i < n; i++) x[i] = (float)(i % 13) * 0.5f;
+        int blk = (int)(n / (size_t)W);
+        /* one warm-up round, then as many rounds as fit in `seconds` */
+        double t0 = MPI_Wtime();
+        MPI_Allreduce(x, y, (int)n, MPI_FLOAT, MPI_SUM, raw);
+        double one = MPI_Wtime() - t0;
+        MPI_Allreduce(MPI_IN_PLACE, &one, 1, MPI_DOUBLE, MPI_MAX, raw);
+        int it = (int)(seconds / (NV * one + 1e-4));
+        if (it < 9) it = 9;
+        if (it > 200) it = 200;
+        double *t = malloc((size_t)NV * (size_t)it * sizeof *t);
+        for (int k = -1; k < it; k++) {
+            for (int v0 = 0; v0 < NV; v0++) {
+                int v = (v0 + (k < 0 ? 0 : k)) % NV;
+                MPI_Barrier(raw);
+                double a = MPI_Wtime();
+                int rc = 0;
+                switch (v) {
+                case 0: rc = MPI_Allreduce(x, y, (int)n, MPI_FLOAT, MPI_SUM, raw); break;
+                case 1: rc = MPI_Reduce_scatter_block(x, y, blk, MPI_FLOAT, MPI_SUM, raw); break;
+                case 2: rc = MPI_Reduce_scatter(x, y, icnt, MPI_FLOAT, MPI_SUM, raw); break;
+                case 3: rc = zt_wait(zt_ireduce_scatter_v(cm, x, y, cnt, ZT_F32, ZT_SUM)); break;
+                case 4: rc = zt_wait(zt_ireduce_scatter_v(cr, x, y, cnt, ZT_F32, ZT_SUM)); break;
+                case 5: rc = zt_wait(zt_iallreduce(cm, x, y, n, ZT_F32, ZT_SUM)); break;
+                case 6: rc = zt_wait(zt_iallreduce(cr, x, y, n, ZT_F32, ZT_SUM)); break;
+                }
+                if (rc != 0) { fprintf(stderr, "%s failed\n", names[v]); exit(1); }
+                if (k >= 0) t[v * it + k] = MPI_Wtime() - a;
+            }
+        }
+        MPI_Allreduce(MPI_IN_PLACE, t, NV * it, MPI_DOUBLE, MPI_MAX, raw);
+        if (R == 0) {
+            double m[NV];
+            for (int v = 0; v < NV; v++) m[v] = median(t + v * it, it);
+            printf("%7.1f %5d", (double)n * 4 / 1e6, it);
+            for (int v = 0; v < NV; v++) printf(" | %8.2f %5.2fx", m[v] * 1e3, m[v] / m[0]);
+            printf("\n");
+            fflush(stdout);
+        }
+        free(t); free(x); free(y); free(cnt); free(icnt);
+    }
+    zt_comm_destroy(cm);
+    zt_comm_destroy(cr);
+}
+
 int main(int argc, char **argv) {
     size_t min_b = 4096, max_b = (size_t)64 << 20;
-    int step = 4, iters = 0, inplace = 0, do_overlap = 1;
+    int step = 4, iters = 0, inplace = 0, do_overlap = 1, rs = 0;
     double seconds = 1.5;   /* per size, all three variants together */
+    double rs_mb[16] = {4, 32, 147};
+    int rs_n = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--min") && i + 1 < argc) min_b = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--max") && i + 1 < argc) max_b = strtoull(argv[++i], NULL, 0);
@@ -110,7 +199,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--inplace")) inplace = 1;
         else if (!strcmp(argv[i], "--no-overlap")) do_overlap = 0;
-        else { fprintf(stderr, "usage: %s [--min B] [--max B] [--step 2|4] [--iters N] [--seconds S] [--inplace] [--no-overlap]\n", argv[0]); return 2; }
+        else if (!strcmp(argv[i], "--rs")) rs = 1;
+        else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) {
+            rs_n = 0;
+            for (char *tok = strtok(argv[++i], ","); tok && rs_n < 16; tok = strtok(NULL, ","))
+                rs_mb[rs_n++] = atof(tok);
+        }
+        else { fprintf(stderr, "usage: %s [--min B] [--max B] [--step 2|4] [--iters N] [--seconds S] [--inplace] [--no-overlap] | --rs [--sizes MB,..]\n", argv[0]); return 2; }
     }
     if (step < 2) step = 2;
 
@@ -121,6 +216,13 @@ int main(int argc, char **argv) {
     MPI_Comm_dup(MPI_COMM_WORLD, &raw);
     int provided = 0;
     MPI_Query_thread(&provided);
+    if (rs) {
+        rs_table(c, raw, rs_mb, rs_n, seconds);
+        MPI_Comm_free(&raw);
+        zt_comm_destroy(c);
+        zt_comm_finalize();
+        return 0;
+    }
 
     float *send = malloc(max_b), *recv = malloc(max_b);
     if (!send || !recv) { fprintf(stderr, "out of memory\n"); return 1; }

@@ -6,12 +6,14 @@
  * in the environment) we run as W=1 without PMIx and say so in one line on
  * stderr; put/get then use a process-local table.
  *
+ * Once a rank knows who it is, zt_boot_init hands rank, job, step and restart
+ * count to the logger (zt_log_set_identity), so every later line is tagged.
+ *
  * OpenMPI's MPI_Init (pmix/ext3x component, same libpmix.so.2) calls
  * PMIx_Init again in this process: PMIx counts inits, so both work, and
  * MPI_Finalize/zt_boot_finalize may come in either order (tests/ranks/deadrank).
  *
- * Failure handling (DESIGN.md "Failure detection"): never PMIx_Finalize on an
- * error path — a rank that exits without it makes Slurm kill the whole step.
+ * Failure handling: never PMIx_Finalize on an error path — a rank that exits without it makes Slurm kill the whole step.
  * An event handler for the peer-failure codes sets a flag that the comm
  * layer's timeouts poll (zt_boot_peer_failed). What fires where is recorded
  * in tests/ranks/deadrank.cmake.
@@ -21,22 +23,21 @@
  * exchange of each rank's PMIX_NODEID (else lowest rank of PMIX_LOCAL_PEERS,
  * else hostname) — see compute_nodes. */
 #include "zt_launcher.h"
-#include "pmix_check.h"
+#include "pmix_check.h"   /* pmixCheck, pmixReport */
+#include "zt_log.h"       /* zt_log_set_identity, zt_error, zt_info */
 
-#include <pmix.h>
-#include <signal.h>   /* sig_atomic_t */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>   /* gethostname, _exit, alarm */
+#include <pmix.h>         /* PMIx client API */
+#include <stdbool.h>      /* PMIX_BOOL values */
+#include <stdio.h>        /* snprintf */
+#include <stdlib.h>       /* getenv, calloc */
+#include <string.h>       /* strcmp, memcpy */
+#include <unistd.h>       /* gethostname, _exit, alarm */
 
 static pmix_proc_t g_me;
 static int g_pmix_up;          /* PMIx_Init succeeded */
 static int g_local_up;         /* singleton without PMIx: local key/value table */
 static void local_clear(void);
 static int g_singleton = 1;
-static int g_rank;
 static size_t g_evref;
 static int g_have_evref;
 static volatile int g_peer_failed;        /* written by the PMIx progress thread */
@@ -132,13 +133,12 @@ static void on_pmix_event(size_t id, pmix_status_t status, const pmix_proc_t *so
         char code[32] = "";
         if (have_exit) snprintf(code, sizeof code, ", exit code %d", exit_code);
         if (who)
-            fprintf(stderr, "ztrain: rank %d: PMIx event %s (%d): peer %s:%d failed%s\n", g_rank,
-                    PMIx_Error_string(status), (int)status, who->nspace,
-                    who->rank == PMIX_RANK_WILDCARD ? -1 : (int)who->rank, code);
+            zt_error("PMIx event %s (%d): peer %s:%d failed%s", PMIx_Error_string(status),
+                     (int)status, who->nspace, who->rank == PMIX_RANK_WILDCARD ? -1 : (int)who->rank,
+                     code);
         else
-            fprintf(stderr, "ztrain: rank %d: PMIx event %s (%d): peer failure%s\n", g_rank,
-                    PMIx_Error_string(status), (int)status, code);
-        fflush(stderr);
+            zt_error("PMIx event %s (%d): peer failure%s", PMIx_Error_string(status), (int)status,
+                     code);
     }
     if (cbfunc) cbfunc(PMIX_EVENT_ACTION_COMPLETE, NULL, 0, NULL, NULL, cbdata);
 }
@@ -153,7 +153,7 @@ static void register_event_handler(void) {
                                                    on_pmix_event, NULL, NULL);
     PMIX_INFO_DESTRUCT(&info);
     if (rc < 0) {
-        pmixReport(rc, "PMIx_Register_event_handler");
+        pmixReport(rc, "%s", "PMIx_Register_event_handler");
         return;
     }
     g_evref = (size_t)rc;
@@ -198,7 +198,7 @@ static int compute_nodes(zt_proc_t *p, int have_lrank, int have_lsize) {
         p->num_nodes = 1;
         if (!have_lrank) p->local_rank = p->rank;
         if (!have_lsize) p->local_size = W;
-        if (getenv("ZT_DEBUG")) fprintf(stderr, "ztrain: rank %d: one node\n", p->rank);
+        if (getenv("ZT_DEBUG")) zt_warn("one node (ZT_DEBUG)");
         return 0;
     }
     char (*keys)[96] = calloc((size_t)W, sizeof *keys);
@@ -209,7 +209,7 @@ static int compute_nodes(zt_proc_t *p, int have_lrank, int have_lsize) {
         char mine[96];
         my_node_key(p, force > 1 ? force - 1 : 0, mine, sizeof mine);
         if (getenv("ZT_DEBUG"))
-            fprintf(stderr, "ztrain: rank %d: node key %s (exchange)\n", p->rank, mine);
+            zt_warn("node key %s (exchange, ZT_DEBUG)", mine);
         ok = zt_boot_put("zt.boot.node", mine, strlen(mine) + 1) == 0 && zt_boot_commit() == 0 &&
              zt_boot_fence(1) == 0;
         for (int r = 0; ok && r < W; r++) {
@@ -236,13 +236,12 @@ static int compute_nodes(zt_proc_t *p, int have_lrank, int have_lsize) {
         if (!have_lrank) p->local_rank = lr;
         if (!have_lsize) p->local_size = ls;
         if (nn_job > 0 && nn != nn_job && getenv("ZT_DEBUG"))
-            fprintf(stderr, "ztrain: rank %d: PMIX_NUM_NODES=%ld, ranks sit on %d\n", p->rank,
-                    nn_job, nn);
+            zt_warn("PMIX_NUM_NODES=%ld, ranks sit on %d (ZT_DEBUG)", nn_job, nn);
     }
     free(node);
     free(first);
     free(keys);
-    if (!ok) fprintf(stderr, "ztrain: rank %d: cannot determine node ids\n", p->rank);
+    if (!ok) zt_error("cannot determine node ids");
     return ok ? 0 : -1;
 }
 
@@ -275,7 +274,7 @@ int zt_boot_init(zt_proc_t *p) {
         return 0;
     }
     if (g_pmix_up) {   /* an earlier call failed half-way: do not init twice */
-        fprintf(stderr, "ztrain: zt_boot_init: an earlier call failed\n");
+        zt_error("zt_boot_init: an earlier call failed");
         return -1;
     }
     int rc = boot_init(p);
@@ -298,31 +297,32 @@ static int boot_init(zt_proc_t *p) {
          * MPI_Init then crashes inside libpmix; without it MPI_Init runs as
          * its own singleton.) Key/value calls use a process-local table. */
         g_singleton = 1;
-        g_rank = 0;
         p->singleton = 1;
         snprintf(p->nspace, sizeof p->nspace, "singleton.%.200s.%d", p->hostname, (int)getpid());
         snprintf(p->launcher, sizeof p->launcher, "singleton");
         fill_slurm_ids(p);
         g_local_up = 1;
-        fprintf(stderr, "ztrain: no PMIx server (not started by srun --mpi=pmix or mpirun): "
-                        "running as a single rank (W=1)\n");
+        const char *job = getenv("SLURM_JOB_ID");
+        zt_log_set_identity(0, job && *job ? p->jobid : NULL, p->stepid, p->restarts);
+        zt_warn("no PMIx server (not started by srun --mpi=pmix or mpirun): "
+                 "running as a single rank (W=1)");
         return 0;
     }
     pmix_status_t rc = PMIx_Init(&g_me, NULL, 0);
     if (rc != PMIX_SUCCESS) {
-        pmixReport(rc, "PMIx_Init");
+        pmixReport(rc, "%s", "PMIx_Init");
         return -1;
     }
     g_pmix_up = 1;
     g_singleton = 0;
-    g_rank = (int)g_me.rank;
     p->rank = (int)g_me.rank;
+    zt_log_set_identity(p->rank, NULL, NULL, 0);   /* the job tag follows below */
     snprintf(p->nspace, sizeof p->nspace, "%s", g_me.nspace);
     register_event_handler();
 
     long v;
     if (get_long(PMIX_RANK_WILDCARD, PMIX_JOB_SIZE, 0, &v) != 0 || v < 1) {
-        fprintf(stderr, "ztrain: rank %d: PMIx_Get(PMIX_JOB_SIZE) failed\n", p->rank);
+        zt_error("PMIx_Get(PMIX_JOB_SIZE) failed");
         return -1;
     }
     p->size = (int)v;
@@ -337,6 +337,7 @@ static int boot_init(zt_proc_t *p) {
                 (step && *step && !getenv("OMPI_COMM_WORLD_SIZE"));
     snprintf(p->launcher, sizeof p->launcher, "%s", slurm ? "slurm" : "mpirun");
     fill_slurm_ids(p);
+    zt_log_set_identity(p->rank, p->jobid, p->stepid, p->restarts);
     return 0;
 }
 
@@ -371,14 +372,13 @@ static int local_get(int rank, const char *key, void *buf, size_t cap, size_t *g
         if (strcmp(e->key, key) != 0) continue;
         if (got) *got = e->n;
         if (e->n > cap) {
-            fprintf(stderr, "ztrain: zt_boot_get(rank 0, \"%s\"): %zu bytes, buffer holds %zu\n",
-                    key, e->n, cap);
+            zt_error("zt_boot_get(rank 0, \"%s\"): %zu bytes, buffer holds %zu", key, e->n, cap);
             return -1;
         }
         if (e->n) memcpy(buf, e->data, e->n);
         return 0;
     }
-    fprintf(stderr, "ztrain: zt_boot_get(rank %d, \"%s\"): not found (singleton)\n", rank, key);
+    zt_error("zt_boot_get(rank %d, \"%s\"): not found (singleton)", rank, key);
     return -1;
 }
 
@@ -388,7 +388,7 @@ static void local_clear(void) {
 }
 
 static int not_up(const char *what) {
-    fprintf(stderr, "ztrain: %s: PMIx is not initialised (call zt_boot_init first)\n", what);
+    zt_error("%s: PMIx is not initialised (call zt_boot_init first)", what);
     return -1;
 }
 
@@ -431,7 +431,7 @@ int zt_boot_fence(int collect_data) {
     pmix_status_t rc = PMIx_Fence(NULL, 0, info, ni);
     for (size_t i = 0; i < ni; i++) PMIX_INFO_DESTRUCT(&info[i]);
     if (rc != PMIX_SUCCESS) {
-        pmixReport(rc, "PMIx_Fence");
+        pmixReport(rc, "%s", "PMIx_Fence");
         return -1;
     }
     return 0;
@@ -450,8 +450,7 @@ int zt_boot_get(int rank, const char *key, void *buf, size_t cap, size_t *got) {
     pmix_status_t rc = PMIx_Get(&proc, key, &info, t > 0 ? 1 : 0, &v);
     PMIX_INFO_DESTRUCT(&info);
     if (rc != PMIX_SUCCESS || !v) {
-        fprintf(stderr, "ztrain: %s:%d: PMIx_Get(rank %d, \"%s\") failed: %s (%d)\n", __FILE__,
-                __LINE__, rank, key, PMIx_Error_string(rc), (int)rc);
+        pmixReport(rc, "PMIx_Get(rank %d, \"%s\")", rank, key);
         return -1;
     }
     const void *src = NULL;
@@ -460,12 +459,10 @@ int zt_boot_get(int rank, const char *key, void *buf, size_t cap, size_t *got) {
     else if (v->type == PMIX_STRING && v->data.string) { src = v->data.string; n = strlen(v->data.string) + 1; }
     int r = 0;
     if (!src && n == 0 && v->type != PMIX_BYTE_OBJECT) {
-        fprintf(stderr, "ztrain: PMIx_Get(rank %d, \"%s\"): unexpected type %d\n", rank, key,
-                (int)v->type);
+        zt_error("PMIx_Get(rank %d, \"%s\"): unexpected type %d", rank, key, (int)v->type);
         r = -1;
     } else if (n > cap) {
-        fprintf(stderr, "ztrain: PMIx_Get(rank %d, \"%s\"): %zu bytes, buffer holds %zu\n", rank,
-                key, n, cap);
+        zt_error("PMIx_Get(rank %d, \"%s\"): %zu bytes, buffer holds %zu", rank, key, n, cap);
         if (got) *got = n;
         r = -1;
     } else {
@@ -479,9 +476,8 @@ int zt_boot_get(int rank, const char *key, void *buf, size_t cap, size_t *got) {
 /* ---- abort ------------------------------------------------------------- */
 
 _Noreturn void zt_boot_abort(int status, const char *msg) {
-    fprintf(stderr, "ztrain: rank %d: %s\n", g_rank, msg ? msg : "abort");
-    fflush(stdout);
-    fflush(stderr);
+    zt_error("%s", msg ? msg : "abort");
+    fflush(NULL);
     if (g_pmix_up && !g_singleton) {
         /* PMIx_Abort blocks until the server acts (it usually kills us);
          * if the server is gone, do not hang: SIGALRM ends us after 10 s. */

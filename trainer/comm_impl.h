@@ -4,9 +4,9 @@
  * trainer/comm*.c includes this. */
 #ifndef ZT_COMM_IMPL_H
 #define ZT_COMM_IMPL_H
-#include <stddef.h>
-#include <stdint.h>
-#include "comm.h"
+#include <stddef.h>   /* size_t */
+#include <stdint.h>   /* uint16_t */
+#include "comm.h"     /* the public types */
 
 typedef enum {
     ZT_OP_ALLREDUCE = 0,
@@ -56,7 +56,11 @@ struct zt_comm {
     const zt_backend *be;
     int     rank, size, local_rank;
     double  timeout_s;          /* <= 0: no timeout */
+    void   *compute_stream;     /* zt_comm_set_compute_stream; NULL on CPU */
     void   *bk;                 /* backend state */
+    char    err[512];           /* zt_comm_error(); written by the thread that
+                                   ran the op, read after zt_wait (the backend's
+                                   lock orders the two) */
 };
 
 /* comm.c helpers shared by the backends ---------------------------------- */
@@ -67,9 +71,13 @@ void   zt_op_part(const zt_comm *c, const zt_op *op, int r, size_t *off, size_t 
 static inline size_t zt_pad_chunk(size_t n, int W) { return (n + (size_t)W - 1) / (size_t)W; }
 /* True when [a, a+na) and [b, b+nb) (bytes) overlap. */
 int    zt_overlap(const void *a, size_t na, const void *b, size_t nb);
-/* Print "ztrain: rank R: <op> of N elements timed out after T s (peer
- * failure?)" (why == NULL) or "... failed: <why> (peer failure?)", flush what
- * can be flushed without blocking, and _exit(ZT_EXIT_PEER). */
+/* Record "rank R: <op> of N elements: <cause>" as c's last error and return
+ * -1: every failure path that can return goes through here. */
+int    zt_comm_fail(zt_comm *c, const char *op, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Log "<op> of N elements timed out after T s (peer failure?)" (why == NULL)
+ * or "... failed after T s: <why> (peer failure?)" and exit ZT_EXIT_PEER:
+ * for a collective that cannot be returned from (stuck inside MPI/NCCL). */
 _Noreturn void zt_comm_die(const zt_comm *c, const char *op, size_t n, double elapsed,
                            const char *why);
 /* Deadline check for a collective running since t0: dies on expiry or when the

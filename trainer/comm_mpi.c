@@ -26,25 +26,33 @@
  *
  * Every collective is guarded by a watchdog thread (no MPI calls) that wakes
  * every 100 ms: an op running longer than timeout_s, or running when
- * zt_boot_peer_failed() turns true, prints
- * "ztrain: rank R: <op> of N elements timed out after T s (peer failure?)"
- * and _exit(ZT_EXIT_PEER). MPI errors are returned (MPI_ERRORS_RETURN) and end
- * the same way.
+ * zt_boot_peer_failed() turns true, logs
+ * "<op> of N elements timed out after T s (peer failure?)" and exits
+ * ZT_EXIT_PEER (zt_fatal). MPI errors are returned (MPI_ERRORS_RETURN): the
+ * op gives -1 and zt_comm_error() holds MPI's error string.
  *
  * Partitions that do not divide W use the MPI "v" variants with the counts of
  * zt_part(): no padding and no copy on the host. bf16 (uint16 storage) is
  * reduced by user-defined MPI_Ops that add in fp32 and round to nearest even.
- * AVG is SUM followed by a division by W. */
-#include <limits.h>
-#include <mpi.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <unistd.h>
+ * AVG is SUM followed by a division by W. i64, u8 and f64 are MPI_INT64_T,
+ * MPI_UINT8_T and MPI_DOUBLE.
+ *
+ * Reduce-scatter (f32, f64) runs as the ring below by default: OpenMPI
+ * 4.1's MPI_Reduce_scatter(_block) was slower than its own MPI_Allreduce on
+ * the same bytes (BENCHMARKS.md "Collectives"; bench/comm_bench --rs).
+ * ZT_COMM_RS=mpi selects the MPI call instead; bf16 always uses it.
+ * ZT_COMM_AR=ring makes large f32/f64 all-reduces ring reduce-scatter +
+ * MPI_Allgatherv (default: MPI_Allreduce). */
+#include <limits.h>      /* INT_MAX */
+#include <mpi.h>         /* the transport */
+#include <pthread.h>     /* worker and watchdog threads */
+#include <signal.h>      /* sigset_t: our threads block every signal */
+#include <stdio.h>       /* snprintf */
+#include <stdlib.h>      /* malloc, getenv */
+#include <string.h>      /* memcpy, strcmp */
+#include <sys/prctl.h>   /* PR_SET_TIMERSLACK */
 #include "comm_impl.h"
+#include "zt_log.h"      /* zt_error, zt_warn, zt_fatal */
 
 #define PIECE_MAX ((size_t)1 << 30)   /* elements per MPI call (int counts) */
 
@@ -67,6 +75,11 @@ typedef struct {
     const char     *act_name;
     size_t          act_n;
     long            spin_ns, sleep_max_ns;
+    int             rs_ring;       /* ZT_COMM_RS: reduce-scatter by the ring */
+    int             ar_ring;       /* ZT_COMM_AR: all-reduce as ring + allgather */
+    size_t          ring_seg;      /* elements per ring message */
+    char           *ring_mem;      /* ring scratch, grown on demand */
+    size_t          ring_bytes;
 } mpi_state;
 
 static int g_we_inited;   /* this layer called MPI_Init_thread */
@@ -113,14 +126,31 @@ static void plan_free(plan *p) {
     free(p->tmp);
 }
 
-static int fail(const zt_comm *c, const zt_op *op, const char *why) {
-    fprintf(stderr, "ztrain: rank %d: %s of %zu elements: %s\n", c->rank, zt_op_name(op->kind),
-            op->n, why);
-    return -1;
+static int fail(zt_comm *c, const zt_op *op, const char *why) {
+    return zt_comm_fail(c, zt_op_name(op->kind), op->n, "%s", why);
+}
+
+/* MPI's error string for err as c's last error; -1. */
+static int mpi_fail(zt_comm *c, const zt_op *op, int err) {
+    char es[MPI_MAX_ERROR_STRING];
+    int l = 0;
+    if (MPI_Error_string(err, es, &l) != MPI_SUCCESS) snprintf(es, sizeof es, "code %d", err);
+    return zt_comm_fail(c, zt_op_name(op->kind), op->n, "MPI error: %s", es);
+}
+
+static MPI_Datatype mpi_dt(zt_dtype t) {
+    switch (t) {
+    case ZT_BF16: return MPI_UINT16_T;
+    case ZT_I64:  return MPI_INT64_T;
+    case ZT_U8:   return MPI_UINT8_T;
+    case ZT_F64:  return MPI_DOUBLE;
+    case ZT_F32:  break;
+    }
+    return MPI_FLOAT;
 }
 
 /* counts/displs for the v variants; block = all parts equal. */
-static int plan_parts(const zt_comm *c, const zt_op *op, plan *p, int need_displs) {
+static int plan_parts(zt_comm *c, const zt_op *op, plan *p, int need_displs) {
     int W = c->size;
     size_t off0, len0;
     zt_op_part(c, op, 0, &off0, &len0);
@@ -146,11 +176,11 @@ static int plan_parts(const zt_comm *c, const zt_op *op, plan *p, int need_displ
     return 0;
 }
 
-static int plan_make(const zt_comm *c, const zt_op *op, plan *p) {
+static int plan_make(zt_comm *c, const zt_op *op, plan *p) {
     mpi_state *s = c->bk;
     memset(p, 0, sizeof *p);
     p->es = zt_dtype_size(op->dt);
-    p->dt = op->dt == ZT_BF16 ? MPI_UINT16_T : MPI_FLOAT;
+    p->dt = mpi_dt(op->dt);
     if (op->dt == ZT_BF16) p->mop = op->red == ZT_MAX ? s->op_bf16_max : s->op_bf16_sum;
     else p->mop = op->red == ZT_MAX ? MPI_MAX : MPI_SUM;
     size_t es = p->es, n = op->n;
@@ -209,7 +239,7 @@ static int plan_make(const zt_comm *c, const zt_op *op, plan *p) {
         }
         return 0;
     }
-    return -1;
+    return fail(c, op, "unknown operation");
 }
 
 /* Call MPI for piece i: blocking when rq == NULL, else nonblocking. */
@@ -268,22 +298,14 @@ static void plan_finish(const zt_comm *c, const zt_op *op, plan *p) {
     plan_free(p);
 }
 
-static _Noreturn void mpi_die(const zt_comm *c, const zt_op *op, double t0, int err) {
-    char es[MPI_MAX_ERROR_STRING + 16];
-    int l = 0;
-    strcpy(es, "MPI error: ");
-    MPI_Error_string(err, es + 11, &l);
-    zt_comm_die(c, zt_op_name(op->kind), op->n, zt_now() - t0, es);
-}
-
 /* Blocking execution on the calling thread (the watchdog guards it). */
-static int exec_blocking(const zt_comm *c, const zt_op *op, double t0) {
+static int exec_blocking(zt_comm *c, const zt_op *op) {
     plan p;
     if (plan_make(c, op, &p)) { plan_free(&p); return -1; }
     size_t k = plan_calls(op, &p);
     for (size_t i = 0; i < k; i++) {
         int e = plan_post(c, op, &p, i, NULL);
-        if (e != MPI_SUCCESS) mpi_die(c, op, t0, e);
+        if (e != MPI_SUCCESS) { plan_free(&p); return mpi_fail(c, op, e); }
     }
     plan_finish(c, op, &p);
     return 0;
@@ -291,7 +313,7 @@ static int exec_blocking(const zt_comm *c, const zt_op *op, double t0) {
 
 /* Nonblocking execution polled by MPI_Test: spin, then sleep in growing steps,
  * checking the deadline and the peer-failure flag between tests. */
-static int exec_polled(const zt_comm *c, const zt_op *op, double t0, const zt_op *report) {
+static int exec_polled(zt_comm *c, const zt_op *op, double t0, const zt_op *report) {
     mpi_state *s = c->bk;
     plan p;
     if (plan_make(c, op, &p)) { plan_free(&p); return -1; }
@@ -300,13 +322,13 @@ static int exec_polled(const zt_comm *c, const zt_op *op, double t0, const zt_op
     for (size_t i = 0; i < k; i++) {
         MPI_Request rq;
         int e = plan_post(c, op, &p, i, &rq);
-        if (e != MPI_SUCCESS) mpi_die(c, report, t0, e);
+        if (e != MPI_SUCCESS) { plan_free(&p); return mpi_fail(c, report, e); }
         double spin_end = zt_now() + (double)s->spin_ns * 1e-9;
         long nap = 2000;
         for (;;) {
             int flag = 0;
             e = MPI_Test(&rq, &flag, MPI_STATUS_IGNORE);
-            if (e != MPI_SUCCESS) mpi_die(c, report, t0, e);
+            if (e != MPI_SUCCESS) { plan_free(&p); return mpi_fail(c, report, e); }
             if (flag) break;
             zt_comm_check(c, name, report->n, t0);
             if (zt_now() < spin_end) continue;
@@ -316,6 +338,144 @@ static int exec_polled(const zt_comm *c, const zt_op *op, double t0, const zt_op
     }
     plan_finish(c, op, &p);
     return 0;
+}
+
+/* --- ring reduce-scatter ---------------------------------------------------
+ * W-1 steps around the ring r -> r+1: at step k rank r sends its partial sum
+ * of chunk (r-k-1) mod W and receives the partial of chunk (r-k-2) mod W from
+ * r-1, to which it adds its own contribution; after the last step it holds
+ * chunk r, reduced over all ranks. Each rank sends (W-1)/W of the buffer once,
+ * half of what an all-reduce moves. The order of the additions is fixed by the
+ * ring: chunk q is ((x[q+1] + x[q+2]) + ...) + x[q] (ranks mod W), the same
+ * bits on every run for a given W, whatever the message sizes.
+ * Messages go in segments of ZT_COMM_RING_SEG_KB (default 8192) so that the
+ * received partial is added while it is still in cache. */
+
+/* dst[i] = a[i] (op) b[i]; dst may be a or b. */
+static void ring_combine(void *dst, const void *a, const void *b, size_t n, zt_dtype t,
+                         zt_redop red) {
+    if (t == ZT_F64) {
+        double *d = dst;
+        const double *x = a, *y = b;
+        if (red == ZT_MAX)
+            for (size_t i = 0; i < n; i++) d[i] = (x[i] > y[i] || x[i] != x[i]) ? x[i] : y[i];
+        else
+            for (size_t i = 0; i < n; i++) d[i] = x[i] + y[i];
+    } else {
+        float *d = dst;
+        const float *x = a, *y = b;
+        if (red == ZT_MAX)
+            for (size_t i = 0; i < n; i++) d[i] = (x[i] > y[i] || x[i] != x[i]) ? x[i] : y[i];
+        else
+            for (size_t i = 0; i < n; i++) d[i] = x[i] + y[i];
+    }
+}
+
+/* The ring's scratch: two partial-sum buffers of the largest part (W > 2) and
+ * one segment; kept between ops (the worker and the blocking path never run
+ * at the same time: blocking ops drain the queue first). */
+static char *ring_scratch(mpi_state *s, size_t bytes) {
+    if (bytes <= s->ring_bytes) return s->ring_mem;
+    free(s->ring_mem);
+    s->ring_mem = malloc(bytes);
+    s->ring_bytes = s->ring_mem ? bytes : 0;
+    return s->ring_mem;
+}
+
+static int ring_reduce_scatter(zt_comm *c, const zt_op *op) {
+    mpi_state *s = c->bk;
+    int W = c->size, r = c->rank;
+    size_t es = zt_dtype_size(op->dt), seg = s->ring_seg, maxc = 0;
+    for (int q = 0; q < W; q++) {
+        size_t o, l;
+        zt_op_part(c, op, q, &o, &l);
+        if (l > maxc) maxc = l;
+    }
+    size_t off, len;
+    zt_op_part(c, op, r, &off, &len);
+    const char *send = op->send;
+    char *recv = op->recv;
+    /* the result goes straight to recv unless recv overlaps send other than
+     * exactly in place (then through a partial buffer, copied at the end) */
+    int direct = recv == send + off * es || !zt_overlap(recv, len * es, send, op->n * es);
+    size_t nacc = W > 2 || !direct ? 2 : 0;
+    if (seg > maxc) seg = maxc ? maxc : 1;   /* small ops: small scratch */
+    char *mem = ring_scratch(s, (nacc * maxc + seg) * es);
+    if (!mem) return fail(c, op, "out of memory (ring buffers)");
+    char *acc[2] = { mem, mem + maxc * es }, *tmp = mem + nacc * maxc * es;
+    int to = (r + 1) % W, from = (r + W - 1) % W;
+    for (int k = 0; k < W - 1; k++) {
+        int qs = ((r - k - 1) % W + W) % W, qr = ((r - k - 2) % W + W) % W;
+        size_t os, ls, orr, lr;
+        zt_op_part(c, op, qs, &os, &ls);
+        zt_op_part(c, op, qr, &orr, &lr);
+        const char *src = k == 0 ? send + os * es : acc[(k + 1) & 1];
+        int last = k == W - 2;
+        char *dst = last && direct ? recv : acc[k & 1];
+        size_t nseg = ((ls > lr ? ls : lr) + seg - 1) / seg;
+        for (size_t j = 0; j < nseg; j++) {
+            size_t a = j * seg;
+            size_t ns = a < ls ? (ls - a < seg ? ls - a : seg) : 0;
+            size_t nr = a < lr ? (lr - a < seg ? lr - a : seg) : 0;
+            MPI_Request rq[2];
+            int m = 0, e = MPI_SUCCESS;
+            /* only non-empty messages: sender and receiver of a chunk agree
+             * on its segments, so nothing is left unmatched */
+            if (nr) e = MPI_Irecv(tmp, (int)nr, mpi_dt(op->dt), from, k, s->comm, &rq[m++]);
+            if (e == MPI_SUCCESS && ns)
+                e = MPI_Isend(src + a * es, (int)ns, mpi_dt(op->dt), to, k, s->comm, &rq[m++]);
+            if (e == MPI_SUCCESS && m) e = MPI_Waitall(m, rq, MPI_STATUSES_IGNORE);
+            if (e != MPI_SUCCESS) return mpi_fail(c, op, e);
+            if (nr) ring_combine(dst + a * es, tmp, send + (orr + a) * es, nr, op->dt, op->red);
+        }
+    }
+    if (W > 1 && !direct) memmove(recv, acc[(W - 2) & 1], len * es);
+    if (W == 1 && recv != send + off * es) memmove(recv, send + off * es, len * es);
+    if (op->red == ZT_AVG) zt_host_scale(recv, len, op->dt, W);
+    return 0;
+}
+
+/* All-reduce as ring reduce-scatter into this rank's part of recv, then an
+ * in-place MPI_Allgatherv of the parts: every rank gets the same bits (each
+ * part is reduced once, by its owner). Only when send and recv are the same
+ * buffer or disjoint, and the parts fit MPI's int counts (else the MPI call). */
+static int ring_allreduce(zt_comm *c, const zt_op *op) {
+    mpi_state *s = c->bk;
+    int W = c->size;
+    size_t es = zt_dtype_size(op->dt);
+    zt_op rs = *op;
+    rs.kind = ZT_OP_REDUCE_SCATTER;
+    size_t off, len;
+    zt_op_part(c, op, c->rank, &off, &len);
+    rs.recv = (char *)op->recv + off * es;
+    if (ring_reduce_scatter(c, &rs)) return -1;
+    int *cnt = malloc((size_t)W * 2 * sizeof(int));
+    if (!cnt) return fail(c, op, "out of memory");
+    for (int q = 0; q < W; q++) {
+        size_t o, l;
+        zt_part(op->n, W, q, &o, &l);
+        cnt[q] = (int)l;
+        cnt[W + q] = (int)o;
+    }
+    int e = MPI_Allgatherv(MPI_IN_PLACE, 0, mpi_dt(op->dt), op->recv, cnt, cnt + W, mpi_dt(op->dt),
+                           s->comm);
+    free(cnt);
+    return e == MPI_SUCCESS ? 0 : mpi_fail(c, op, e);
+}
+
+static int use_ring(const zt_comm *c, const zt_op *op) {
+    const mpi_state *s = c->bk;
+    if (c->size < 2 || (op->dt != ZT_F32 && op->dt != ZT_F64)) return 0;
+    if (op->kind == ZT_OP_REDUCE_SCATTER || op->kind == ZT_OP_REDUCE_SCATTER_V) return s->rs_ring;
+    if (op->kind != ZT_OP_ALLREDUCE || !s->ar_ring) return 0;
+    size_t es = zt_dtype_size(op->dt);
+    return op->n * es >= ((size_t)64 << 10) && op->n <= (size_t)INT_MAX &&   /* not for scalars */
+           (op->send == op->recv || !zt_overlap(op->send, op->n * es, op->recv, op->n * es));
+}
+
+/* The ring path of op (use_ring said yes). */
+static int run_ring(zt_comm *c, const zt_op *op) {
+    return op->kind == ZT_OP_ALLREDUCE ? ring_allreduce(c, op) : ring_reduce_scatter(c, op);
 }
 
 /* --- threads ------------------------------------------------------------- */
@@ -378,10 +538,12 @@ static void run_req(zt_comm *c, zt_req *r, int mode) {
             /* wait, napping, until every rank has arrived; then the transfer
              * itself as the blocking call (OpenMPI's tuned algorithms) */
             zt_op bar = { ZT_OP_BARRIER, NULL, NULL, 0, ZT_F32, ZT_SUM, 0, NULL };
-            exec_polled(c, &bar, r->t_start, &r->op);
+            r->rc = exec_polled(c, &bar, r->t_start, &r->op);
         }
-        r->rc = mode == MODE_NBC ? exec_polled(c, &r->op, r->t_start, &r->op)
-                                 : exec_blocking(c, &r->op, r->t_start);
+        if (r->rc == 0)
+            r->rc = use_ring(c, &r->op)  ? run_ring(c, &r->op)
+              : mode == MODE_NBC     ? exec_polled(c, &r->op, r->t_start, &r->op)
+                                     : exec_blocking(c, &r->op);
         act_end(s);
     }
     r->t_end = zt_now();
@@ -456,13 +618,13 @@ static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
     int inited = 0, fin = 0, provided = 0;
     MPI_Finalized(&fin);
     if (fin) {
-        fprintf(stderr, "ztrain: comm mpi: MPI was already finalized\n");
+        zt_error("comm mpi: MPI was already finalized");
         return -1;
     }
     MPI_Initialized(&inited);
     if (!inited) {
         if (MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
-            fprintf(stderr, "ztrain: comm mpi: MPI_Init_thread failed\n");
+            zt_error("comm mpi: MPI_Init_thread failed");
             return -1;
         }
         g_we_inited = 1;
@@ -470,8 +632,9 @@ static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
         MPI_Query_thread(&provided);
     }
     mpi_state *s = calloc(1, sizeof *s);
-    if (!s) return -1;
+    if (!s) { zt_error("comm mpi: out of memory"); return -1; }
     if (MPI_Comm_dup(MPI_COMM_WORLD, &s->comm) != MPI_SUCCESS) {
+        zt_error("comm mpi: MPI_Comm_dup(MPI_COMM_WORLD) failed");
         free(s);
         return -1;
     }
@@ -479,13 +642,23 @@ static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
     MPI_Comm_rank(s->comm, &c->rank);
     MPI_Comm_size(s->comm, &c->size);
     if (pr && (pr->rank != c->rank || pr->size != c->size))
-        fprintf(stderr, "ztrain: rank %d: warning: launcher says rank %d of %d, MPI says %d of %d; using MPI's\n",
-                c->rank, pr->rank, pr->size, c->rank, c->size);
+        zt_warn("launcher says rank %d of %d, MPI says %d of %d; using MPI's", pr->rank, pr->size,
+                c->rank, c->size);
     MPI_Op_create(bf16_sum_fn, 1, &s->op_bf16_sum);
     MPI_Op_create(bf16_max_fn, 1, &s->op_bf16_max);
     s->spin_ns = env_us("ZT_COMM_SPIN_US", 50) * 1000;
     s->sleep_max_ns = env_us("ZT_COMM_POLL_MAX_US", 100) * 1000;
     if (s->sleep_max_ns < 2000) s->sleep_max_ns = 2000;
+    const char *rs = getenv("ZT_COMM_RS");
+    if (rs && *rs && strcmp(rs, "ring") && strcmp(rs, "mpi"))
+        zt_fatal(ZT_EXIT_CONFIG, "ZT_COMM_RS=%s: want ring or mpi", rs);
+    s->rs_ring = !rs || !*rs || !strcmp(rs, "ring");
+    const char *ar = getenv("ZT_COMM_AR");
+    if (ar && *ar && strcmp(ar, "ring") && strcmp(ar, "mpi"))
+        zt_fatal(ZT_EXIT_CONFIG, "ZT_COMM_AR=%s: want ring or mpi", ar);
+    s->ar_ring = ar && !strcmp(ar, "ring");
+    s->ring_seg = (size_t)env_us("ZT_COMM_RING_SEG_KB", 8192) * 1024 / 4;
+    if (s->ring_seg < 1024) s->ring_seg = 1024;
     c->bk = s;
 
     pthread_mutex_init(&s->mu, NULL);
@@ -502,13 +675,12 @@ static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
             : !strcmp(am, "deferred")              ? MODE_DEFERRED
             : !strcmp(am, "nbc")                   ? MODE_NBC : -1;
     if (s->mode < 0) {
-        fprintf(stderr, "ztrain: ZT_COMM_ASYNC=%s: want polled, blocking, deferred or nbc\n", am);
-        _exit(ZT_EXIT_CONFIG);
+        zt_fatal(ZT_EXIT_CONFIG, "ZT_COMM_ASYNC=%s: want polled, blocking, deferred or nbc", am);
     }
     if (provided < MPI_THREAD_MULTIPLE && s->mode != MODE_DEFERRED) {
         if (c->rank == 0)
-            fprintf(stderr, "ztrain: comm mpi: MPI gives thread level %d < MPI_THREAD_MULTIPLE: "
-                            "asynchronous collectives run when waited for (no overlap)\n", provided);
+            zt_warn("comm mpi: MPI gives thread level %d < MPI_THREAD_MULTIPLE: "
+                    "asynchronous collectives run when waited for (no overlap)", provided);
         s->mode = MODE_DEFERRED;
     }
     s->threaded = s->mode != MODE_DEFERRED;
@@ -518,8 +690,7 @@ static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
     pthread_sigmask(SIG_BLOCK, &all, &old);
     if (pthread_create(&s->watchdog, NULL, watchdog_main, c) != 0 ||
         (s->threaded && pthread_create(&s->worker, NULL, worker_main, c) != 0)) {
-        fprintf(stderr, "ztrain: comm mpi: cannot start the communication threads\n");
-        _exit(ZT_EXIT_INTERNAL);
+        zt_fatal(ZT_EXIT_INTERNAL, "comm mpi: cannot start the communication threads");
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
@@ -547,6 +718,7 @@ static void mpi_destroy(zt_comm *c) {
     pthread_cond_destroy(&s->cv_done);
     pthread_cond_destroy(&s->cv_watch);
     pthread_mutex_destroy(&s->mu);
+    free(s->ring_mem);
     free(s);
 }
 
@@ -557,7 +729,7 @@ static int mpi_run(zt_comm *c, zt_op *op) {
     drain(c, NULL);
     double t0 = zt_now();
     act_begin(s, op, t0);
-    int rc = exec_blocking(c, op, t0);
+    int rc = use_ring(c, op) ? run_ring(c, op) : exec_blocking(c, op);
     act_end(s);
     return rc;
 }

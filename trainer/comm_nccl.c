@@ -7,13 +7,18 @@
  * a timeout and a hung communicator can always be aborted.
  *
  * Every collective of a comm is enqueued on one dedicated CUDA stream, so they
- * run in FIFO order. Asynchronous variants return at once; each request
+ * run in FIFO order. Each enqueue first makes that stream wait (an event, no
+ * host sync) for everything queued so far on the compute stream the caller
+ * gave with zt_comm_set_compute_stream, so a collective sees the gradients and
+ * parameters compute wrote. Asynchronous variants return at once; each request
  * records a start and an end cudaEvent around its work. zt_wait polls the end
  * event while also polling ncclCommGetAsyncError; on an asynchronous NCCL
  * error, a timeout (counted from when the op is seen to have started, or from
  * the wait if later) or a launcher-reported peer failure it calls ncclCommAbort
- * and exits ZT_EXIT_PEER with the same message as the MPI backend. Blocking
- * variants are "enqueue + wait".
+ * and exits ZT_EXIT_PEER with the same message as the MPI backend; CUDA and
+ * other NCCL errors exit ZT_EXIT_INTERNAL (zt_fatal) naming the call. Blocking
+ * variants are "enqueue + wait". i64, u8 and f64 map to ncclInt64, ncclUint8
+ * and ncclFloat64 (device memory; control data uses the MPI comm).
  *
  * Partitions that do not divide W (zt_part) go through a device scratch buffer
  * of ceil(n/W)*W elements (stream-ordered cudaMallocAsync, grown on demand):
@@ -24,13 +29,13 @@
  * Timeline: start/end events are converted to zt_now() seconds through an
  * anchor event recorded on an idle side stream (re-anchored every 30 s while no
  * request is outstanding, to keep float milliseconds precise). */
-#include <cuda_runtime.h>
-#include <nccl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include <cuda_runtime.h>   /* streams, events, device memory */
+#include <nccl.h>           /* the transport */
+#include <stdio.h>          /* snprintf */
+#include <stdlib.h>         /* calloc */
+#include <string.h>         /* memset */
 #include "comm_impl.h"
+#include "zt_log.h"         /* zt_error, zt_fatal */
 
 typedef struct {
     ncclComm_t   nc;
@@ -47,11 +52,6 @@ typedef struct {
     cudaEvent_t  order_ev;      /* compute stream -> comm stream ordering */
 } nccl_state;
 
-/* ops_cuda.cu: the stream every compute op runs on. A collective must see the
- * gradients / parameters that compute wrote, so each enqueue makes the comm
- * stream wait for everything queued on the compute stream so far. */
-void *zt_ops_cuda_stream(void);
-
 typedef struct {
     cudaEvent_t e0, e1;
 } nccl_req;
@@ -65,8 +65,7 @@ static _Noreturn void nccl_fatal(const zt_comm *c, const char *op, size_t n, dou
     nccl_state *s = c->bk;
     if (s && s->nc) ncclCommAbort(s->nc);
     if (peer) zt_comm_die(c, op, n, zt_now() - t0, why);
-    fprintf(stderr, "ztrain: rank %d: %s of %zu elements: %s\n", c->rank, op, n, why);
-    _exit(ZT_EXIT_INTERNAL);
+    zt_fatal(ZT_EXIT_INTERNAL, "%s of %zu elements: %s", op, n, why);
 }
 
 static void cuck(const zt_comm *c, cudaError_t e, const char *what, const char *op, size_t n) {
@@ -146,7 +145,16 @@ static void poll_event(zt_comm *c, cudaEvent_t e0, cudaEvent_t ev, const char *o
 
 /* --- enqueue -------------------------------------------------------------- */
 
-static ncclDataType_t ndt(zt_dtype t) { return t == ZT_BF16 ? ncclBfloat16 : ncclFloat32; }
+static ncclDataType_t ndt(zt_dtype t) {
+    switch (t) {
+    case ZT_BF16: return ncclBfloat16;
+    case ZT_I64:  return ncclInt64;
+    case ZT_U8:   return ncclUint8;
+    case ZT_F64:  return ncclFloat64;
+    case ZT_F32:  break;
+    }
+    return ncclFloat32;
+}
 static ncclRedOp_t nred(zt_redop r) { return r == ZT_AVG ? ncclAvg : r == ZT_MAX ? ncclMax : ncclSum; }
 
 static void *scratch(zt_comm *c, size_t bytes, const char *op, size_t n) {
@@ -175,7 +183,7 @@ static void enqueue(zt_comm *c, const zt_op *op) {
     const char *sb = op->send;
     char *rb = op->recv;
     if (n == 0 && op->kind != ZT_OP_BARRIER) return;
-    cudaStream_t compute = (cudaStream_t)zt_ops_cuda_stream();
+    cudaStream_t compute = (cudaStream_t)c->compute_stream;
     if (compute && compute != st) {
         CU(cudaEventRecord(s->order_ev, compute));
         CU(cudaStreamWaitEvent(st, s->order_ev, 0));
@@ -302,12 +310,12 @@ static double ev_time(nccl_state *s, cudaEvent_t e) {
 
 static int nccl_create(zt_comm *c, const zt_proc_t *p) {
     if (!p) {
-        fprintf(stderr, "ztrain: comm nccl needs the launcher's process info\n");
+        zt_error("comm nccl needs the launcher's process info");
         return -1;
     }
     int nd = 0;
     if (cudaGetDeviceCount(&nd) != cudaSuccess || nd <= 0) {
-        fprintf(stderr, "ztrain: rank %d: comm nccl: no CUDA device\n", p->rank);
+        zt_error("comm nccl: no CUDA device");
         return -1;
     }
     nccl_state *s = calloc(1, sizeof *s);
@@ -328,21 +336,21 @@ static int nccl_create(zt_comm *c, const zt_proc_t *p) {
     if (c->rank == 0) {
         ncclResult_t r = ncclGetUniqueId(&id);
         if (r != ncclSuccess) {
-            fprintf(stderr, "ztrain: rank 0: ncclGetUniqueId: %s\n", ncclGetErrorString(r));
+            zt_error("ncclGetUniqueId: %s", ncclGetErrorString(r));
             free(s); c->bk = NULL;
             return -1;
         }
     }
     if (c->size > 1) {
         if (c->rank == 0 && zt_boot_put(key, &id, sizeof id) != 0) {
-            fprintf(stderr, "ztrain: rank 0: cannot publish the NCCL id\n");
+            zt_error("cannot publish the NCCL id");
             free(s); c->bk = NULL;
             return -1;
         }
         size_t got = 0;
         if (zt_boot_commit() != 0 || zt_boot_fence(1) != 0 ||
             (c->rank != 0 && (zt_boot_get(0, key, &id, sizeof id, &got) != 0 || got != sizeof id))) {
-            fprintf(stderr, "ztrain: rank %d: cannot exchange the NCCL id through PMIx\n", c->rank);
+            zt_error("cannot exchange the NCCL id through PMIx");
             free(s); c->bk = NULL;
             return -1;
         }
@@ -360,8 +368,7 @@ static int nccl_create(zt_comm *c, const zt_proc_t *p) {
     cfg.blocking = 0;
     ncclResult_t r = ncclCommInitRankConfig(&s->nc, c->size, id, c->rank, &cfg);
     if (r != ncclSuccess && r != ncclInProgress) {
-        fprintf(stderr, "ztrain: rank %d: ncclCommInitRankConfig: %s (%s)\n", c->rank,
-                ncclGetErrorString(r), ncclGetLastError(NULL));
+        zt_error("ncclCommInitRankConfig: %s (%s)", ncclGetErrorString(r), ncclGetLastError(NULL));
         if (s->nc) ncclCommAbort(s->nc);
         s->nc = NULL;
         return -1;   /* leaks the CUDA objects; the process is about to exit */
@@ -411,7 +418,7 @@ static int nccl_submit(zt_comm *c, zt_req *r) {
     CU(cudaSetDevice(s->dev));
     if (s->outstanding == 0 && zt_now() - s->anchor_host > 30.0) reanchor(c);
     nccl_req *q = calloc(1, sizeof *q);
-    if (!q) return -1;
+    if (!q) return zt_comm_fail(c, name, op->n, "out of memory");
     CU(cudaEventCreate(&q->e0));
     CU(cudaEventCreate(&q->e1));
     CU(cudaEventRecord(q->e0, s->st));

@@ -39,26 +39,21 @@ struct zt_engine {
     uint64_t  step;               /* step being computed (1-based), for messages */
 };
 
-/* A collective that fails ends the job: the peers wait in it (or soon will),
- * and training on would use stale or half-reduced values. One line names
- * the rank, the operation, what it carried and the step; the peers end on
- * the comm watchdog (timeout or the launcher's peer-failure notice). */
-static _Noreturn void comm_failed(const zt_engine *e, const char *op, const char *what, int idx,
-                                  int started, int rc) {
-    char w[96], why[64];
+/* A collective that fails ends the job (zt_comm_fatal, exit 6): the line names
+ * the rank, the operation, what it carried (bucket / unit number) and the step;
+ * the peers end on the comm watchdog (timeout or the launcher's notice). */
+static _Noreturn void step_failed(const zt_engine *e, const char *op, const char *what, int idx) {
+    char w[96], when[48];
     if (idx >= 0) snprintf(w, sizeof w, "%s %d", what, idx); else snprintf(w, sizeof w, "%s", what);
-    if (started) snprintf(why, sizeof why, "returned %d", rc);
-    else snprintf(why, sizeof why, "could not be started (NULL request)");
-    zt_fatal(ZT_EXIT_PEER, "collective %s (%s) failed on rank %d of %d at step %llu: %s",
-             op, w, e->r, e->W, (unsigned long long)e->step, why);
+    snprintf(when, sizeof when, "at step %llu", (unsigned long long)e->step);
+    /* the data comm carries most collectives; the control comm the scalars */
+    zt_comm_fatal(*zt_comm_error(e->c) || e->ctl == e->c ? e->c : e->ctl, op, w, when);
 }
-/* commCheck(e, rc, op, what, idx): a blocking collective's (or a wait's)
- * return code; reqCheck: an async one's request, NULL if it did not start.
- * idx < 0: no bucket/unit number. */
-#define commCheck(e, rc, op, what, idx) do { int rc_ = (rc); \
-    if (rc_ != 0) comm_failed(e, op, what, idx, 1, rc_); } while (0)
-#define reqCheck(e, q, op, what, idx) do { \
-    if ((q) == NULL) comm_failed(e, op, what, idx, 0, 0); } while (0)
+/* stepCheck(e, rc, op, what, idx): a blocking collective's (or a wait's)
+ * return code; stepReqCheck: an async one's request, NULL if it did not
+ * start. idx < 0: no bucket/unit number. */
+#define stepCheck(e, rc, op, what, idx) do { if ((rc) != 0) step_failed(e, op, what, idx); } while (0)
+#define stepReqCheck(e, q, op, what, idx) do { if ((q) == NULL) step_failed(e, op, what, idx); } while (0)
 
 /* all state lives in the model's op-table memory (host for cpu, device for cuda) */
 static float *ealloc(const zt_ops *o, size_t n, size_t *counter) {
@@ -76,7 +71,7 @@ static void wait_req(zt_engine *e, inflight *f, zt_step_stats *st) {
     double t0 = zt_now(), ts = 0, te = 0;
     int rc = zt_wait_t(f->q, &ts, &te);
     f->q = NULL;
-    commCheck(e, rc, f->op, f->what, f->idx);
+    stepCheck(e, rc, f->op, f->what, f->idx);
     e->t_exposed += zt_now() - t0;
     if (st) {
         if (st->t_first_comm == 0 || ts < st->t_first_comm) st->t_first_comm = ts;
@@ -160,7 +155,7 @@ static inflight gather_unit(zt_engine *e, int u, float *dst) {
     const zt_range_plan *up = &e->plan.unit[u];
     inflight f = { zt_iallgather_v(e->c, e->ppart + (up->my_lo - e->plo), dst, up->counts, ZT_F32),
                    "allgather_v", "parameters of unit", u, 0 };
-    reqCheck(e, f.q, f.op, f.what, u);
+    stepReqCheck(e, f.q, f.op, f.what, u);
     return f;
 }
 
@@ -206,7 +201,7 @@ static inflight launch_bucket(zt_engine *e, int b, int buf) {
         f.op = "reduce_scatter_v";
         f.q = zt_ireduce_scatter_v(e->c, e->bbuf[buf], e->rbuf[buf], bp->counts, ZT_F32, ZT_SUM);
     }
-    reqCheck(e, f.q, f.op, f.what, b);
+    stepReqCheck(e, f.q, f.op, f.what, b);
     return f;
 }
 
@@ -290,7 +285,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     else {   /* host scalar: the control communicator */
         double part = e->ops->sumsq(e->gpart, e->plen), tw = zt_now();
         n2 = 0;
-        commCheck(e, zt_allreduce(e->ctl, &part, &n2, 1, ZT_F64, ZT_SUM), "allreduce", "grad norm²", -1);
+        stepCheck(e, zt_allreduce(e->ctl, &part, &n2, 1, ZT_F64, ZT_SUM), "allreduce", "grad norm²", -1);
         e->t_exposed += zt_now() - tw;
     }
     st->grad_norm = zt_grad_norm(n2);
@@ -304,7 +299,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     else               optimize_range(e, e->plo, e->plo + e->plen, t, lr, gscale, e->ppart, e->gpart);
     if (e->stage == 1 || e->stage == 2) {
         double tw = zt_now();
-        commCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
+        stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "updated parameters", -1);
         e->t_exposed += zt_now() - tw;
     }
@@ -324,7 +319,7 @@ void zt_engine_full_params(zt_engine *e, float *out) {
     if (e->stage <= 2) { e->ops->to_host(out, e->params, e->P * sizeof(float)); return; }
     float *full = e->ops->alloc((e->P ? e->P : 1) * sizeof(float));
     mallocCheck(full);
-    commCheck(e, zt_allgather(e->c, e->ppart, full, e->P, ZT_F32), "allgather", "all parameters", -1);
+    stepCheck(e, zt_allgather(e->c, e->ppart, full, e->P, ZT_F32), "allgather", "all parameters", -1);
     e->ops->to_host(out, full, e->P * sizeof(float));
     e->ops->free(full);
 }
@@ -350,10 +345,10 @@ void zt_engine_count_ckpt(zt_engine *e, size_t bytes) { e->mem.ckpt = bytes; }
 
 void zt_engine_sync_partitions(zt_engine *e) {
     if (e->stage <= 2)
-        commCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
+        stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "loaded parameters", -1);
     if (e->stage == 0)
         for (int i = 0; i < e->nslots; i++)
-            commCheck(e, zt_allgather(e->c, e->slots[i] + e->plo, e->slots[i], e->P, ZT_F32),
+            stepCheck(e, zt_allgather(e->c, e->slots[i] + e->plo, e->slots[i], e->P, ZT_F32),
                       "allgather", "loaded optimizer slot", i);
 }

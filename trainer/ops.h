@@ -127,6 +127,10 @@ extern const zt_ops zt_ops_cpu;
  * build links without it). */
 extern const zt_ops zt_ops_cuda __attribute__((weak));
 extern const zt_ops zt_ops_cuda_bf16 __attribute__((weak));
+/* The CUDA tables' compute stream (a cudaStream_t as void *), created on first
+ * call; the trainer hands it to the NCCL communicator so collectives are
+ * ordered after the kernels that produce their inputs. Only in CUDA builds. */
+void *zt_ops_cuda_stream(void);
 
 /* "cpu" | "cuda" | "cuda-bf16" -> table, or NULL if not built in. */
 const zt_ops *zt_ops_by_name(const char *name);

@@ -51,15 +51,11 @@ struct zt_saver {
     uint64_t n_rows;           /* training rows: sampler cursor in the meta */
 };
 
-/* A failed collective ends the job (exit 6), as in the engine: one line with
- * the rank, the operation and when ("at checkpoint step N", "while resuming"). */
-static _Noreturn void comm_failed(int rank, int W, const char *op, const char *what, const char *when, int rc) {
-    zt_fatal(ZT_EXIT_PEER, "collective %s (%s) failed on rank %d of %d %s: returned %d",
-             op, what, rank, W, when, rc);
-}
-#define saverCheck(s, rc, op, what) do { int rc_ = (rc); if (rc_ != 0) { char w_[48]; \
+/* A failed collective ends the job (zt_comm_fatal, exit 6), as in the engine:
+ * one line with the rank, the operation and when ("at checkpoint step N"). */
+#define saverCheck(s, rc, op, what) do { if ((rc) != 0) { char w_[48]; \
     snprintf(w_, sizeof w_, "at checkpoint step %llu", (unsigned long long)(s)->step); \
-    comm_failed((s)->rank, (s)->W, op, what, w_, rc_); } } while (0)
+    zt_comm_fatal((s)->ctl, op, what, w_); } } while (0)
 
 void zt_saver_set_rows(zt_saver *s, uint64_t n_rows) { s->n_rows = n_rows; }
 
@@ -263,8 +259,8 @@ double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
 }
 
 int   zt_saver_pending(const zt_saver *s) { return s->pending; }
-float zt_saver_local_busy(const zt_saver *s) { return (float)atomic_load(&s->busy); }
-void  zt_saver_commit_if_done(zt_saver *s, float any_busy) { if (s->pending && any_busy == 0) commit(s); }
+int   zt_saver_local_busy(const zt_saver *s) { return atomic_load(&s->busy); }
+void  zt_saver_commit_if_done(zt_saver *s, int64_t any_busy) { if (s->pending && any_busy == 0) commit(s); }
 uint64_t zt_saver_last_step(const zt_saver *s) { return s->last_step; }
 
 void zt_saver_finish(zt_saver *s) {
@@ -276,8 +272,7 @@ void zt_saver_finish(zt_saver *s) {
 /* ---------------------------------------------------------------- resume */
 static int is_dir(const char *p) { struct stat st; return stat(p, &st) == 0 && S_ISDIR(st.st_mode); }
 
-#define resumeCheck(rank, W, rc, op, what) do { int rc_ = (rc); \
-    if (rc_ != 0) comm_failed(rank, W, op, what, "while resuming", rc_); } while (0)
+#define resumeCheck(ctl, rc, op, what) commCheck(ctl, rc, op, what, "while resuming")
 
 /* Rank 0: the candidate to try (latest first, then older ones below
  * `before`), open in *r when it came from a root. Returns 0 candidate,
@@ -322,15 +317,15 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
     for (;;) {
         int64_t code = 1;     /* 0 candidate, 1 nothing to resume, -1 unusable */
         if (rank == 0) code = pick_candidate(cfg, root, before, &r, path, sizeof path, &single);
-        resumeCheck(rank, W, zt_bcast(ctl, &code, 1, ZT_I64, 0), "bcast", "resume candidate");
+        resumeCheck(ctl, zt_bcast(ctl, &code, 1, ZT_I64, 0), "bcast", "resume candidate");
         if (code < 0) zt_exit_now(ZT_EXIT_CKPT);     /* rank 0 said why */
         if (code > 0) { if (rank == 0) zt_info("no checkpoint under '%s': fresh start", root); return 1; }
-        resumeCheck(rank, W, zt_bcast(ctl, path, sizeof path, ZT_U8, 0), "bcast", "checkpoint path");
+        resumeCheck(ctl, zt_bcast(ctl, path, sizeof path, ZT_U8, 0), "bcast", "checkpoint path");
         char err[2048] = "";
         if (!r) r = zt_ck_open(path, err, sizeof err);
         int64_t bad = r == NULL || zt_ck_verify_shards(r, rank, W, err, sizeof err) != 0, anybad = 0;
         if (bad) zt_warn("resume: skipping %s: %s", path, err);
-        resumeCheck(rank, W, zt_allreduce(ctl, &bad, &anybad, 1, ZT_I64, ZT_MAX), "allreduce", "shard verification");
+        resumeCheck(ctl, zt_allreduce(ctl, &bad, &anybad, 1, ZT_I64, ZT_MAX), "allreduce", "shard verification");
         if (anybad == 0) break;
         int64_t st = r ? (int64_t)zt_ck_meta_of(r)->step : 0, mx = 0;
         if (r) { zt_ck_close(r); r = NULL; }
@@ -339,7 +334,7 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
             zt_exit_now(ZT_EXIT_CKPT);
         }
         /* every rank learns the failed step: the next candidate is older */
-        resumeCheck(rank, W, zt_allreduce(ctl, &st, &mx, 1, ZT_I64, ZT_MAX), "allreduce", "failed candidate step");
+        resumeCheck(ctl, zt_allreduce(ctl, &st, &mx, 1, ZT_I64, ZT_MAX), "allreduce", "failed candidate step");
         before = (uint64_t)mx;
         if (before == 0) zt_exit_now(ZT_EXIT_CKPT);
     }

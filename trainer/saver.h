@@ -28,8 +28,8 @@ double    zt_saver_begin(zt_saver *s, uint64_t step, int force_sync);
  * and the pending save is committed there. zt_saver_pending: 1 if a save was
  * started and not yet committed. */
 int       zt_saver_pending(const zt_saver *s);
-float     zt_saver_local_busy(const zt_saver *s);
-void      zt_saver_commit_if_done(zt_saver *s, float any_busy);
+int       zt_saver_local_busy(const zt_saver *s);
+void      zt_saver_commit_if_done(zt_saver *s, int64_t any_busy);
 /* Collective: wait for and commit any pending save. */
 void      zt_saver_finish(zt_saver *s);
 uint64_t  zt_saver_last_step(const zt_saver *s);   /* last committed step, or UINT64_MAX */

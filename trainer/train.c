@@ -80,7 +80,6 @@ typedef struct {
 } run;
 
 #ifdef ZT_HAVE_CUDA
-void *zt_ops_cuda_stream(void);   /* ops_cuda.cu; a strong reference links the CUDA tables in */
 #endif
 
 /* ------------------------------------------------------------ helpers */
@@ -220,6 +219,10 @@ static void open_comms(run *R) {
     if (!R->ctl) zt_fatal(ZT_EXIT_INTERNAL, "cannot create the mpi communicator");
     R->comm = strcmp(backend, "mpi") ? zt_comm_create(backend, &R->proc, c->comm_timeout) : R->ctl;
     if (!R->comm) zt_fatal(ZT_EXIT_INTERNAL, "cannot create the %s communicator", backend);
+#ifdef ZT_HAVE_CUDA
+    /* collectives wait (an event, no host sync) for the compute stream's work */
+    if (!strcmp(c->device, "cuda")) zt_comm_set_compute_stream(R->comm, zt_ops_cuda_stream());
+#endif
 }
 
 /* Rank 0: one job per ckpt.dir (flock on ckpt.dir/.lock, see ckpt_lock.c). */
@@ -279,7 +282,7 @@ static void claim_ckpt(run *R) {
     }
     /* every rank prints the reason and exits 2, so no rank is left waiting
      * and the line survives whichever rank the launcher kills first */
-    zt_bcast(R->ctl, why, sizeof why / sizeof(float), ZT_F32, 0);   /* raw bytes */
+    commCheck(R->ctl, zt_bcast(R->ctl, why, sizeof why, ZT_U8, 0), "bcast", "ckpt.dir claim", "at start");
     why[sizeof why - 1] = 0;
     if (why[0]) zt_fatal(ZT_EXIT_CONFIG, "config error: %s", why);
 }
@@ -463,8 +466,8 @@ static void evaluate(run *R) {
         double l = zt_engine_eval(R->eng, &b, &corr);
         if (real) { loss += l; correct += corr; count += real; }
     }
-    float v[3] = { (float)loss, (float)correct, (float)count }, s[3];
-    zt_allreduce(R->ctl, v, s, 3, ZT_F32, ZT_SUM);
+    double v[3] = { loss, (double)correct, (double)count }, s[3];
+    commCheck(R->ctl, zt_allreduce(R->ctl, v, s, 3, ZT_F64, ZT_SUM), "allreduce", "evaluation sums", "at evaluation");
     free(xf); free(xi); free(y); free(rows);
     R->eval_loss = s[0] / s[2]; R->eval_acc = s[1] / s[2]; R->have_eval = 1;
     int mnist = di->kind == ZT_DS_MNIST;
@@ -481,17 +484,18 @@ static void evaluate(run *R) {
 
 /* The step boundary: one all-reduce MAX of [stop requested here, a background
  * save still writing here]; the ranks act on the same answer. */
-static void agree(run *R, float any[2]) {
-    float mine[2] = { (float)(zt_signal_pending() != 0 || R->step == R->a.stop_at),
-                      R->saver ? zt_saver_local_busy(R->saver) : 0 };
-    zt_allreduce(R->ctl, mine, any, 2, ZT_F32, ZT_MAX);
+static void agree(run *R, int64_t any[2]) {
+    int64_t mine[2] = { zt_signal_pending() != 0 || R->step == R->a.stop_at,
+                        R->saver ? zt_saver_local_busy(R->saver) : 0 };
+    commCheck(R->ctl, zt_allreduce(R->ctl, mine, any, 2, ZT_I64, ZT_MAX), "allreduce", "stop and save flags",
+              "at a step boundary");
     if (R->saver) zt_saver_commit_if_done(R->saver, any[1]);
 }
 
 static void log_progress(run *R, interval *iv, float lr, const zt_step_stats *st) {
     zt_config *c = &R->cfg;
-    float l = (float)iv->loss, lsum;
-    zt_allreduce(R->ctl, &l, &lsum, 1, ZT_F32, ZT_SUM);
+    double l = iv->loss, lsum;
+    commCheck(R->ctl, zt_allreduce(R->ctl, &l, &lsum, 1, ZT_F64, ZT_SUM), "allreduce", "loss sum", "at a log step");
     double loss = lsum / ((double)c->global_batch * iv->n), now = zt_now();
     double sps = (double)c->global_batch * iv->n / (now - iv->t0);
     double tps = sps * (double)R->model->tokens_per_row;
@@ -548,7 +552,7 @@ static void train_loop(run *R) {
         R->step++;
         iv.n++; iv.comm += st.t_exposed_comm; iv.step += st.t_step; iv.loss += st.loss_sum;
 
-        float any[2];
+        int64_t any[2];
         agree(R, any);
         if (R->step % (uint64_t)c->log_every == 0 || R->step == total || any[0]) log_progress(R, &iv, lr, &st);
         if (c->eval_every && R->step % (uint64_t)c->eval_every == 0 && R->step < total) evaluate(R);

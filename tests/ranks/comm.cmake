@@ -1,6 +1,13 @@
-# Multi-rank tests of trainer/comm (issue 2): real processes through mpirun.
+# Multi-rank tests of trainer/comm: real processes through mpirun.
 #   ranks.comm.wN           every collective, f32+bf16, counts 0/1/7/1000003,
-#                           sync+async, in-place, _v variants, at W = 1..4
+#                           sync+async, in-place, _v variants, at W = 1..4;
+#                           i64/f64/u8 control data, bad arguments, the ring
+#                           reduce-scatter's addition order (bit-exact)
+#   ranks.comm.w3_mpi_rs    the same at W=3 with ZT_COMM_RS=mpi
+#   ranks.comm.w3_ring_ar   the same at W=3 with ZT_COMM_AR=ring and 64 KiB
+#                           ring segments (many segments per chunk)
+#   ranks.comm.fault        ZT_FAULT_COLLECTIVE: the injected rank exits 6 and
+#                           every other rank ends with 6 too (comm_fault.sh)
 #   ranks.comm.sabotage     the same with a deliberately wrong reference
 #                           partition: must FAIL (shows the test can fail)
 #   ranks.comm.timeout_*    one rank never joins: the others must exit with the
@@ -33,6 +40,19 @@ foreach(w 1 2 3 4)
   set_tests_properties(ranks.comm.w${w} PROPERTIES LABELS ranks TIMEOUT 120
     ENVIRONMENT "${ZT_MPIRUN_ENV}" PROCESSORS ${w})
 endforeach()
+
+add_test(NAME ranks.comm.w3_mpi_rs COMMAND ${ZT_MPIRUN} -n 3 $<TARGET_FILE:comm_test>)
+set_tests_properties(ranks.comm.w3_mpi_rs PROPERTIES LABELS ranks TIMEOUT 120
+  ENVIRONMENT "${ZT_MPIRUN_ENV};ZT_COMM_RS=mpi" PROCESSORS 3)
+
+add_test(NAME ranks.comm.w3_ring_ar COMMAND ${ZT_MPIRUN} -n 3 $<TARGET_FILE:comm_test>)
+set_tests_properties(ranks.comm.w3_ring_ar PROPERTIES LABELS ranks TIMEOUT 120
+  ENVIRONMENT "${ZT_MPIRUN_ENV};ZT_COMM_AR=ring;ZT_COMM_RING_SEG_KB=64" PROCESSORS 3)
+
+add_test(NAME ranks.comm.fault COMMAND ${CMAKE_CURRENT_LIST_DIR}/comm_fault.sh ${ZT_MPIRUN} --
+  $<TARGET_FILE:comm_test>)
+set_tests_properties(ranks.comm.fault PROPERTIES LABELS ranks TIMEOUT 120
+  ENVIRONMENT "${ZT_MPIRUN_ENV}" PASS_REGULAR_EXPRESSION "comm_fault: OK")
 
 # Passes only if the run fails AND says the partitioned ops were wrong.
 add_test(NAME ranks.comm.sabotage COMMAND sh -c "\"$@\"; echo \"exit=$?\"" sh

@@ -9,21 +9,29 @@
  *   out-of-place and in-place, fp32 and bf16, counts 0, 1, 7 and 1,000,003,
  *   sync and async (all async ops of a round in flight at once, then waited in
  *   FIFO order, checking the zt_wait_t timeline);
- * plus bf16 round-to-nearest-even ties, and (W > 1) that an async all-reduce
- * really progresses while the calling thread computes.
+ * plus bf16 round-to-nearest-even ties, (W > 1) that an async all-reduce
+ * really progresses while the calling thread computes, the control dtypes
+ * (i64 sums and maxima near 2^62, f64 sums, u8 bcast/allgather of strings),
+ * that bad arguments return -1 with an error text, and that the ring
+ * reduce-scatter adds in its documented order, bit for bit, on every run.
  *
  * Modes (argv[1]): "all" (default); "hang-sync" / "hang-async": rank W-1
  * never joins, the others must die with the timeout message (the ctest checks
- * the output). Env ZT_COMM_TEST_SABOTAGE=partition makes the reference use a
- * wrong partition (floor instead of ceil): the test must then fail (WILL_FAIL
- * ctest), which shows that it can. */
+ * the output); "fault": run with ZT_FAULT_COLLECTIVE=<rank>:<n>, collectives
+ * #1..#6 alternate blocking and async all-reduces, the injected rank checks
+ * the return code and the error text, then exits 6 (as the engine does) and
+ * the others must end too (tests/ranks/comm_fault.sh). Env
+ * ZT_COMM_TEST_SABOTAGE=partition makes the reference use a wrong partition
+ * (floor instead of ceil): the test must then fail, which shows that it can. */
 #include <math.h>
-#include <mpi.h>
+#include <mpi.h>          /* MPI_Allreduce of the verdict */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <unistd.h>       /* sleep */
 #include "comm.h"
+#include "zt_launcher.h"  /* zt_boot_init: rank identity for the log lines */
+#include "zt_log.h"       /* zt_fatal */
 
 static int R, W, sabotage;
 static long failures, checks;
@@ -246,33 +254,174 @@ static void bf16_ties(zt_comm *c, int async) {
     }
 }
 
-/* The async all-reduce must finish while this thread computes. */
+/* The async all-reduce must finish while this thread computes. On a loaded
+ * machine one second of computing may not be enough: the attempt is repeated
+ * with twice the computation (up to 16 s) until every rank saw the op done
+ * before it called zt_wait; without a progressing worker none ever is. */
 static void overlap(zt_comm *c) {
     const char *am = getenv("ZT_COMM_ASYNC");
     if (W < 2 || (am && !strcmp(am, "deferred"))) return;   /* deferred: no overlap by design */
     size_t n = 1 << 20;
     float *x = malloc(n * 4);
-    for (size_t i = 0; i < n; i++) x[i] = (float)gen(R, i, 99);
-    zt_barrier(c);
-    zt_req *q = zt_iallreduce(c, x, x, n, ZT_F32, ZT_SUM);
-    double t0 = zt_now();
-    volatile double acc = 0;
-    while (zt_now() - t0 < 1.0) for (int i = 0; i < 100000; i++) acc += i * 1e-9;   /* "compute" */
-    double tw = zt_now(), ts, te;
-    zt_wait_t(q, &ts, &te);
-    char msg[200];
-    snprintf(msg, sizeof msg, "overlap: async allreduce of %zu floats ran %.3f..%.3f s, wait called at %.3f s "
-             "(must finish during the computation)", n, ts - t0, te - t0, tw - t0);
-    expect(te <= tw, msg);
-    if (R == 0) printf("overlap: %s\n", te <= tw ? "ok" : "NO");
-    int bad = 0;
-    for (size_t i = 0; i < n && !bad; i++) {
-        float e = 0;
-        for (int qq = 0; qq < W; qq++) e += (float)gen(qq, i, 99);
-        bad = x[i] != e;
+    char msg[200] = "";
+    int all_ok = 0;
+    for (double secs = 1.0; secs <= 16.0 && !all_ok; secs *= 2) {
+        for (size_t i = 0; i < n; i++) x[i] = (float)gen(R, i, 99);
+        zt_barrier(c);
+        zt_req *q = zt_iallreduce(c, x, x, n, ZT_F32, ZT_SUM);
+        double t0 = zt_now();
+        volatile double acc = 0;
+        while (zt_now() - t0 < secs) for (int i = 0; i < 100000; i++) acc += i * 1e-9;   /* "compute" */
+        double tw = zt_now(), ts, te;
+        zt_wait_t(q, &ts, &te);
+        snprintf(msg, sizeof msg, "overlap: async allreduce of %zu floats ran %.3f..%.3f s, wait called "
+                 "at %.3f s (must finish during the computation)", n, ts - t0, te - t0, tw - t0);
+        int ok = te <= tw;
+        MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        int bad = 0;
+        for (size_t i = 0; i < n && !bad; i++) {
+            float e = 0;
+            for (int qq = 0; qq < W; qq++) e += (float)gen(qq, i, 99);
+            bad = x[i] != e;
+        }
+        expect(!bad, "overlap: wrong all-reduce result");
     }
-    expect(!bad, "overlap: wrong all-reduce result");
+    expect(all_ok, msg);
+    if (R == 0) printf("overlap: %s\n", all_ok ? "ok" : "NO");
     free(x);
+}
+
+/* i64 (exact beyond 2^53), f64 and u8: control data that f32 would round. */
+static void control_dtypes(zt_comm *c) {
+    char msg[256];
+    /* i64 SUM: 2^62 - 1000 + R*(2^24 + 1) on rank R: fits, and every
+     * intermediate value is above what f32 or f64 holds exactly */
+    int64_t base = ((int64_t)1 << 62) - 1000, big = ((int64_t)1 << 24) + 1;
+    int64_t mine = R == 0 ? base : R * big, sum = 0, want = base;
+    for (int q = 1; q < W; q++) want += q * big;
+    expect(zt_allreduce(c, &mine, &sum, 1, ZT_I64, ZT_SUM) == 0, "i64 sum returned an error");
+    snprintf(msg, sizeof msg, "i64 sum: got %lld want %lld", (long long)sum, (long long)want);
+    expect(sum == want, msg);
+    /* i64 MAX, in place, async, 3 elements near 2^62 and 2^24 + 1 */
+    int64_t v[3] = { base + R, (int64_t)16777217 - R, -((int64_t)1 << 62) + R };
+    zt_req *q = zt_iallreduce(c, v, v, 3, ZT_I64, ZT_MAX);
+    expect(q && zt_wait(q) == 0, "i64 max (async) failed");
+    expect(v[0] == base + W - 1 && v[1] == 16777217 && v[2] == -((int64_t)1 << 62) + W - 1,
+           "i64 max: wrong values");
+    /* f64 SUM: 0.1*(R+1) + 2^40: exact only in f64 reductions in rank order
+     * for W <= 2; compare with a tolerance that f32 could never meet */
+    double d = 0.1 * (R + 1) + 1099511627776.0, ds = 0, dw = 0;
+    for (int k = 0; k < W; k++) dw += 0.1 * (k + 1) + 1099511627776.0;
+    expect(zt_allreduce(c, &d, &ds, 1, ZT_F64, ZT_SUM) == 0, "f64 sum returned an error");
+    snprintf(msg, sizeof msg, "f64 sum: got %.6f want %.6f", ds, dw);
+    expect(fabs(ds - dw) < 0.05, msg);   /* f32 would be off by ~2^18 */
+    /* f64 AVG */
+    double a = (double)R, aw = (double)(W - 1) / 2.0;
+    expect(zt_allreduce(c, &a, &a, 1, ZT_F64, ZT_AVG) == 0 && a == aw, "f64 avg");
+    /* u8 bcast of a path from the last rank (odd length, not a word multiple) */
+    char path[301];
+    const char *src = "/scratch/ckpt/step-000016777217/";
+    memset(path, R == W - 1 ? 'x' : 0, sizeof path);
+    if (R == W - 1) snprintf(path, sizeof path, "%s", src);
+    expect(zt_bcast(c, path, sizeof path, ZT_U8, W - 1) == 0, "u8 bcast returned an error");
+    snprintf(msg, sizeof msg, "u8 bcast: got \"%.60s\"", path);
+    expect(!strcmp(path, src), msg);
+    /* u8 allgather: 5 bytes per rank, uneven total (5W need not divide) */
+    unsigned char all[5 * 8];
+    memset(all, 0xee, sizeof all);
+    for (int k = 0; k < 5; k++) all[5 * R + k] = (unsigned char)(R * 16 + k);
+    expect(zt_allgather(c, all + 5 * R, all, (size_t)5 * W, ZT_U8) == 0, "u8 allgather failed");
+    int okg = 1;
+    for (int r = 0; r < W; r++) for (int k = 0; k < 5; k++) okg &= all[5 * r + k] == r * 16 + k;
+    expect(okg, "u8 allgather: wrong bytes");
+    expect(zt_dtype_size(ZT_I64) == 8 && zt_dtype_size(ZT_U8) == 1 && zt_dtype_size(ZT_F64) == 8 &&
+           zt_dtype_size((zt_dtype)99) == 0, "zt_dtype_size");
+}
+
+/* Bad arguments fail with -1 / NULL and say why, on every rank alike (no
+ * rank enters the collective, so nobody waits). */
+static void bad_args(zt_comm *c) {
+    uint8_t b[4] = {0};
+    int64_t i = 0;
+    expect(zt_allreduce(c, b, b, 4, ZT_U8, ZT_SUM) == -1 && strstr(zt_comm_error(c), "u8"),
+           "u8 allreduce must fail naming u8");
+    expect(zt_allreduce(c, &i, &i, 1, ZT_I64, ZT_AVG) == -1 && strstr(zt_comm_error(c), "AVG"),
+           "i64 avg must fail");
+    expect(zt_iallreduce(c, b, b, 1, (zt_dtype)7, ZT_SUM) == NULL &&
+           strstr(zt_comm_error(c), "bad dtype 7"), "bad dtype must give NULL");
+    expect(zt_bcast(c, b, 4, ZT_U8, W) == -1 && strstr(zt_comm_error(c), "bad root"), "bad root");
+    expect(zt_allreduce(c, NULL, b, 4, ZT_F32, ZT_SUM) == -1, "NULL buffer");
+    expect(zt_ireduce_scatter_v(c, b, b, NULL, ZT_F32, ZT_SUM) == NULL, "NULL counts");
+    char msg[600];
+    snprintf(msg, sizeof msg, "error text names op and rank: \"%s\"", zt_comm_error(c));
+    char want[64];
+    snprintf(want, sizeof want, "on rank %d: ", R);
+    expect(strstr(zt_comm_error(c), "reduce_scatter_v") && strstr(zt_comm_error(c), want), msg);
+    expect(zt_wait(NULL) == -1 && zt_wait_t(NULL, NULL, NULL) == -1, "zt_wait(NULL) must be -1");
+}
+
+/* The ring reduce-scatter adds chunk q as ((x[q+1] + x[q+2]) + ...) + x[q]:
+ * non-integer inputs, so any other order shows in the bits; run twice. */
+static void ring_order(zt_comm *c) {
+    const char *rs = getenv("ZT_COMM_RS");
+    if (W < 2 || (rs && strcmp(rs, "ring"))) return;
+    size_t cnt[8], n = 0;
+    /* several segments when ZT_COMM_RING_SEG_KB is small (ranks.comm.w3_ring_ar) */
+    for (int q = 0; q < W; q++) { cnt[q] = 300000 + 7 * q; n += cnt[q]; }
+    float *x = malloc(n * 4), *out[2] = { malloc(cnt[R] * 4), malloc(cnt[R] * 4) };
+    size_t off = 0;
+    for (int q = 0; q < R; q++) off += cnt[q];
+    /* rank q's value of element i, the same formula on every rank */
+#define XV(q, i) ((float)gen(q, i, 7) * 0.1f + (float)(q) * 1e-3f + 1.0f / (float)((i) % 97 + 3))
+    for (size_t i = 0; i < n; i++) x[i] = XV(R, i);
+    for (int k = 0; k < 2; k++) {
+        zt_req *q = zt_ireduce_scatter_v(c, x, out[k], cnt, ZT_F32, ZT_SUM);
+        expect(q && zt_wait(q) == 0, "ring reduce_scatter_v failed");
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < cnt[R]; i++) {
+        float acc = XV((R + 1) % W, off + i);
+        for (int k = 2; k <= W; k++) acc = acc + XV((R + k) % W, off + i);
+        if (memcmp(&acc, &out[0][i], 4) || memcmp(&acc, &out[1][i], 4)) bad++;
+    }
+#undef XV
+    char msg[160];
+    snprintf(msg, sizeof msg, "ring reduce_scatter_v: %zu of %zu elements differ from the ring order",
+             bad, cnt[R]);
+    expect(bad == 0, msg);
+    free(x); free(out[0]); free(out[1]);
+}
+
+/* ZT_FAULT_COLLECTIVE=<rank>:<n> is set by the test: collectives #1..#6
+ * alternate blocking / async all-reduces. */
+static int fault(void) {
+    const char *tv = getenv("ZT_COMM_TEST_TIMEOUT");
+    zt_comm *c = zt_comm_create("mpi", NULL, tv ? atof(tv) : 20.0);
+    R = zt_comm_rank(c); W = zt_comm_size(c);
+    const char *fv = getenv("ZT_FAULT_COLLECTIVE");
+    int frank = -1, fn = 0;
+    if (!fv || sscanf(fv, "%d:%d", &frank, &fn) != 2) zt_fatal(2, "set ZT_FAULT_COLLECTIVE=<rank>:<n>");
+    float x[64];
+    for (int k = 1; k <= 6; k++) {
+        for (int i = 0; i < 64; i++) x[i] = 1.0f;
+        int rc;
+        if (k % 2) rc = zt_allreduce(c, x, x, 64, ZT_F32, ZT_SUM);
+        else {
+            zt_req *q = zt_iallreduce(c, x, x, 64, ZT_F32, ZT_SUM);
+            if (R == frank && k == fn && q != NULL) zt_fatal(1, "FAIL: async op #%d did not return NULL", k);
+            rc = zt_wait(q);   /* NULL: -1 */
+        }
+        if (rc != 0) {
+            char want[96];
+            snprintf(want, sizeof want, "injected fault (ZT_FAULT_COLLECTIVE) in allreduce #%d", k);
+            if (R != frank || k != fn || !strstr(zt_comm_error(c), want))
+                zt_fatal(1, "FAIL: collective #%d returned %d: %s", k, rc, zt_comm_error(c));
+            /* what the engine does with a failed collective */
+            zt_fatal(ZT_EXIT_PEER, "collective failed: %s", zt_comm_error(c));
+        }
+        if (x[0] != (float)W) zt_fatal(1, "FAIL: collective #%d: wrong sum %g", k, x[0]);
+    }
+    zt_fatal(1, "FAIL: all 6 collectives succeeded although ZT_FAULT_COLLECTIVE=%s", fv);
 }
 
 static int hang(const char *mode) {
@@ -293,7 +442,10 @@ static int hang(const char *mode) {
 
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "all";
+    zt_proc_t proc;
+    if (zt_boot_init(&proc) != 0) zt_fatal(1, "PMIx bootstrap failed");
     if (!strncmp(mode, "hang", 4)) return hang(mode);
+    if (!strcmp(mode, "fault")) return fault();
     const char *sab = getenv("ZT_COMM_TEST_SABOTAGE");
     sabotage = sab && !strcmp(sab, "partition");
 
@@ -351,7 +503,12 @@ int main(int argc, char **argv) {
             }
     bf16_ties(c, 0);
     bf16_ties(c, 1);
-    if (!sabotage) overlap(c);
+    if (!sabotage) {
+        control_dtypes(c);
+        bad_args(c);
+        ring_order(c);
+        overlap(c);
+    }
 
     /* all ranks agree on the verdict */
     long tot[2] = {failures, checks}, all[2];
@@ -361,5 +518,6 @@ int main(int argc, char **argv) {
         printf("comm_test W=%d: %ld checks, %ld failures, %.2f s%s\n", W, all[1], all[0],
                zt_now() - t_begin, sabotage ? " (sabotaged reference)" : "");
     zt_comm_finalize();
+    zt_boot_finalize();
     return all[0] ? 1 : 0;
 }
