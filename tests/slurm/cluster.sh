@@ -31,6 +31,11 @@
 # machine: start 1 ≈ 3-4 s, start 2 ≈ 4-5 s, stop ≈ 1-2 s (see the report
 # line "cluster.sh: up ... in N s").
 #
+# Users: the daemons run as root, jobs as whoever submits them. slurm.conf,
+# the munge socket and each node's TmpFS are reachable by every user, so a
+# non-root user can sbatch/srun/scancel here with SLURM_CONF set (the job's
+# binary, data and working directory must of course be theirs to read/write).
+#
 # Exit codes: 0 ok, 1 failure (logs printed), 77 Slurm/munge not installed
 # or not root (ctest SKIP_RETURN_CODE): printed loudly, never silently.
 set -uo pipefail
@@ -81,7 +86,11 @@ nodes_of_shape() {   # the node names of shape 1 or 2
 write_conf() {
     local shape=$1
     mkdir -p "$DIR"/{munge,state,spool,log,run,tmp}
-    chmod 700 "$DIR/munge"
+    # Jobs are submitted by ordinary users too (tests/slurm/e2e_user.sh):
+    # every client reads slurm.conf and talks to munged through its socket,
+    # so the directories on the way are world-searchable (the key stays 0600,
+    # readable by root alone; munged makes its socket 0777).
+    chmod 755 "$DIR" "$DIR/munge" "$DIR/tmp"
     local nodes
     if [[ $shape == 2 ]]; then
         mkdir -p "$DIR"/spool/n1 "$DIR"/spool/n2 "$DIR"/tmp/n1 "$DIR"/tmp/n2
@@ -90,6 +99,9 @@ write_conf() {
         mkdir -p "$DIR/spool/$HOST" "$DIR/tmp/$HOST"
         nodes="NodeName=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 1)) CPUs=8 State=UNKNOWN"
     fi
+    # each node's TmpFS holds the OpenMPI segments of the tasks (TaskProlog
+    # below), which run as the submitting user: writable by all, like /tmp
+    chmod 1777 "$DIR"/tmp/*
     # TaskProlog: OpenMPI's shared-memory BTL names its segments
     # vader_segment.<hostname>.<jobid>.<local rank> in /dev/shm; simulated
     # nodes share one hostname, so ranks with the same local rank on n1 and n2
