@@ -6,6 +6,7 @@
 #   cluster.sh status        exit 0 if up with every node idle/allocated/mixed, else 1
 #   cluster.sh env           print "export SLURM_CONF=..." for a shell
 #   cluster.sh kill-node N   SIGKILL node N's slurmd (node-loss tests; pid file)
+#   cluster.sh revive-node N start node N's slurmd again and resume the node
 #
 # Where things live: everything is under one directory, ZT_SLURM_DIR
 # (default /tmp/ztrain-slurm): slurm.conf, a private munged (own key, socket,
@@ -328,6 +329,27 @@ do_kill_node() {
     say "slurmd of $node (pid $pid) killed"
 }
 
+# revive-node NODE: start that node's slurmd again and resume it (after
+# kill-node), so later tests and `stop` find a whole cluster
+do_revive_node() {
+    local node=${1:-} pid
+    [[ -n $node ]] || { say "revive-node wants a node name"; return 2; }
+    [[ $(running_shape) == 2 ]] || { say "revive-node: no two-node cluster running"; return 1; }
+    pid=$(pid_of "$DIR/run/slurmd-$node.pid")
+    if ! pid_alive "$pid"; then
+        slurmd -N "$node" || { say "slurmd -N $node failed"; dump_logs; return 1; }
+    fi
+    scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1
+    local deadline=$((SECONDS + 60))
+    until nodes_ready 2; do
+        ((SECONDS > deadline)) && { say "node $node not ready 60 s after revive"; sinfo -N >&2; return 1; }
+        sinfo -h -n "$node" -o '%T' 2>/dev/null | grep -Eq '^(down|drain)' &&
+            scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1
+        sleep 0.2
+    done
+    say "node $node revived"
+}
+
 do_status() {
     check_installed
     local shape
@@ -351,5 +373,6 @@ case ${1:-} in
     status) do_status ;;
     env)    echo "export SLURM_CONF=$CONF" ;;
     kill-node) do_kill_node "${2:-}" ;;
-    *) echo "usage: $me start [1|2] | stop | status | env | kill-node NODE" >&2; exit 2 ;;
+    revive-node) do_revive_node "${2:-}" ;;
+    *) echo "usage: $me start [1|2] | stop | status | env | kill-node NODE | revive-node NODE" >&2; exit 2 ;;
 esac
