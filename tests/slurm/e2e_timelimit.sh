@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# e2e_timelimit.sh — the real time-limit path: sbatch --time=1 --signal=USR2@40
+# e2e_timelimit.sh — the real time-limit path: sbatch --time=1 --signal=USR2@15
 # (HUGE steps: only Slurm's warning signal ends the first run; the test sends
 # nothing) -> every rank checkpoints step S1 and exits 3 -> train.sbatch
 # requeues -> the requeued run resumes from S1: its "resumed from" line and
 # its own metrics (summary step - steps_run) say it started at S1. A warning
 # signal then ends the resumed run early (MAX_RESTARTS=1: not requeued again)
 # instead of waiting for its second time limit.
-# Wall time ~1-1.5 min: the signal comes ~20-30 s after the start (slurmctld
-# checks limits periodically), the requeued job starts ~25-30 s later.
+#
+# Why @15 and not @40: slurmctld checks time limits every 30 s
+# (PERIODIC_TIMEOUT) and sends the warning at the first check where
+# now + T + 30 >= end (send_job_warn_signal, Slurm 22.05). With --time=1 and
+# T=40 that is the first check after the job starts, which may come before
+# srun has started the step: the signal then reaches no task, is never sent
+# again, and the job runs into its limit (seen here: SIGTERM at 60 s). With
+# T=15 the warning comes 15-45 s after the start, the step is up by then, and
+# the next check (the one that could kill the job) is 30 s later still.
+# Wall time ~1-1.5 min: the requeued job starts ~25-30 s after the requeue.
 set -uo pipefail
 source "$(dirname "$0")/e2e_lib.sh"
 require_cluster 1
@@ -16,9 +24,9 @@ export CONFIG="$SRC/configs/mnist_mlp.ini" MAX_RESTARTS=1 \
   SETS="--set data.path=$DATA/mnist.h5 --set train.steps=$HUGE --set ckpt.every=0 --set eval.every=0 \
 --set log.every=1000 --set ckpt.dir=$W_DIR/ckpt --set log.metrics=$met"
 t0=$(date +%s.%N)
-jid=$(submit --nodes=1 --ntasks-per-node=2 --time=1 --signal=USR2@40 --output="$out" "$SRC/sbatch/train.sbatch") \
+jid=$(submit --nodes=1 --ntasks-per-node=2 --time=1 --signal=USR2@15 --output="$out" "$SRC/sbatch/train.sbatch") \
    || fail "sbatch"
-echo "submitted job $jid (--time=1 --signal=USR2@40)"
+echo "submitted job $jid (--time=1 --signal=USR2@15)"
 wait_for 150 grep -q "requeueing (the next" "$out" || { scontrol show job "$jid"; fail "no stop + requeue before the time limit"; }
 echo "time-limit warning -> checkpoint -> exit 3 -> requeue after $(secs_since "$t0") s"
 s1=$(stop_step "$out" 1)
@@ -45,4 +53,4 @@ assert s2 > s1
 print(f"metrics: run 1 steps 1..{s1} (stopped), run 2 steps {s1 + 1}..{s2} (stopped)")
 PYEOF
 grep -E "job $jid restart|resumed from|stop signal" "$out"
-echo "PASS: --time=1 --signal=USR2@40 -> checkpoint at $s1 -> requeue -> resumed at $s1 in $(secs_since "$t0") s"
+echo "PASS: --time=1 --signal=USR2@15 -> checkpoint at $s1 -> requeue -> resumed at $s1 in $(secs_since "$t0") s"

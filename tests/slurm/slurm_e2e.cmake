@@ -12,7 +12,7 @@ function(zt_e2e_test name fixture script)
 endfunction()
 # warning signal -> checkpoint -> requeue -> resume, bit-identical to a plain run
 zt_e2e_test(slurm_e2e_requeue   slurm1 e2e_requeue.sh)
-# the same started by Slurm itself: sbatch --time=1 --signal=USR2@40
+# the same started by Slurm itself: sbatch --time=1 --signal=USR2@15
 zt_e2e_test(slurm_e2e_timelimit slurm1 e2e_timelimit.sh)
 # an unprivileged user (useradd ztuser) submits, signals, is requeued, resumes
 zt_e2e_test(slurm_e2e_user      slurm1 e2e_user.sh)
