@@ -17,7 +17,7 @@
 # so nothing is left behind. Ports: slurmctld ZT_SLURM_PORT (default 16817),
 # slurmd ZT_SLURM_PORT+1, or 17001-17002 for n1,n2 (ZT_SLURM_PORT+184..185).
 #
-# Facts this relies on (../../../shared/DESIGN.md, Slurm 22.05.8 on Debian 12):
+# Facts this relies on (Slurm 22.05.8 on Debian 12):
 # run as root; proctrack/linuxproc + task/none; MpiDefault=pmix;
 # SlurmdParameters=config_overrides lets 8 CPUs be declared on 2 cores; two
 # simulated nodes need multiple-slurmd (Debian has it) and a TmpFS per node

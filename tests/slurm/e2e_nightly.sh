@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e_nightly.sh — issue 6 test 4: nightly.sbatch passes `sbatch --test-only`;
+# e2e_nightly.sh — the nightly chain: nightly.sbatch passes `sbatch --test-only`;
 # run with its begin time set to now: the first "night" stops early (exit 3,
 # checkpoint), resubmits itself (singleton dependency), and the next night
 # resumes from the checkpoint and completes the training.
