@@ -6,6 +6,7 @@
 #   cluster.sh status        exit 0 if up with every node idle/allocated/mixed, else 1
 #   cluster.sh env           print "export SLURM_CONF=..." for a shell
 #   cluster.sh kill-node N   SIGKILL node N's slurmd (node-loss tests; pid file)
+#   cluster.sh revive-node N start node N's slurmd again and resume the node
 #
 # Where things live: everything is under one directory, ZT_SLURM_DIR
 # (default /tmp/ztrain-slurm): slurm.conf, a private munged (own key, socket,
@@ -16,7 +17,7 @@
 # so nothing is left behind. Ports: slurmctld ZT_SLURM_PORT (default 16817),
 # slurmd ZT_SLURM_PORT+1, or 17001-17002 for n1,n2 (ZT_SLURM_PORT+184..185).
 #
-# Facts this relies on (../../../shared/DESIGN.md, Slurm 22.05.8 on Debian 12):
+# Facts this relies on (Slurm 22.05.8 on Debian 12):
 # run as root; proctrack/linuxproc + task/none; MpiDefault=pmix;
 # SlurmdParameters=config_overrides lets 8 CPUs be declared on 2 cores; two
 # simulated nodes need multiple-slurmd (Debian has it) and a TmpFS per node
@@ -30,6 +31,11 @@
 # alone; one of the other shape is stopped first. Measured on this 2-core
 # machine: start 1 ≈ 3-4 s, start 2 ≈ 4-5 s, stop ≈ 1-2 s (see the report
 # line "cluster.sh: up ... in N s").
+#
+# Users: the daemons run as root, jobs as whoever submits them. slurm.conf,
+# the munge socket and each node's TmpFS are reachable by every user, so a
+# non-root user can sbatch/srun/scancel here with SLURM_CONF set (the job's
+# binary, data and working directory must of course be theirs to read/write).
 #
 # Exit codes: 0 ok, 1 failure (logs printed), 77 Slurm/munge not installed
 # or not root (ctest SKIP_RETURN_CODE): printed loudly, never silently.
@@ -81,7 +87,11 @@ nodes_of_shape() {   # the node names of shape 1 or 2
 write_conf() {
     local shape=$1
     mkdir -p "$DIR"/{munge,state,spool,log,run,tmp}
-    chmod 700 "$DIR/munge"
+    # Jobs are submitted by ordinary users too (tests/slurm/e2e_user.sh):
+    # every client reads slurm.conf and talks to munged through its socket,
+    # so the directories on the way are world-searchable (the key stays 0600,
+    # readable by root alone; munged makes its socket 0777).
+    chmod 755 "$DIR" "$DIR/munge" "$DIR/tmp"
     local nodes
     if [[ $shape == 2 ]]; then
         mkdir -p "$DIR"/spool/n1 "$DIR"/spool/n2 "$DIR"/tmp/n1 "$DIR"/tmp/n2
@@ -90,6 +100,9 @@ write_conf() {
         mkdir -p "$DIR/spool/$HOST" "$DIR/tmp/$HOST"
         nodes="NodeName=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 1)) CPUs=8 State=UNKNOWN"
     fi
+    # each node's TmpFS holds the OpenMPI segments of the tasks (TaskProlog
+    # below), which run as the submitting user: writable by all, like /tmp
+    chmod 1777 "$DIR"/tmp/*
     # TaskProlog: OpenMPI's shared-memory BTL names its segments
     # vader_segment.<hostname>.<jobid>.<local rank> in /dev/shm; simulated
     # nodes share one hostname, so ranks with the same local rank on n1 and n2
@@ -316,6 +329,27 @@ do_kill_node() {
     say "slurmd of $node (pid $pid) killed"
 }
 
+# revive-node NODE: start that node's slurmd again and resume it (after
+# kill-node), so later tests and `stop` find a whole cluster
+do_revive_node() {
+    local node=${1:-} pid
+    [[ -n $node ]] || { say "revive-node wants a node name"; return 2; }
+    [[ $(running_shape) == 2 ]] || { say "revive-node: no two-node cluster running"; return 1; }
+    pid=$(pid_of "$DIR/run/slurmd-$node.pid")
+    if ! pid_alive "$pid"; then
+        slurmd -N "$node" || { say "slurmd -N $node failed"; dump_logs; return 1; }
+    fi
+    scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1
+    local deadline=$((SECONDS + 60))
+    until nodes_ready 2; do
+        ((SECONDS > deadline)) && { say "node $node not ready 60 s after revive"; sinfo -N >&2; return 1; }
+        sinfo -h -n "$node" -o '%T' 2>/dev/null | grep -Eq '^(down|drain)' &&
+            scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1
+        sleep 0.2
+    done
+    say "node $node revived"
+}
+
 do_status() {
     check_installed
     local shape
@@ -339,5 +373,6 @@ case ${1:-} in
     status) do_status ;;
     env)    echo "export SLURM_CONF=$CONF" ;;
     kill-node) do_kill_node "${2:-}" ;;
-    *) echo "usage: $me start [1|2] | stop | status | env | kill-node NODE" >&2; exit 2 ;;
+    revive-node) do_revive_node "${2:-}" ;;
+    *) echo "usage: $me start [1|2] | stop | status | env | kill-node NODE | revive-node NODE" >&2; exit 2 ;;
 esac
