@@ -14,7 +14,7 @@
  * A second table (W > 1, 256 KB ... 16 MB) shows whether an async all-reduce
  * overlapped with computation on the calling thread beats compute-then-
  * blocking-all-reduce. ZT_COMM_ASYNC (polled|blocking|deferred) selects how
- * the MPI backend runs async ops (trainer/comm_mpi.c).
+ * the MPI backend runs async ops (trainer/comm/comm_mpi.c).
  *
  *   mpirun -n W comm_bench --rs [--sizes MB,MB,...] [--seconds S]
  *

@@ -39,7 +39,7 @@ v=[x['samples_per_s'] for x in r[1:]]; print(f'{$t1-$t0:.2f} {sum(v)/len(v):.1f}
 }
 th_run() {
   local t0 t1 sps; t0=$(now)
-  sps=$(taskset -c "$CORES" $py bench/torch_ddp.py --world $W --threads $thr --hidden "$HID" \
+  sps=$(PYTHONWARNINGS=ignore taskset -c "$CORES" $py bench/torch_ddp.py --world $W --threads $thr --hidden "$HID" \
           --global-batch "$GB" --steps "$STEPS" --data data/mnist.h5 --flush-denormal 1 | awk '/samples_per_s/{print $2}')
   t1=$(now)
   echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}') $sps"

@@ -81,6 +81,7 @@ echo "| config | params | batch | ztrain rate | ztrain ms/step | torch rate | to
 echo "|---|---|---|---|---|---|---|---|---|---|"
 if [ "$CONFIGS" = small ] || [ "$CONFIGS" = all ]; then
   run_cfg "mlp 784-256-128-10" mlp --hidden 256,128 --batch 64
+  run_cfg "mlp 784-512-512-10" mlp --hidden 512,512 --batch 128
   run_cfg "gpt V96 T64 C64 L2 H4" gpt --vocab 96 --ctx 64 --d_model 64 --n_layer 2 --n_head 4 --batch 16
 fi
 if [ "$CONFIGS" = large ] || [ "$CONFIGS" = all ]; then

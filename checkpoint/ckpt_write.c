@@ -27,36 +27,15 @@ void zt_ck_tmp_path(const char *root, uint64_t step, char *out, size_t cap) {
     snprintf(out, cap, "%s/.tmp-step-%08llu", root, (unsigned long long)step);
 }
 
-/* mkdir -p; EEXIST is fine (several ranks race here). */
-static int mkdir_p(ck_ctx *C, const char *path) {
-    char tmp[PATH_MAX];
-    if (ck_path(C, tmp, sizeof tmp, "%s", path) < 0) return -1;
-    C->what = path;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) osCheck(-1);
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) osCheck(-1);
-    struct stat st;
-    osCheck(stat(tmp, &st));
-    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; osCheck(-1); }
-    return 0;
-fail:
-    return -1;
-}
-
 int zt_ck_prepare(const char *root, uint64_t step, char *err, size_t errlen) {
-    ck_ctx ctx, *C = &ctx;
-    ck_begin(C, err, errlen);
     char tmp[PATH_MAX];
-    int rc = -1;
     zt_ck_tmp_path(root, step, tmp, sizeof tmp);
-    if (strlen(tmp) + 40 >= sizeof tmp) ck_fail(C, "checkpoint root path too long: %.200s", root);
-    else if (mkdir_p(C, root) == 0 && mkdir_p(C, tmp) == 0) rc = 0;
-    ck_end(C);
-    return rc;
+    if (strlen(tmp) + 40 >= sizeof tmp) {
+        snprintf(err, errlen, "checkpoint root path too long: %.200s", root);
+        return -1;
+    }
+    /* mkdir -p (ckpt_lock.c); several ranks race here, EEXIST is fine */
+    return zt_ck_mkdir_p(root, err, errlen) == 0 && zt_ck_mkdir_p(tmp, err, errlen) == 0 ? 0 : -1;
 }
 
 /* Raw chunks written, for the file CRC (see file_crc). */

@@ -1,5 +1,5 @@
-/* ops_check.c — the CUDA op tables (trainer/ops_cuda.cu) against the CPU
- * table (trainer/ops_cpu.c), op by op and model by model, on a real GPU.
+/* ops_check.c — the CUDA op tables (trainer/ops/ops_cuda.cu) against the CPU
+ * table (trainer/ops/ops_cpu.c), op by op and model by model, on a real GPU.
  *
  * Every op gets fresh seeded random inputs that are never zero (±[lo, hi]),
  * runs on both tables with the same inputs (uploaded with to_device), and the

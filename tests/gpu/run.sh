@@ -3,7 +3,7 @@
 # an NVIDIA GPU (sm_90: H100/H200), from anywhere; fits one 8-minute call.
 #
 #   1. device   nvidia-smi, nvcc, where cuBLAS/NCCL come from
-#   2. build    compiles the CUDA op tables (every trainer/ops_cuda*.cu) with
+#   2. build    compiles the CUDA op tables (every trainer/ops/ops_cuda*.cu) with
 #               this machine's nvcc (sm_90 + PTX) into a standalone
 #               zt_ops_check (no project dependencies: tests/gpu/cblas_ref
 #               stands in for OpenBLAS); then ztrain: cmake
@@ -156,19 +156,20 @@ section "build: CUDA op tables + standalone zt_ops_check (this machine's nvcc, s
 # one failed only at link time, on the device.
 SB=$WORK/standalone; mkdir -p "$SB"
 OPS_SA=""
-CU_SRC=(trainer/ops_cuda*.cu)
-C_SRC=(tests/gpu/ops_check.c trainer/ops_cpu.c trainer/optim.c trainer/model_*.c launcher/log.c)
+CU_SRC=(trainer/ops/ops_cuda*.cu)
+INC=(-Itrainer -Itrainer/ops -Itrainer/models -Itrainer/comm -Ilauncher)
+C_SRC=(tests/gpu/ops_check.c trainer/ops/ops_cpu.c trainer/optim.c trainer/models/model_*.c launcher/log.c)
 if [ -x "$CUDA/bin/nvcc" ]; then
   ok=1
   for f in "${CU_SRC[@]}"; do
     [ $ok = 1 ] || break
     ( set -x; "$CUDA/bin/nvcc" -std=c++17 -O2 -gencode arch=compute_90,code=sm_90 \
-        -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall -Itrainer -Ilauncher \
+        -gencode arch=compute_90,code=compute_90 -Xcompiler -Wall "${INC[@]}" \
         -c "$f" -o "$SB/$(basename "$f" .cu).o" ) || ok=0
   done
   for f in "${C_SRC[@]}"; do
     [ $ok = 1 ] || break
-    cc -std=gnu17 -O2 -Itests/gpu/cblas_ref -Itrainer -Ilauncher -I"$CUDA/include" -c "$f" \
+    cc -std=gnu17 -O2 -Itests/gpu/cblas_ref "${INC[@]}" -I"$CUDA/include" -c "$f" \
        -o "$SB/$(basename "$f" .c).o" || ok=0
   done
   # the reference GEMM: vectorised (it is the CPU side of the production shapes)

@@ -3,8 +3,9 @@
 #                           sync+async, in-place, _v variants, at W = 1..4;
 #                           i64/f64/u8 control data, bad arguments, the ring
 #                           reduce-scatter's addition order (bit-exact)
-#   ranks.comm.w3_mpi_rs    the same at W=3 with ZT_COMM_RS=mpi
-#   ranks.comm.w3_ring_ar   the same at W=3 with ZT_COMM_AR=ring and 64 KiB
+#   ranks.comm.w3_mpi       the same at W=3 with ZT_COMM_RS=mpi ZT_COMM_AR=mpi
+#                           (OpenMPI's own reduce-scatter and all-reduce)
+#   ranks.comm.w3_ring_seg  the same at W=3 (ring by default) with 64 KiB
 #                           ring segments (many segments per chunk)
 #   ranks.comm.fault        ZT_FAULT_COLLECTIVE: the injected rank exits 6 and
 #                           every other rank ends with 6 too (comm_fault.sh)
@@ -41,13 +42,13 @@ foreach(w 1 2 3 4)
     ENVIRONMENT "${ZT_MPIRUN_ENV}" PROCESSORS ${w})
 endforeach()
 
-add_test(NAME ranks.comm.w3_mpi_rs COMMAND ${ZT_MPIRUN} -n 3 $<TARGET_FILE:comm_test>)
-set_tests_properties(ranks.comm.w3_mpi_rs PROPERTIES LABELS ranks TIMEOUT 120
-  ENVIRONMENT "${ZT_MPIRUN_ENV};ZT_COMM_RS=mpi" PROCESSORS 3)
+add_test(NAME ranks.comm.w3_mpi COMMAND ${ZT_MPIRUN} -n 3 $<TARGET_FILE:comm_test>)
+set_tests_properties(ranks.comm.w3_mpi PROPERTIES LABELS ranks TIMEOUT 120
+  ENVIRONMENT "${ZT_MPIRUN_ENV};ZT_COMM_RS=mpi;ZT_COMM_AR=mpi" PROCESSORS 3)
 
-add_test(NAME ranks.comm.w3_ring_ar COMMAND ${ZT_MPIRUN} -n 3 $<TARGET_FILE:comm_test>)
-set_tests_properties(ranks.comm.w3_ring_ar PROPERTIES LABELS ranks TIMEOUT 120
-  ENVIRONMENT "${ZT_MPIRUN_ENV};ZT_COMM_AR=ring;ZT_COMM_RING_SEG_KB=64" PROCESSORS 3)
+add_test(NAME ranks.comm.w3_ring_seg COMMAND ${ZT_MPIRUN} -n 3 $<TARGET_FILE:comm_test>)
+set_tests_properties(ranks.comm.w3_ring_seg PROPERTIES LABELS ranks TIMEOUT 120
+  ENVIRONMENT "${ZT_MPIRUN_ENV};ZT_COMM_RING_SEG_KB=64" PROCESSORS 3)
 
 add_test(NAME ranks.comm.fault COMMAND ${CMAKE_CURRENT_LIST_DIR}/comm_fault.sh ${ZT_MPIRUN} --
   $<TARGET_FILE:comm_test>)

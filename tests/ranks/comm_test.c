@@ -366,7 +366,7 @@ static void ring_order(zt_comm *c) {
     const char *rs = getenv("ZT_COMM_RS");
     if (W < 2 || (rs && strcmp(rs, "ring"))) return;
     size_t cnt[8], n = 0;
-    /* several segments when ZT_COMM_RING_SEG_KB is small (ranks.comm.w3_ring_ar) */
+    /* several segments when ZT_COMM_RING_SEG_KB is small (ranks.comm.w3_ring_seg) */
     for (int q = 0; q < W; q++) { cnt[q] = 300000 + 7 * q; n += cnt[q]; }
     float *x = malloc(n * 4), *out[2] = { malloc(cnt[R] * 4), malloc(cnt[R] * 4) };
     size_t off = 0;

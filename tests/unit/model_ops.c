@@ -1,4 +1,4 @@
-/* model_ops.c — every op of the CPU table (trainer/ops.h): forward against a
+/* model_ops.c — every op of the CPU table (trainer/ops/ops.h): forward against a
  * float64 reference, and the analytic backward against central finite
  * differences of that float64 reference (model_ref.h), on random non-zero
  * inputs. Also the += contract of every backward, and the memory ops. */

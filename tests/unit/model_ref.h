@@ -1,6 +1,6 @@
 /* model_ref.h — an independent float64 reference for the model tests: naive
  * textbook loops for every op's FORWARD, the two models built from them, and
- * central finite differences. Nothing here shares code with trainer/ops_cpu.c
+ * central finite differences. Nothing here shares code with trainer/ops/ops_cpu.c
  * (no BLAS, no saved state, no backward formulas), so a gradient that agrees
  * with these finite differences is checked against the math, not against
  * itself. Header-only: each test file includes it once. */

@@ -1,5 +1,5 @@
 /* cblas.h (tests/gpu/cblas_ref) — the one CBLAS entry point the CPU op table
- * (trainer/ops_cpu.c) uses, for building tests/gpu/ops_check standalone with
+ * (trainer/ops/ops_cpu.c) uses, for building tests/gpu/ops_check standalone with
  * nvcc on a machine without OpenBLAS headers (tests/gpu/run.sh). Plain loops
  * accumulated in double: slower than OpenBLAS but exact enough to be the
  * reference. Not used by CMake.

@@ -41,8 +41,10 @@
  * 4.1's MPI_Reduce_scatter(_block) was slower than its own MPI_Allreduce on
  * the same bytes (BENCHMARKS.md "Collectives"; bench/comm_bench --rs).
  * ZT_COMM_RS=mpi selects the MPI call instead; bf16 always uses it.
- * ZT_COMM_AR=ring makes large f32/f64 all-reduces ring reduce-scatter +
- * MPI_Allgatherv (default: MPI_Allreduce). */
+ * All-reduces of f32/f64 from 64 KB up run as that ring reduce-scatter +
+ * MPI_Allgatherv by default too: at W=2 on 147 MB it took 0.17x of OpenMPI
+ * 4.1's MPI_Allreduce, and never more at 1-32 MB (BENCHMARKS.md).
+ * ZT_COMM_AR=mpi selects MPI_Allreduce. */
 #include <limits.h>      /* INT_MAX */
 #include <mpi.h>         /* the transport */
 #include <pthread.h>     /* worker and watchdog threads */
@@ -656,7 +658,7 @@ static int mpi_create(zt_comm *c, const zt_proc_t *pr) {
     const char *ar = getenv("ZT_COMM_AR");
     if (ar && *ar && strcmp(ar, "ring") && strcmp(ar, "mpi"))
         zt_fatal(ZT_EXIT_CONFIG, "ZT_COMM_AR=%s: want ring or mpi", ar);
-    s->ar_ring = ar && !strcmp(ar, "ring");
+    s->ar_ring = !ar || !*ar || !strcmp(ar, "ring");
     s->ring_seg = (size_t)env_us("ZT_COMM_RING_SEG_KB", 8192) * 1024 / 4;
     if (s->ring_seg < 1024) s->ring_seg = 1024;
     c->bk = s;

@@ -114,7 +114,7 @@ zt_req *zt_iallgather_v(zt_comm *c, const void *send, void *recv, const size_t *
  * in place); allgather(_v) send may alias recv + off (in place) or overlap it.
  * n == 0 is a no-op (async: a request that completes at once, in order).
  * MPI backend tuning (env): ZT_COMM_ASYNC=polled|blocking|deferred|nbc and
- * ZT_COMM_RS=ring|mpi, ZT_COMM_AR=mpi|ring, see trainer/comm_mpi.c. */
+ * ZT_COMM_RS=ring|mpi, ZT_COMM_AR=ring|mpi (both default ring), see trainer/comm/comm_mpi.c. */
 
 /* The compute stream (a cudaStream_t as void*; NULL on CPU, the default):
  * every collective enqueued on c after this call first waits, through an

@@ -1,7 +1,7 @@
-/* comm_impl.h — private to trainer/comm*.c: the backend vtable, the
+/* comm_impl.h — private to trainer/comm/comm*.c: the backend vtable, the
  * operation descriptor, the request object and the helpers that comm.c shares
  * with the backends (padding, timeouts, bf16 arithmetic). Nothing outside
- * trainer/comm*.c includes this. */
+ * trainer/comm/comm*.c includes this. */
 #ifndef ZT_COMM_IMPL_H
 #define ZT_COMM_IMPL_H
 #include <stddef.h>   /* size_t */
