@@ -3,7 +3,7 @@
  * zt_ck_read reads the shard files directly, not through the index's virtual
  * datasets, because:
  *  - a VDS source that is missing or unreadable reads as the fill value,
- *    silently (DESIGN.md); opening the shard ourselves fails loudly and names it;
+ *    silently (docs/ARCHITECTURE.md, checkpoint/FORMAT.md); opening the shard ourselves fails loudly and names it;
  *  - the pieces in a shard are already flat 1-D runs, so a flat range [lo,hi)
  *    maps onto one hyperslab per (shard, tensor), while through the VDS a
  *    range inside a 2-D tensor needs up to three rectangles, and HDF5 then

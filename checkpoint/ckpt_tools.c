@@ -16,6 +16,7 @@
 #include <stdlib.h>   /* malloc */
 #include <string.h>   /* strcmp */
 #include <unistd.h>   /* unlink */
+#include "zt_log.h"   /* zt_error: the one logger (stamped stderr lines) */
 
 #define EXIT_BAD   5   /* ZT_EXIT_CKPT */
 #define EXIT_USAGE 2   /* ZT_EXIT_CONFIG */
@@ -45,7 +46,7 @@ static int cmd_info(const char *dir) {
     char err[4096];
     zt_ck_reader *r = ck_open(dir, 0, err, sizeof err);
     if (!r) {
-        fprintf(stderr, "ztrain ckpt info: %s\n", err);
+        zt_error("ckpt info: %s", err);
         return EXIT_BAD;
     }
     const zt_ck_meta *m = zt_ck_meta_of(r);
@@ -92,7 +93,7 @@ static int cmd_info(const char *dir) {
 static int cmd_verify(const char *dir) {
     char err[8192];
     if (zt_ck_verify(dir, err, sizeof err) < 0) {
-        fprintf(stderr, "ztrain ckpt verify: FAILED: %s\n", err);
+        zt_error("ckpt verify: FAILED: %s", err);
         return EXIT_BAD;
     }
     zt_ck_reader *r = zt_ck_open(dir, err, sizeof err);
@@ -134,12 +135,12 @@ static int cmd_export(const char *dir, const char *outpath, int with_optim) {
     int created = 0;
     /* Everything is checked before anything is exported. */
     if (zt_ck_verify(dir, err, sizeof err) < 0) {
-        fprintf(stderr, "ztrain ckpt export: %s\n", err);
+        zt_error("ckpt export: %s", err);
         return EXIT_BAD;
     }
     zt_ck_reader *r = zt_ck_open(dir, err, sizeof err);
     if (!r) {
-        fprintf(stderr, "ztrain ckpt export: %s\n", err);
+        zt_error("ckpt export: %s", err);
         return EXIT_BAD;
     }
     ck_begin(C, err, sizeof err);
@@ -186,7 +187,7 @@ fail:
     ck_end(C);
     free(buf);
     zt_ck_close(r);
-    fprintf(stderr, "ztrain ckpt export: %s\n", err);
+    zt_error("ckpt export: %s", err);
     return EXIT_BAD;
 }
 
@@ -201,7 +202,7 @@ int zt_ck_cmd(int argc, char **argv) {
     if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) { usage(stdout, NULL); return 0; }
     int npos = !strcmp(sub, "export") ? 2 : (!strcmp(sub, "info") || !strcmp(sub, "verify")) ? 1 : 0;
     if (!npos) {
-        fprintf(stderr, "ztrain ckpt: unknown subcommand '%s'\n", sub);
+        zt_error("ckpt: unknown subcommand '%s'", sub);
         usage(stderr, NULL);
         return EXIT_USAGE;
     }
@@ -210,22 +211,22 @@ int zt_ck_cmd(int argc, char **argv) {
     for (int o; (o = getopt_long(argc - 1, argv + 1, ":h", CKPT_OPTS, NULL)) != -1;) {
         if (o == 'h') { usage(stdout, sub); return 0; }
         if (o == 'o' && !strcmp(sub, "export")) { with_optim = 1; continue; }
-        if (o == '?' && optopt) fprintf(stderr, "ztrain ckpt %s: unknown option '-%c'\n", sub, optopt);
-        else fprintf(stderr, "ztrain ckpt %s: unknown option '%s'\n", sub, argv[optind]);
+        if (o == '?' && optopt) zt_error("ckpt %s: unknown option '-%c'", sub, optopt);
+        else zt_error("ckpt %s: unknown option '%s'", sub, argv[optind]);
         usage(stderr, sub);
         return EXIT_USAGE;
     }
     char **pos = argv + 1 + optind;
     int n = argc - 1 - optind;
     if (n != npos) {
-        fprintf(stderr, "ztrain ckpt %s: expected %s, got %d argument%s\n", sub,
+        zt_error("ckpt %s: expected %s, got %d argument%s", sub,
                 npos == 2 ? "DIR OUT.h5" : "DIR", n, n == 1 ? "" : "s");
         usage(stderr, sub);
         return EXIT_USAGE;
     }
     char dir[PATH_MAX], err[1024];
     if (zt_ck_locate(pos[0], dir, sizeof dir, err, sizeof err) < 0) {
-        fprintf(stderr, "ztrain ckpt %s: %s\n", sub, err);
+        zt_error("ckpt %s: %s", sub, err);
         return EXIT_BAD;
     }
     if (!strcmp(sub, "info")) return cmd_info(dir);

@@ -1,4 +1,4 @@
-/* zt_ckpt.h — sharded HDF5 checkpoints (DESIGN.md "Checkpoint format").
+/* zt_ckpt.h — sharded HDF5 checkpoints (checkpoint/FORMAT.md).
  * Knows nothing of the trainer: it is handed a layout (named tensors over one
  * flat buffer, plus optimizer slot names) and, per rank, a flat partition
  * [lo, hi) of the parameters and of every slot. Collective steps (gathering
