@@ -1,4 +1,4 @@
-# Dead-rank tests (DESIGN.md invariant 5: if any rank dies, every other rank
+# Dead-rank tests (docs/ARCHITECTURE.md, "no hangs" invariant: if any rank dies, every other rank
 # exits non-zero within 60 s) and the PMIx-then-MPI double init.
 #   deadrank_mpirun           ztrain-launch -> mpirun, rank 2 SIGKILLed        (label ranks)
 #   deadrank_mpirun_recovery  mpirun --enable-recovery: only the survivors'

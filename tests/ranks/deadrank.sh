@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deadrank.sh MODE LAUNCH BIN — the dead-rank test (DESIGN.md invariant 5).
+# deadrank.sh MODE LAUNCH BIN — the dead-rank test (docs/ARCHITECTURE.md, "no hangs" invariant).
 #
 # Three ranks of BIN (tests/ranks/deadrank) loop on barriers; rank 2 SIGKILLs
 # itself after 20 barriers. The other two must be gone, with a non-zero
@@ -25,7 +25,7 @@
 #     "PMIX ERROR: BAD-PARAM in pmix_event_notification.c"), survivors end on
 #     their barrier timeout; mpirun itself then exits 0 (!), so a job must not
 #     trust mpirun's status when recovery is enabled.
-#   srun -K: no PMIx event (as DESIGN.md says); srun kills the step as soon as
+#   srun -K: no PMIx event (Slurm 22.05 sends none, README "Running under Slurm"); srun kills the step as soon as
 #     the task dies: survivors get SIGTERM within ~0.1 s and exit 6.
 #   zt_boot_abort(6) (PMIx_Abort): mpirun SIGTERMs the others, srun SIGKILLs
 #     them (with or without -K), within ~0.2 s; both launchers exit 6.

@@ -20,7 +20,7 @@ extern const zt_ck_layout ckt_big_layout;
 float ckt_val(int k, uint64_t x, uint32_t salt);
 /* The full flat buffer of params (k = 0) or slot k-1: malloc'd. */
 float *ckt_full(const zt_ck_layout *L, int k, uint32_t salt);
-/* DESIGN.md partitioning: P' = ceil(n/W)*W, rank r owns [r*P'/W, (r+1)*P'/W) ∩ [0,n). */
+/* The flat partitioning (docs/ARCHITECTURE.md, Conventions): P' = ceil(n/W)*W, rank r owns [r*P'/W, (r+1)*P'/W) ∩ [0,n). */
 void ckt_part(uint64_t n, int W, int r, uint64_t *lo, uint64_t *hi);
 void ckt_meta(zt_ck_meta *m, uint64_t step, int W);
 

@@ -95,7 +95,7 @@ Test(vds, h5py_index_equals_export) {
     cr_assert_eq(rc, 0, "%s", out);
 }
 
-/* The caveat in DESIGN.md: a missing source reads as the fill value, which we
+/* The caveat in checkpoint/FORMAT.md: a missing source reads as the fill value, which we
  * set to NaN; zt_ck_open is what refuses such a checkpoint. */
 Test(vds, missing_shard_reads_as_nan_fill_but_open_refuses) {
     if (!have_h5py) cr_skip_test("no h5py under " PY);
