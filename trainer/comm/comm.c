@@ -265,25 +265,26 @@ static size_t *copy_counts(zt_comm *c, const char *op, const size_t *counts, siz
     return v;
 }
 
-zt_req *zt_ireduce_scatter_v(zt_comm *c, const void *send, void *recv, const size_t *counts,
-                             zt_dtype t, zt_redop op) {
+/* The two variable-count ops differ only in kind and reduction: one path
+ * copies the counts (the caller's array may go away before the op runs). */
+static zt_req *submit_v(zt_comm *c, zt_opkind kind, const char *name, const void *send, void *recv,
+                        const size_t *counts, zt_dtype t, zt_redop op, int flag) {
     if (!c) return NULL;
     size_t n;
-    size_t *v = copy_counts(c, "reduce_scatter_v", counts, &n);
+    size_t *v = copy_counts(c, name, counts, &n);
     if (!v) return NULL;
-    zt_op o = mkop(ZT_OP_REDUCE_SCATTER_V, send, recv, n, t, op);
+    zt_op o = mkop(kind, send, recv, n, t, op);
     o.counts = v;
-    return submit(c, o, 1);
+    return submit(c, o, flag);
+}
+
+zt_req *zt_ireduce_scatter_v(zt_comm *c, const void *send, void *recv, const size_t *counts,
+                             zt_dtype t, zt_redop op) {
+    return submit_v(c, ZT_OP_REDUCE_SCATTER_V, "reduce_scatter_v", send, recv, counts, t, op, 1);
 }
 
 zt_req *zt_iallgather_v(zt_comm *c, const void *send, void *recv, const size_t *counts, zt_dtype t) {
-    if (!c) return NULL;
-    size_t n;
-    size_t *v = copy_counts(c, "allgather_v", counts, &n);
-    if (!v) return NULL;
-    zt_op o = mkop(ZT_OP_ALLGATHER_V, send, recv, n, t, ZT_SUM);
-    o.counts = v;
-    return submit(c, o, 0);
+    return submit_v(c, ZT_OP_ALLGATHER_V, "allgather_v", send, recv, counts, t, ZT_SUM, 0);
 }
 
 int zt_wait_t(zt_req *r, double *t_start, double *t_end) {
