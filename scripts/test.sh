@@ -16,5 +16,5 @@ ctest --output-on-failure -LE unit --timeout 900
 # of libFuzzer per target (config, dataset, checkpoint). Both fail on any report.
 cd ..
 ./scripts/sanitize.sh
-./scripts/fuzz.sh
+./scripts/fuzz.sh --ci
 echo "test.sh: all tests passed in $(( $(date +%s) - start )) s"
