@@ -149,4 +149,7 @@ int zt_mkdir_parent(const char *path);
  * errors end the process through zt_fatal: exit 2 (ZT_EXIT_CONFIG) for a
  * usage error, 4 (ZT_EXIT_DATA) for a data error, one line each. */
 int zt_data_cmd(int argc, char **argv);
+/* `ztrain data check FILE` (data_check.c): validates through the loader and
+ * prints a summary; 0, or exits 4 (zt_fatal) with the loader's one line. */
+int zt_data_check(const char *path);
 #endif
