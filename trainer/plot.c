@@ -189,10 +189,10 @@ static void write_script(FILE *g, const run_log *L, const char *in, const char *
         fprintf(g, ", $eval using 1:2 with linespoints pt 7 ps 0.6 lw 1.5 lc rgb '#ff7f0e' title 'validation loss'");
     fprintf(g, "\n");
     if (L->have_acc) {
-        fprintf(g, "set ylabel 'accuracy (%%)'\nplot $eval using 1:($3*100) with linespoints pt 7 ps 0.6 lw 1.5 "
+        fprintf(g, "set key bottom right\nset ylabel 'accuracy (%%)'\nplot $eval using 1:($3*100) with linespoints pt 7 ps 0.6 lw 1.5 "
                    "lc rgb '#2ca02c' title 'validation accuracy'\n");
     }
-    fprintf(g, "set ylabel '%s'\nplot $train using 1:3 with lines lw 1.2 lc rgb '#9467bd' title 'throughput'\n",
+    fprintf(g, "set key top right\nset ylabel '%s'\nplot $train using 1:3 with lines lw 1.2 lc rgb '#9467bd' title 'throughput'\n",
             L->tokens ? "tokens/s" : "samples/s");
     fprintf(g, "unset multiplot\nset output\n");
 }
