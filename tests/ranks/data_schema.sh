@@ -95,4 +95,23 @@ bad wrong_dtype "dataset /train/images: expected uint8 \[N,H,W,C\] or \[N,H,W\],
 bad label_range "dataset /train/labels: label 3 at row 41 is out of range \[0,3)"
 bad no_n_classes "attribute /n_classes: missing or not an integer (needed for dataset /train/features)"
 bad mismatched_n "dataset /train/labels: 119 labels, but /train/features has 120 rows"
+# the other layouts: tokens (the fortunes corpus), and an mnist file from
+# before the kind attribute (no kind, no n_classes: 10 classes)
+"$ZT" data check "$DATA/fortunes.h5" >"$T/check" 2>&1 || { cat "$T/check"; fail "data check of a tokens file"; }
+grep -q "kind tokens$" "$T/check" && grep -q "tokenizer char, vocab_size" "$T/check" \
+    && grep -q "val   /val/tokens uint8" "$T/check" || { cat "$T/check"; fail "tokens summary"; }
+"$PY" - "$T/old.h5" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "w") as f:
+    for split, n in (("train", 30), ("test", 10)):
+        f[f"{split}/images"] = np.full((n, 28, 28), 7, np.uint8)
+        f[f"{split}/labels"] = (np.arange(n) % 10).astype(np.uint8)
+PY
+"$ZT" data check "$T/old.h5" >"$T/check" 2>&1 || { cat "$T/check"; fail "data check of an old mnist file"; }
+grep -q "kind images (no kind attribute: the older mnist layout)" "$T/check" \
+    && grep -q "classes 0..9, per class: 3 3 3 3 3 3 3 3 3 3$" "$T/check" || { cat "$T/check"; fail "old layout"; }
+expect_exit 2 "$ZT" data check
+expect_exit 2 "$ZT" data check "$T/old.h5" "$T/img.h5"
+expect_exit 4 "$ZT" data check "$T/none.h5"
+grep -q "none.h5: missing" "$T/err" || fail "missing file: $(cat "$T/err")"
 echo "PASS: users' own images and features files check and train; broken ones exit 4 naming the problem"
