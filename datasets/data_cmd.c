@@ -31,6 +31,8 @@ static double now_s(void) {
 static void help_data(void) {
     printf("usage: ztrain data prep mnist OUT.h5 [JSON_DIR]\n"
            "       ztrain data prep text [--val-frac F] OUT.h5 [FILES|DIRS...]\n"
+           "       ztrain data prep idx OUT.h5 [DIR]\n"
+           "       ztrain data check FILE.h5\n"
            "Writes a dataset file for `ztrain train` (data.path = OUT.h5); missing folders\n"
            "of OUT.h5 are made. `ztrain data prep mnist --help` and\n"
            "`ztrain data prep text --help` say more.\n"
@@ -44,6 +46,24 @@ static void help_mnist(void) {
            "  JSON_DIR     the unpacked package (src/digits/0.json .. 9.json), or the folder\n"
            "               holding the digit files (default %s)\n"
            "  -h, --help   this text\n", DEFAULT_JSON_DIR);
+}
+
+static void help_idx(void) {
+    printf("usage: ztrain data prep idx OUT.h5 [DIR]\n"
+           "Converts IDX files (Fashion-MNIST, or the classic MNIST) into OUT.h5: kind images,\n"
+           "/train and /test, images u8 [N,H,W,1], labels u8 [N], n_classes 10.\n"
+           "  DIR          holds {train,t10k}-images-idx3-ubyte and {train,t10k}-labels-idx1-ubyte,\n"
+           "               gzip'd (.gz) or plain (default %s, Debian's\n"
+           "               dataset-fashion-mnist)\n"
+           "  -h, --help   this text\n", ZT_IDX_DEFAULT_DIR);
+}
+
+static void help_check(void) {
+    printf("usage: ztrain data check FILE.h5\n"
+           "Validates a dataset file as training would (datasets/FORMAT.md) and prints what is\n"
+           "in it: kind, splits, shapes and types, class counts per split, value ranges, the\n"
+           "tokenizer. Exit codes: 0 valid, 2 command line, 4 what is wrong, in one line\n"
+           "(file, dataset, row, value).\n");
 }
 
 static void help_text(void) {
@@ -213,6 +233,35 @@ static int prep_text(int argc, char **argv) {
     return 0;
 }
 
+static int prep_idx(int argc, char **argv) {
+    const char *form = "data prep idx";
+    int c;
+    opt_reset();
+    while ((c = next_opt(form, argc, argv, ":h", help_only)) != -1)
+        if (c == 'h') { help_idx(); return 0; }
+    int nops = argc - optind;
+    if (nops < 1) usage_error(form, "%s", "expected an output file OUT.h5");
+    if (nops > 2) usage_error(form, "one DIR at most, got %d", nops - 1);
+    const char *out = argv[optind], *dir = nops > 1 ? argv[optind + 1] : ZT_IDX_DEFAULT_DIR;
+    char err[2048] = "";
+    double t0 = now_s();
+    zt_info("data prep idx: %s -> %s", dir, out);
+    if (zt_prep_idx(dir, out, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "data prep idx: %s", err);
+    zt_info("  wrote %s (%.2f MB) in %.2f s; `ztrain data check %s` shows what is in it", out, file_mb(out),
+            now_s() - t0, out);
+    return 0;
+}
+
+static int check(int argc, char **argv) {
+    const char *form = "data check";
+    int c;
+    opt_reset();
+    while ((c = next_opt(form, argc, argv, ":h", help_only)) != -1)
+        if (c == 'h') { help_check(); return 0; }
+    if (argc - optind != 1) usage_error(form, "expected one FILE.h5, got %d arguments", argc - optind);
+    return zt_data_check(argv[optind]);
+}
+
 /* The `data` and `prep` levels take --help and then a word ("+": stop at it). */
 static int level(const char *form, int argc, char **argv, const char *want) {
     int c;
@@ -231,14 +280,16 @@ int zt_data_cmd(int argc, char **argv) {
         argc--;                                /* "ztrain data ..." */
         argv++;
     }
-    int i = level("data", argc, argv, "`prep`");
+    int i = level("data", argc, argv, "`prep` or `check`");
     if (i < 0) return 0;
-    if (strcmp(argv[i], "prep") != 0) usage_error("data", "unknown subcommand '%s' (expected prep)", argv[i]);
+    if (!strcmp(argv[i], "check")) return check(argc - i, argv + i);
+    if (strcmp(argv[i], "prep") != 0) usage_error("data", "unknown subcommand '%s' (expected prep|check)", argv[i]);
     argc -= i; argv += i;
-    i = level("data prep", argc, argv, "a kind (mnist|text)");
+    i = level("data prep", argc, argv, "a kind (mnist|text|idx)");
     if (i < 0) return 0;
     argc -= i; argv += i;
     if (!strcmp(argv[0], "mnist")) return prep_mnist(argc, argv);
     if (!strcmp(argv[0], "text")) return prep_text(argc, argv);
-    usage_error("data prep", "unknown kind '%s' (mnist|text)", argv[0]);
+    if (!strcmp(argv[0], "idx")) return prep_idx(argc, argv);
+    usage_error("data prep", "unknown kind '%s' (mnist|text|idx)", argv[0]);
 }

@@ -235,6 +235,7 @@ static long read_attr_str(hid_t obj, const char *name, char *buf, size_t n, int 
     if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t));   /* h5py writes UTF-8; HDF5 will not convert between sets */
         char *s = NULL;
         if (H5Aread(a, mt, &s) >= 0 && s) {
             rc = put_str(buf, n, s, strlen(s));

@@ -8,22 +8,25 @@
 #include "zt_data.h"
 #include "zt_h5util.h"    /* ZT_H5_QUIET, zt_h5_open_ro, zt_h5_exists, ... */
 
-#include <math.h>         /* log */
+#include <limits.h>       /* INT_MAX */
+#include <math.h>         /* log, isfinite */
 #include <pthread.h>      /* the prefetch thread */
 #include <stdio.h>        /* snprintf */
 #include <stdlib.h>       /* malloc, qsort */
 #include <string.h>       /* memcpy, strcmp */
 
-#define PIX 784
 #define ZT_GAP_BYTES (16u << 10)   /* merge runs closer than this */
 #define ZT_MAX_RUNS 256            /* hyperslab blocks per H5Dread */
 
 struct zt_loader {
     char path[4096];
     char split[16];
-    char dx_name[64], dy_name[64];   /* images+labels (mnist) or tokens (text) */
+    char dx_name[64], dy_name[64];   /* images|features + labels, or tokens */
     hid_t file, dx, dy;
     zt_ds_info info;
+    int x_rank;                      /* images, features: rank of dx, */
+    hsize_t x_inner[3];              /* its dims after the first, */
+    uint64_t unit;                   /* and elements per row (in_dim) */
     uint64_t n_tokens;               /* text */
 
     pthread_mutex_t mu;
@@ -45,19 +48,30 @@ struct zt_loader {
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
 
-static const char *kind_name(zt_ds_kind k) { return k == ZT_DS_MNIST ? "mnist" : "text"; }
+const char *zt_ds_kind_name(zt_ds_kind k) {
+    switch (k) {
+    case ZT_DS_IMAGES: return "images";
+    case ZT_DS_FEATURES: return "features";
+    case ZT_DS_TOKENS: return "tokens";
+    default: return "auto";
+    }
+}
+static const char *kind_name(zt_ds_kind k) { return zt_ds_kind_name(k); }
 
 /* Checks a dataset exists and returns it open; on failure writes an error
  * that names file and dataset, with a hint if the file is of the other kind. */
 static hid_t open_ds(zt_loader *l, const char *name, char *err, size_t errlen) {
     if (!zt_h5_exists(l->file, name)) {
-        const char *hint = "";
-        if (l->info.kind == ZT_DS_MNIST && zt_h5_exists(l->file, "/train/tokens"))
-            hint = " (this looks like a text dataset: /train/tokens)";
-        else if (l->info.kind == ZT_DS_TEXT && zt_h5_exists(l->file, "/train/images"))
-            hint = " (this looks like an mnist dataset: /train/images)";
-        snprintf(err, errlen, "%s: dataset %s: not found in a %s file%s", l->path, name,
-                 kind_name(l->info.kind), hint);
+        static const char *const other[] = {"/train/tokens", "/train/images", "/train/features"};
+        char hint[96] = "";
+        for (int i = 0; i < 3; i++)
+            if (!strstr(name, other[i] + 6) && zt_h5_exists(l->file, other[i])) {
+                snprintf(hint, sizeof hint, " (this looks like a%s %s dataset: %s)", i == 1 ? "n" : "",
+                         other[i] + 7, other[i]);
+                break;
+            }
+        snprintf(err, errlen, "%s: dataset %s: not found in a%s %s file%s", l->path, name,
+                 l->info.kind == ZT_DS_IMAGES ? "n" : "", kind_name(l->info.kind), hint);
         return -1;
     }
     hid_t d;
@@ -121,6 +135,222 @@ static double entropy(const uint64_t counts[256], uint64_t n) {
     return H;
 }
 
+
+/* ---- kinds and the labeled layouts (images, features) ------------------ */
+
+/* The root attribute `kind` mapped to a zt_ds_kind: 1 found (*k set), 0
+ * absent, -1 present but not a known kind (its value in val). */
+static int kind_attr(hid_t f, zt_ds_kind *k, char *val, size_t n) {
+    long len = zt_h5_read_attr_str(f, "kind", val, n, 1);
+    if (len == -1) return 0;
+    if (len < 0) return -1;
+    static const struct { const char *s; zt_ds_kind k; } map[] = {
+        {"images", ZT_DS_IMAGES}, {"features", ZT_DS_FEATURES}, {"tokens", ZT_DS_TOKENS},
+        {"mnist", ZT_DS_IMAGES}, {"text", ZT_DS_TOKENS}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(val, map[i].s)) { *k = map[i].k; return 1; }
+    return -1;
+}
+
+static int file_kind(const char *path, zt_ds_kind *kind, char *err, size_t errlen) {
+    hid_t f = zt_h5_open_ro(path, "a dataset", err, errlen);
+    if (f < 0) return -1;
+    char val[64];
+    int rc = kind_attr(f, kind, val, sizeof val);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: attribute /kind: '%s' is not one of images|features|tokens", path, val);
+    else if (rc == 0) {   /* the older layouts had no kind attribute */
+        rc = -1;
+        if (zt_h5_exists(f, "/train/images")) { *kind = ZT_DS_IMAGES; rc = 1; }
+        else if (zt_h5_exists(f, "/train/features")) { *kind = ZT_DS_FEATURES; rc = 1; }
+        else if (zt_h5_exists(f, "/train/tokens")) { *kind = ZT_DS_TOKENS; rc = 1; }
+        else snprintf(err, errlen, "%s: not a dataset file: no attribute /kind and none of /train/images, "
+                      "/train/features, /train/tokens", path);
+    }
+    H5Fclose(f);
+    return rc > 0 ? 0 : -1;
+}
+
+int zt_data_file_kind(const char *path, zt_ds_kind *kind, char *err, size_t errlen) {
+    int rc;
+    ZT_H5_QUIET(rc = file_kind(path, kind, err, errlen));
+    return rc;
+}
+
+#define LABEL_SLICE (1u << 20)
+
+/* Checks every label is in [0, n_classes): labels of any integer type are
+ * read as int64 in slices (HDF5 converts; a uint64 above INT64_MAX clips to
+ * INT64_MAX and is refused as out of range). */
+static int check_labels(zt_loader *l, uint64_t n, int n_classes, char *err, size_t errlen) {
+    int64_t *b = malloc((n < LABEL_SLICE ? n : LABEL_SLICE) * sizeof *b);
+    if (!b) { snprintf(err, errlen, "%s: dataset %s: out of memory", l->path, l->dy_name); return -1; }
+    hid_t fs = H5Dget_space(l->dy);
+    int rc = 0;
+    for (uint64_t o = 0; o < n && rc == 0; o += LABEL_SLICE) {
+        hsize_t st = o, ct = n - o < LABEL_SLICE ? n - o : LABEL_SLICE;
+        hid_t ms = H5Screate_simple(1, &ct, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &st, NULL, &ct, NULL);
+        if (H5Dread(l->dy, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, b) < 0) {
+            snprintf(err, errlen, "%s: dataset %s: read error", l->path, l->dy_name);
+            rc = -1;
+        }
+        H5Sclose(ms);
+        for (hsize_t i = 0; rc == 0 && i < ct; i++)
+            if (b[i] < 0 || b[i] >= n_classes) {
+                snprintf(err, errlen, "%s: dataset %s: label %lld at row %llu is out of range [0,%d)", l->path,
+                         l->dy_name, (long long)b[i], (unsigned long long)(o + i), n_classes);
+                rc = -1;
+            }
+    }
+    H5Sclose(fs);
+    free(b);
+    return rc;
+}
+
+/* Features must be finite: a NaN row would poison every step it lands in. */
+static int check_features(zt_loader *l, uint64_t n, uint64_t D, char *err, size_t errlen) {
+    uint64_t rows = (LABEL_SLICE + D - 1) / D;
+    float *b = malloc(rows * D * sizeof *b);
+    if (!b) { snprintf(err, errlen, "%s: dataset %s: out of memory", l->path, l->dx_name); return -1; }
+    hid_t fs = H5Dget_space(l->dx);
+    int rc = 0;
+    for (uint64_t o = 0; o < n && rc == 0; o += rows) {
+        hsize_t st[2] = {o, 0}, ct[2] = {n - o < rows ? n - o : rows, D}, m = ct[0] * D;
+        hid_t ms = H5Screate_simple(1, &m, NULL);
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, ct, NULL);
+        if (H5Dread(l->dx, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, b) < 0) {
+            snprintf(err, errlen, "%s: dataset %s: read error", l->path, l->dx_name);
+            rc = -1;
+        }
+        H5Sclose(ms);
+        for (hsize_t i = 0; rc == 0 && i < m; i++)
+            if (!isfinite(b[i])) {
+                snprintf(err, errlen, "%s: dataset %s: value %g at row %llu, column %llu is not finite", l->path,
+                         l->dx_name, (double)b[i], (unsigned long long)(o + i / D), (unsigned long long)(i % D));
+                rc = -1;
+            }
+    }
+    H5Sclose(fs);
+    free(b);
+    return rc;
+}
+
+/* images / features: split names, file, n_classes, shapes and types, then
+ * every label (and every feature value) checked once. */
+static int open_labeled(zt_loader *l, const char *split, char *err, size_t errlen) {
+    const char *path = l->path, *x = l->info.kind == ZT_DS_IMAGES ? "images" : "features";
+    if (strcmp(split, "train") && strcmp(split, "test") && strcmp(split, "val") && strcmp(split, "eval")) {
+        snprintf(err, errlen, "%s: dataset /%.20s/%s: split '%s' is not one of train|test|val", path, split, x,
+                 split);
+        return -1;
+    }
+    char what[80];
+    if (!strcmp(split, "eval")) snprintf(what, sizeof what, "dataset /test/%s or /val/%s", x, x);
+    else snprintf(what, sizeof what, "dataset /%s/%s", split, x);
+    if ((l->file = zt_h5_open_ro(path, what, err, errlen)) < 0) return -1;
+    if (!strcmp(split, "eval")) {   /* the evaluation split: test, else val */
+        char t[32];
+        snprintf(t, sizeof t, "/test/%s", x);
+        split = zt_h5_exists(l->file, t) ? "test" : "val";
+        snprintf(t, sizeof t, "/val/%s", x);
+        if (!strcmp(split, "val") && !zt_h5_exists(l->file, t)) {
+            snprintf(err, errlen, "%s: dataset /test/%s or /val/%s: not found (an evaluation split is needed)",
+                     path, x, x);
+            return -1;
+        }
+    }
+    snprintf(l->info.split, sizeof l->info.split, "%s", split);
+    snprintf(l->dx_name, sizeof l->dx_name, "/%s/%s", split, x);
+    snprintf(l->dy_name, sizeof l->dy_name, "/%s/labels", split);
+
+    zt_ds_kind fk;
+    char val[64];
+    int ka = kind_attr(l->file, &fk, val, sizeof val);
+    if (ka < 0) {
+        snprintf(err, errlen, "%s: attribute /kind: '%s' is not one of images|features|tokens", path, val);
+        return -1;
+    }
+    if (ka > 0 && fk != l->info.kind) {
+        snprintf(err, errlen, "%s: dataset %s: the file's attribute /kind is '%s', not %s", path, l->dx_name, val,
+                 x);
+        return -1;
+    }
+    if ((l->dx = open_ds(l, l->dx_name, err, errlen)) < 0) return -1;
+    int rank, u8;
+    hsize_t d[8];
+    char desc[200];
+    ds_shape(l->dx, &rank, d, &u8, desc, sizeof desc);
+    uint64_t n = rank > 0 ? d[0] : 0, unit = 1;
+    for (int k = 1; k < rank; k++) unit *= d[k];
+    if (l->info.kind == ZT_DS_IMAGES) {
+        if (!u8 || (rank != 3 && rank != 4) || unit == 0) {
+            snprintf(err, errlen, "%s: dataset %s: expected uint8 [N,H,W,C] or [N,H,W], got %s", path,
+                     l->dx_name, desc);
+            return -1;
+        }
+        l->info.img_h = (int)d[1];
+        l->info.img_w = (int)d[2];
+        l->info.img_c = rank == 4 ? (int)d[3] : 1;
+    } else {
+        hid_t t = H5Dget_type(l->dx);
+        int f32 = H5Tget_class(t) == H5T_FLOAT && H5Tget_size(t) == 4;
+        H5Tclose(t);
+        if (!f32 || rank != 2 || unit == 0) {
+            snprintf(err, errlen, "%s: dataset %s: expected float32 [N,D], got %s", path, l->dx_name, desc);
+            return -1;
+        }
+    }
+    if (unit > INT_MAX / 4) {
+        snprintf(err, errlen, "%s: dataset %s: %llu values per row, more than %d", path, l->dx_name,
+                 (unsigned long long)unit, INT_MAX / 4);
+        return -1;
+    }
+    l->x_rank = rank;
+    for (int k = 1; k < rank; k++) l->x_inner[k - 1] = d[k];
+    l->unit = unit;
+
+    if ((l->dy = open_ds(l, l->dy_name, err, errlen)) < 0) return -1;
+    ds_shape(l->dy, &rank, d, &u8, desc, sizeof desc);
+    hid_t t = H5Dget_type(l->dy);
+    int integer = H5Tget_class(t) == H5T_INTEGER;
+    H5Tclose(t);
+    if (!integer || rank != 1) {
+        snprintf(err, errlen, "%s: dataset %s: expected an integer type [N], got %s", path, l->dy_name, desc);
+        return -1;
+    }
+    if (d[0] != n) {
+        snprintf(err, errlen, "%s: dataset %s: %llu labels, but %s has %llu rows", path, l->dy_name,
+                 (unsigned long long)d[0], l->dx_name, (unsigned long long)n);
+        return -1;
+    }
+    if (n == 0) { snprintf(err, errlen, "%s: dataset %s: empty (0 rows)", path, l->dx_name); return -1; }
+    /* n_classes: required, except in the older mnist layout (10 digits) */
+    int64_t nc = 10;
+    int legacy = ka == 0 || !strcmp(val, "mnist");
+    if (zt_h5_read_attr_i64(l->file, "n_classes", &nc) < 0) {
+        if (!legacy || l->info.kind != ZT_DS_IMAGES) {
+            snprintf(err, errlen, "%s: attribute /n_classes: missing or not an integer (needed for dataset %s)",
+                     path, l->dx_name);
+            return -1;
+        }
+        nc = 10;
+    }
+    if (nc < 2 || nc > (1 << 24)) {
+        snprintf(err, errlen, "%s: attribute /n_classes: %lld is not in [2,%d] (dataset %s)", path, (long long)nc,
+                 1 << 24, l->dx_name);
+        return -1;
+    }
+
+    if (check_labels(l, n, (int)nc, err, errlen)) return -1;
+    if (l->info.kind == ZT_DS_FEATURES && check_features(l, n, unit, err, errlen)) return -1;
+    l->info.n_rows = n;
+    l->info.in_dim = (int)unit;
+    l->info.n_classes = (int)nc;
+    l->info.ctx = 0;
+    return 0;
+}
+
 static void *worker(void *arg);
 
 static zt_loader *loader_open(const char *path, zt_ds_kind kind, const char *split,
@@ -133,13 +363,13 @@ static zt_loader *loader_open(const char *path, zt_ds_kind kind, const char *spl
     snprintf(l->split, sizeof l->split, "%s", split);
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
+    if (kind == ZT_DS_AUTO && file_kind(path, &kind, err, errlen)) goto fail;
     l->info.kind = kind;
+    snprintf(l->info.split, sizeof l->info.split, "%.15s", split);
 
-    if (kind == ZT_DS_MNIST) {
-        snprintf(l->dx_name, sizeof l->dx_name, "/%.20s/images", split);
-        snprintf(l->dy_name, sizeof l->dy_name, "/%.20s/labels", split);
-        if (strcmp(split, "train") && strcmp(split, "test"))
-            FAIL("%s: dataset %s: split '%s' is not one of train|test for mnist", path, l->dx_name, split);
+    if (kind == ZT_DS_IMAGES || kind == ZT_DS_FEATURES) {
+        if (open_labeled(l, split, err, errlen)) goto fail;
+        return l;
     } else if (kind == ZT_DS_TEXT) {
         snprintf(l->dx_name, sizeof l->dx_name, "/%.20s/tokens", split);
         if (strcmp(split, "train") && strcmp(split, "val"))
@@ -160,29 +390,7 @@ static zt_loader *loader_open(const char *path, zt_ds_kind kind, const char *spl
     char desc[200];
     ds_shape(l->dx, &rank, dims, &u8, desc, sizeof desc);
 
-    if (kind == ZT_DS_MNIST) {
-        if (!u8 || rank != 3 || dims[1] != 28 || dims[2] != 28)
-            FAIL("%s: dataset %s: expected uint8 [N,28,28], got %s", path, l->dx_name, desc);
-        uint64_t n = dims[0];
-        if ((l->dy = open_ds(l, l->dy_name, err, errlen)) < 0) goto fail;
-        ds_shape(l->dy, &rank, dims, &u8, desc, sizeof desc);
-        if (!u8 || rank != 1)
-            FAIL("%s: dataset %s: expected uint8 [N], got %s", path, l->dy_name, desc);
-        if (dims[0] != n)
-            FAIL("%s: dataset %s: %llu labels, but %s has %llu images", path, l->dy_name,
-                 (unsigned long long)dims[0], l->dx_name, (unsigned long long)n);
-        if (n == 0) FAIL("%s: dataset %s: empty (0 rows)", path, l->dx_name);
-        uint64_t at = 0;
-        int v = 0, r = scan_u8(l->dy, n, 10, &at, &v, NULL);
-        if (r < 0) FAIL("%s: dataset %s: read error", path, l->dy_name);
-        if (r > 0)
-            FAIL("%s: dataset %s: label %d at row %llu is out of range [0,10)", path, l->dy_name, v,
-                 (unsigned long long)at);
-        l->info.n_rows = n;
-        l->info.in_dim = PIX;
-        l->info.n_classes = 10;
-        l->info.ctx = 0;
-    } else {
+    {
         if (!u8 || rank != 1)
             FAIL("%s: dataset %s: expected uint8 [N], got %s", path, l->dx_name, desc);
         uint64_t n = dims[0];
@@ -271,13 +479,14 @@ static int cmp_rowpos(const void *a, const void *b) {
 }
 
 /* Reads the union of runs (file units along dim 0; each unit is the
- * dataset's trailing dims, unit_bytes bytes) into buf in file order: one
+ * dataset's trailing dims, unit_elems elements of memory type mtype) into
+ * buf in file order: one
  * H5Dread per ZT_MAX_RUNS runs (one in all but pathological cases), since
  * building an OR-union of many blocks costs more than another read. */
-static int read_runs(hid_t d, int rank, const hsize_t *inner_dims, const run *runs, int nr,
-                     uint64_t unit_bytes, uint8_t *buf) {
+static int read_runs(hid_t d, hid_t mtype, int rank, const hsize_t *inner_dims, const run *runs, int nr,
+                     uint64_t unit_elems, uint8_t *buf) {
     hid_t fs = H5Dget_space(d);
-    hsize_t start[3] = {0, 0, 0}, count[3] = {0, 0, 0};
+    hsize_t start[4] = {0, 0, 0, 0}, count[4] = {0, 0, 0, 0};
     for (int k = 1; k < rank; k++) count[k] = inner_dims[k - 1];
     herr_t e = 0;
     for (int i0 = 0; i0 < nr && e >= 0; i0 += ZT_MAX_RUNS) {
@@ -289,11 +498,11 @@ static int read_runs(hid_t d, int rank, const hsize_t *inner_dims, const run *ru
             m += runs[i].len;
             e = H5Sselect_hyperslab(fs, i > i0 ? H5S_SELECT_OR : H5S_SELECT_SET, start, NULL, count, NULL);
         }
-        m *= unit_bytes;
+        m *= unit_elems;
         hid_t ms = H5Screate_simple(1, &m, NULL);
-        if (e >= 0) e = H5Dread(d, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, buf);
+        if (e >= 0) e = H5Dread(d, mtype, ms, fs, H5P_DEFAULT, buf);
         H5Sclose(ms);
-        buf += m;
+        buf += m * H5Tget_size(mtype);
     }
     H5Sclose(fs);
     return e < 0 ? -1 : 0;
@@ -318,19 +527,22 @@ static int read_rows(zt_loader *l, const uint64_t *rows, int n, float *xf, int32
     rowpos *rp = malloc((size_t)n * sizeof *rp);
     run *runs = malloc((size_t)n * sizeof *runs);
     uint64_t *off = malloc((size_t)n * sizeof *off);   /* per sorted entry: offset in buf */
-    uint8_t *buf = NULL, *lbuf = NULL;
+    uint8_t *buf = NULL;
+    int32_t *lbuf = NULL;
     if (!rp || !runs || !off) goto oom;
     for (int i = 0; i < n; i++) { rp[i].row = rows[i]; rp[i].pos = i; }
     qsort(rp, (size_t)n, sizeof *rp, cmp_rowpos);
 
-    /* Each sorted row is an interval of file units: [r, r+1) images, or the
+    /* Each sorted row is an interval of file units: [r, r+1) images or
+     * feature rows, or the
      * window [r*ctx, r*ctx+ctx+1) tokens. Intervals that overlap, touch or
      * lie within ZT_GAP_BYTES of each other merge into one run (data
      * sieving: HDF5 reads contiguous data through a 64 KiB sieve buffer
      * anyway, while every extra hyperslab block makes the union selection
      * slower — superlinearly in 1.10). off[k] = buffer offset, in units. */
     const uint64_t ctx = text ? (uint64_t)l->info.ctx : 1, w = text ? ctx + 1 : 1;
-    const uint64_t unit_bytes = text ? 1 : PIX;
+    const int feat = l->info.kind == ZT_DS_FEATURES;
+    const uint64_t unit = text ? 1 : l->unit, unit_bytes = feat ? unit * sizeof(float) : unit;
     const uint64_t gap = ZT_GAP_BYTES / unit_bytes;
     int nr = 0;
     uint64_t total = 0;   /* units in the buffer */
@@ -347,21 +559,26 @@ static int read_rows(zt_loader *l, const uint64_t *rows, int n, float *xf, int32
         }
     }
     buf = malloc(total * unit_bytes);
-    if (!text) lbuf = malloc(total);
+    if (!text) lbuf = malloc(total * sizeof *lbuf);
     if (!buf || (!text && !lbuf)) goto oom;
-    hsize_t inner[2] = {28, 28};
-    if (read_runs(l->dx, text ? 1 : 3, inner, runs, nr, unit_bytes, buf) < 0 ||
-        (!text && read_runs(l->dy, 1, NULL, runs, nr, 1, lbuf) < 0)) {
+    if (read_runs(l->dx, feat ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, text ? 1 : l->x_rank, l->x_inner,
+                  runs, nr, unit, buf) < 0 ||
+        (!text && read_runs(l->dy, H5T_NATIVE_INT32, 1, NULL, runs, nr, 1, (uint8_t *)lbuf) < 0)) {
         snprintf(err, errlen, "%s: dataset %s: HDF5 read of %d rows failed", l->path,
                  l->dx_name, n);
         goto out;
     }
-    if (!text) {
+    if (feat) {
+        for (int k = 0; k < n; k++) {
+            memcpy(xf + (size_t)rp[k].pos * unit, buf + off[k] * unit_bytes, unit_bytes);
+            y[rp[k].pos] = lbuf[off[k]];
+        }
+    } else if (!text) {   /* images: bytes to [0,1], NHWC as stored */
         const float sc = 1.0f / 255.0f;
         for (int k = 0; k < n; k++) {
-            const uint8_t *src = buf + off[k] * PIX;
-            float *dst = xf + (size_t)rp[k].pos * PIX;
-            for (int p = 0; p < PIX; p++) dst[p] = (float)src[p] * sc;
+            const uint8_t *src = buf + off[k] * unit;
+            float *dst = xf + (size_t)rp[k].pos * unit;
+            for (uint64_t p = 0; p < unit; p++) dst[p] = (float)src[p] * sc;
             y[rp[k].pos] = lbuf[off[k]];
         }
     } else {
@@ -443,7 +660,7 @@ int zt_loader_prefetch(zt_loader *l, const uint64_t *rows, int n) {
     pthread_mutex_lock(&l->mu);
     if (l->pending) { pthread_mutex_unlock(&l->mu); return -1; }
     const int text = l->info.kind == ZT_DS_TEXT;
-    size_t per = text ? (size_t)l->info.ctx : PIX, c = (size_t)n;
+    size_t per = text ? (size_t)l->info.ctx : (size_t)l->unit, c = (size_t)n;
     int rc = -1;
     if (c > l->p_cap) {
         if (text) {
@@ -504,7 +721,7 @@ int zt_loader_take(zt_loader *l, float *xf, int32_t *xi, int32_t *y, char *err, 
             else { copy_if(xi, l->oxi, m * sizeof *xi); copy_if(y, l->oy, m * sizeof *y); }
         } else {
             if (!xf || !y) rc = -1;
-            else { copy_if(xf, l->oxf, n * PIX * sizeof *xf); copy_if(y, l->oy, n * sizeof *y); }
+            else { copy_if(xf, l->oxf, n * l->unit * sizeof *xf); copy_if(y, l->oy, n * sizeof *y); }
         }
         if (rc) snprintf(err, errlen, "%s: dataset %s: missing output buffer", l->path, l->dx_name);
     }

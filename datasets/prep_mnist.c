@@ -7,7 +7,8 @@
  * 28x28. round(v*255) recovers the original byte exactly (3-decimal rounding
  * moves v by < 0.0005, i.e. < 0.13 of a grey level).
  *
- * Output: /train and /test, images u8 [N,28,28], labels u8 [N]; a stratified
+ * Output (datasets/FORMAT.md, kind images, n_classes 10): /train and /test,
+ * images u8 [N,28,28], labels u8 [N]; a stratified
  * 10% test split chosen by a seeded shuffle (every class in both splits);
  * root attributes source, n_train, n_test, sha256 (of the ten raw JSON files,
  * concatenated in digit order), split_seed; /train and /test carry
@@ -243,7 +244,9 @@ int zt_prep_mnist(const char *json_dir, const char *out_h5, char *err, size_t er
         bad |= zt_h5_write_u8(f, "/test/labels", 1, dte, lab + n_train);
         bad |= zt_h5_attr_str(f, "source", src, strlen(src));
         bad |= zt_h5_attr_str(f, "sha256", hex, 64);
-        bad |= zt_h5_attr_str(f, "kind", "mnist", 5);
+        bad |= zt_h5_attr_str(f, "kind", "images", 6);
+        int32_t n_classes = 10;
+        bad |= zt_h5_attr(f, "n_classes", H5T_STD_I32LE, -1, &n_classes);
         uint64_t seed = ZT_MNIST_SPLIT_SEED;
         bad |= zt_h5_attr(f, "n_train", H5T_STD_U64LE, -1, &n_train);
         bad |= zt_h5_attr(f, "n_test", H5T_STD_U64LE, -1, &n_test);

@@ -1,13 +1,14 @@
 /* zt_data.h — real datasets in HDF5, the W-invariant sampler, and a loader
  * that reads only this rank's rows with a prefetch thread. No trainer headers.
  *
- * File layouts (written by `ztrain data prep`):
- *   mnist: /train/images u8 [N,28,28], /train/labels u8 [N], /test/... ;
- *          root attrs: source, n_train, n_test, sha256 (of the raw json)
- *   text:  /train/tokens u8 [N], /val/tokens u8 [M]; root attrs: vocab (string,
- *          token i is byte vocab[i]), vocab_size, source, n_train, n_val
- * A "row" (sample) is an image, or for text a window of ctx+1 tokens starting
- * at i*ctx (non-overlapping, stride ctx): rows = (N-1)/ctx. */
+ * File layouts: datasets/FORMAT.md (root attribute `kind` = images | features
+ * | tokens; files without it are the older mnist / text layouts):
+ *   images:   /<split>/images u8 [N,H,W,C] or [N,H,W], /<split>/labels any
+ *             integer type [N], root attr n_classes
+ *   features: /<split>/features float32 [N,D], /<split>/labels, n_classes
+ *   tokens:   /train/tokens, /val/tokens; root attrs vocab, vocab_size, ...
+ * A "row" (sample) is an image or feature vector, or for tokens a window of
+ * ctx+1 tokens starting at i*ctx (non-overlapping, stride ctx): rows = (N-1)/ctx. */
 #ifndef ZT_DATA_H
 #define ZT_DATA_H
 #include <stddef.h>   /* size_t */
@@ -36,14 +37,23 @@ uint64_t zt_perm(uint64_t n, uint64_t seed, uint64_t epoch, uint64_t i);
 uint64_t zt_sampler_step_in_epoch(const zt_sampler *s, uint64_t step);
 
 /* ---- dataset + loader (loader.c) ---- */
-typedef enum { ZT_DS_MNIST = 1, ZT_DS_TEXT = 2 } zt_ds_kind;
+/* ZT_DS_AUTO: zt_loader_open takes the kind from the file. ZT_DS_MNIST and
+ * ZT_DS_TEXT are the older names of images and tokens. */
+typedef enum {
+    ZT_DS_AUTO = 0,
+    ZT_DS_IMAGES = 1, ZT_DS_MNIST = 1,
+    ZT_DS_TOKENS = 2, ZT_DS_TEXT = 2,
+    ZT_DS_FEATURES = 3
+} zt_ds_kind;
 typedef struct zt_loader zt_loader;
 
 typedef struct {
     zt_ds_kind kind;
     uint64_t   n_rows;       /* in the opened split */
-    int        in_dim;       /* mnist: 784 */
-    int        n_classes;    /* mnist: 10; text: vocab size */
+    int        in_dim;       /* images: H*W*C; features: D; tokens: ctx */
+    int        n_classes;    /* images, features: root attr n_classes; tokens: vocab size */
+    int        img_h, img_w, img_c;   /* images only (C = 1 for [N,H,W]) */
+    char       split[16];    /* the split opened ("eval" resolves to val or test) */
     int        ctx;          /* text window */
     char       vocab[257];   /* text */
     int        vocab_size;
@@ -53,7 +63,9 @@ typedef struct {
     double     unigram_entropy;
 } zt_ds_info;
 
-/* split: "train" | "test" (mnist) | "val" (text). kind must match the file.
+/* split: "train" | "test" | "val" | "eval" (images, features: whichever of
+ * test and val the file has) or "train" | "val" (tokens). kind ZT_DS_AUTO
+ * takes it from the file (zt_data_file_kind); any other must match the file.
  * Every value is checked here, once: labels in [0, n_classes), tokens in
  * [0, vocab_size), so a batch never needs checking again. On error returns
  * NULL and writes one line naming the file, and the dataset plus the first
@@ -61,8 +73,9 @@ typedef struct {
 zt_loader *zt_loader_open(const char *path, zt_ds_kind kind, const char *split,
                           int ctx, char *err, size_t errlen);
 const zt_ds_info *zt_loader_info(const zt_loader *l);
-/* Read the given rows into caller buffers (mnist: xf [n*784] scaled to [0,1],
- * y [n]; text: xi [n*ctx], y [n*ctx] = next tokens). Returns 0 or -1 (+err). */
+/* Read the given rows into caller buffers (images: xf [n*H*W*C] scaled to
+ * [0,1], NHWC order, y [n]; features: xf [n*D] as stored, y [n]; tokens:
+ * xi [n*ctx], y [n*ctx] = next tokens). Returns 0 or -1 (+err). */
 int  zt_loader_read(zt_loader *l, const uint64_t *rows, int n,
                     float *xf, int32_t *xi, int32_t *y, char *err, size_t errlen);
 /* Prefetch: start reading `rows` in the background; zt_loader_take waits for it
@@ -88,7 +101,15 @@ uint64_t zt_loader_rows(const zt_loader *l);
  * one global batch of 256"). */
 int zt_loader_require_rows(const zt_loader *l, uint64_t global_batch, char *err, size_t errlen);
 
-/* ---- preparation (prep_mnist.c, prep_text.c) ---- */
+/* The kind of a dataset file: its root attribute `kind` ("images",
+ * "features", "tokens"; the older "mnist" and "text" too), or, without one,
+ * the layout (/train/images, /train/tokens, /train/features). 0, or -1 with
+ * one line naming the file in err. */
+int zt_data_file_kind(const char *path, zt_ds_kind *kind, char *err, size_t errlen);
+/* "images", "features", "tokens" ("auto" for ZT_DS_AUTO) */
+const char *zt_ds_kind_name(zt_ds_kind k);
+
+/* ---- preparation (prep_mnist.c, prep_text.c, prep_idx.c) ---- */
 int zt_prep_mnist(const char *json_dir, const char *out_h5, char *err, size_t errlen);
 int zt_prep_text(const char *const *files, int n_files, const char *out_h5,
                  double val_frac, char *err, size_t errlen);
@@ -100,6 +121,12 @@ int zt_prep_text(const char *const *files, int n_files, const char *out_h5,
  * directory argument expands the same way (regular files, not symlinks, no
  * *.dat / *.u8, sorted by name). */
 #define ZT_MNIST_SPLIT_SEED 20240611u
+/* idx: DIR holds the IDX files of a train and a test split, gzip'd or plain:
+ * {train,t10k}-images-idx3-ubyte[.gz] and {train,t10k}-labels-idx1-ubyte[.gz]
+ * (Fashion-MNIST's and the classic MNIST's names). Writes kind=images,
+ * /train and /test: images u8 [N,H,W,1], labels u8 [N], n_classes 10. */
+int zt_prep_idx(const char *dir, const char *out_h5, char *err, size_t errlen);
+#define ZT_IDX_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 #define ZT_TEXT_DEFAULT_DIR "/usr/share/games/fortunes"
 
 /* Unigram entropy (nats/token) of /<split>/tokens of a text file,
@@ -122,4 +149,7 @@ int zt_mkdir_parent(const char *path);
  * errors end the process through zt_fatal: exit 2 (ZT_EXIT_CONFIG) for a
  * usage error, 4 (ZT_EXIT_DATA) for a data error, one line each. */
 int zt_data_cmd(int argc, char **argv);
+/* `ztrain data check FILE` (data_check.c): validates through the loader and
+ * prints a summary; 0, or exits 4 (zt_fatal) with the loader's one line. */
+int zt_data_check(const char *path);
 #endif

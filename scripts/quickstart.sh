@@ -3,7 +3,8 @@
 # installs and builds (scripts/setup.sh), prepares the real MNIST digits, and
 # trains an MLP on 2 ranks (mpirun, or srun inside a Slurm allocation) with
 # progress, metrics (runs/mnist_mlp/metrics.jsonl) and checkpoints
-# (runs/mnist_mlp/ckpt). Extra arguments are passed to `ztrain train`.
+# (runs/mnist_mlp/ckpt), and ends by drawing the run (runs/mnist_mlp/metrics.png).
+# Extra arguments are passed to `ztrain train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -11,4 +12,9 @@ cd "$(dirname "$0")/.."
 mkdir -p runs/mnist_mlp
 # a fresh run each time: drop an old run's checkpoints (comment out to resume)
 rm -rf runs/mnist_mlp/ckpt runs/mnist_mlp/metrics.jsonl
-exec launcher/ztrain-launch -n 2 -- build/trainer/ztrain train --config configs/mnist_mlp.ini "$@"
+rc=0
+launcher/ztrain-launch -n 2 -- build/trainer/ztrain train --config configs/mnist_mlp.ini "$@" || rc=$?
+# the run as a picture (loss, accuracy, throughput; checkpoints and restarts)
+build/trainer/ztrain plot runs/mnist_mlp/metrics.jsonl runs/mnist_mlp/metrics.png \
+    && echo "quickstart: plot of the run: $PWD/runs/mnist_mlp/metrics.png"
+exit $rc

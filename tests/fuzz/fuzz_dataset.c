@@ -1,9 +1,11 @@
 /* fuzz_dataset.c — libFuzzer target: a dataset file's open and first batch
  * (datasets/loader.c). Input: the bytes of an HDF5 file. It is opened as both
- * kinds the trainer opens, one split each (mnist train or test, text train or
- * val: the input's length picks), and each that opens reads a first batch:
- * mnist directly, text through the prefetch thread, rows out of order and
- * repeated as the sampler gives them. */
+ * ways the trainer opens it, one split each (the kind the file names —
+ * images or features — as train or eval; text as train or val: the input's
+ * length picks), and each that opens reads a first batch: images and features
+ * directly, text through the prefetch thread, rows out of order and repeated
+ * as the sampler gives them. */
+#include <math.h>       /* isfinite */
 #include <stdint.h>     /* uint8_t, uint64_t */
 #include <stdio.h>      /* snprintf */
 #include <stdlib.h>     /* malloc */
@@ -29,17 +31,25 @@ static int first_rows(const zt_loader *l, uint64_t *rows) {
     return k;
 }
 
-static void try_mnist(const char *path, const char *split) {
+/* images or features, the kind taken from the file (a text file's is
+ * refused: ctx 0) */
+static void try_labeled(const char *path, const char *split) {
     char err[1024];
-    zt_loader *l = zt_loader_open(path, ZT_DS_MNIST, split, 0, err, sizeof err);
+    zt_loader *l = zt_loader_open(path, ZT_DS_AUTO, split, 0, err, sizeof err);
     if (!l) { if (!err[0]) __builtin_trap(); return; }
-    static float xf[BATCH * 784];
+    const zt_ds_info *di = zt_loader_info(l);
+    if (di->kind == ZT_DS_TOKENS) { zt_loader_close(l); return; }
+    float *xf = malloc((size_t)BATCH * (size_t)di->in_dim * sizeof *xf);
     int32_t y[BATCH];
     uint64_t rows[BATCH];
     int k = first_rows(l, rows);
-    if (zt_loader_read(l, rows, k, xf, NULL, y, err, sizeof err) == 0)
-        for (int i = 0; i < k; i++)
-            if (y[i] < 0 || y[i] > 9) __builtin_trap();    /* open promised labels in [0,10) */
+    if (xf && zt_loader_read(l, rows, k, xf, NULL, y, err, sizeof err) == 0)
+        for (int i = 0; i < k; i++) {
+            if (y[i] < 0 || y[i] >= di->n_classes) __builtin_trap();   /* open promised labels in range */
+            for (int p = 0; p < di->in_dim; p++)
+                if (!isfinite(xf[(size_t)i * di->in_dim + p])) __builtin_trap();   /* and finite values */
+        }
+    free(xf);
     (void)zt_loader_require_rows(l, BATCH, err, sizeof err);
     zt_loader_close(l);
 }
@@ -65,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_write(path, data, size);
     /* one split of each kind per input (each open costs an HDF5 file open,
      * the bulk of the time): the input's length picks which */
-    try_mnist(path, size & 1 ? "test" : "train");
+    try_labeled(path, size & 1 ? "eval" : "train");
     try_text(path, size & 2 ? "val" : "train");
     return 0;
 }

@@ -26,9 +26,13 @@ grep -q "none.h5" "$T/err" || fail "missing data: $(cat $T/err)"
 # dataset smaller than one global batch
 expect_exit 4 "$ZT" train --config "$cfg" --set data.path="$DATA/mnist.h5" --set train.global_batch=100000 --set train.micro_batch=100000
 grep -q "fewer than one global batch" "$T/err" || fail "small data: $(cat $T/err)"
-# a gpt config pointed at the mnist file: wrong dataset names
-expect_exit 4 "$ZT" train --config "$SRC/tests/ranks/tiny_gpt.ini" --set data.path="$DATA/mnist.h5"
-grep -q "mnist.h5" "$T/err" || fail "wrong kind: $(cat $T/err)"
+# a gpt config pointed at the mnist file: a config error naming the model and the file's kind
+expect_exit 2 "$ZT" train --config "$SRC/tests/ranks/tiny_gpt.ini" --set data.path="$DATA/mnist.h5"
+grep -q "model.name = gpt (.*tiny_gpt.ini:[0-9]*) needs tokens data, but data.path .*mnist.h5 (.*) holds images" "$T/err" \
+    || fail "wrong kind: $(cat $T/err)"
+expect_exit 2 "$ZT" train --config "$cfg" --set data.path="$DATA/fortunes.h5"
+grep -q "model.name = mlp (.*) needs images or features data, but data.path .*fortunes.h5 (.*) holds tokens" "$T/err" \
+    || fail "wrong kind: $(cat $T/err)"
 
 # --- config paths a person types: a directory, an empty file, a dangling
 # link, an unreadable file: exit 2 naming it (never the defaults)

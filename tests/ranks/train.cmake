@@ -27,3 +27,8 @@ zt_rank_test(train_fault fault.sh)
 add_executable(ckpt_restep ${CMAKE_CURRENT_LIST_DIR}/ckpt_restep.c)
 target_link_libraries(ckpt_restep PRIVATE zt_trainer)
 zt_rank_test(ckpt_big_step big_step.sh $<TARGET_FILE:ckpt_restep>)
+# users' own data (datasets/FORMAT.md) and `data prep idx` (Fashion-MNIST from scripts/setup.sh)
+zt_rank_test(data_schema data_schema.sh)
+zt_rank_test(data_prep_idx data_idx.sh)
+# `ztrain plot` (gnuplot from scripts/setup.sh): finished, restarted and running runs
+zt_rank_test(plot plot.sh)

