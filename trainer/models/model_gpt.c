@@ -297,6 +297,11 @@ static double gpt_loss_sum(zt_model *m) {
 
 static int gpt_correct(zt_model *m) { return 0; }
 
+const float *zt_gpt_probs(const zt_model *m) {
+    if (!m || strcmp(m->kind, "gpt") || m->ops->device) return NULL;
+    return ((const gpt_impl *)m->impl)->a.probs;
+}
+
 static void gpt_destroy(zt_model *m) {
     if (!m) return;
     gpt_impl *s = m->impl;
