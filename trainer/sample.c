@@ -21,7 +21,7 @@
 #include <time.h>          /* clock_gettime */
 #include "cli.h"           /* zt_cli_getopt */
 #include "config.h"        /* zt_config_load_text: the sizes the checkpoint was trained with */
-#include "model.h"         /* zt_gpt_create, zt_model_tensor, zt_gpt_probs */
+#include "model.h"         /* zt_gpt_create, zt_gpt_probs: the full forward of --check-cache */
 #include "ops.h"           /* zt_ops_cpu: layernorm, matmul, gelu for one position */
 #include "zt_ckpt.h"       /* zt_ck_locate, zt_ck_open, zt_ck_read, zt_ck_read_blob */
 #include "zt_launcher.h"   /* exit codes */
@@ -30,7 +30,9 @@
 
 typedef struct {
     zt_gpt_cfg g;
-    zt_model  *m;          /* tensor table (and the full forward for --check-cache) */
+    zt_ck_tensor *t;       /* the checkpoint's tensor table */
+    int        n_t;
+    zt_model  *m;          /* the training model, built only for --check-cache */
     float     *p;          /* all parameters, flat */
     const float *wte, *wpe, *lnf_g, *lnf_b;
     size_t     blk[12];    /* offsets of h0's tensors relative to h0.ln1.g */
@@ -60,10 +62,20 @@ static const char *const BLK[12] = {"ln1.g", "ln1.b", "attn.qkv.w", "attn.qkv.b"
                                     "mlp.proj.w", "mlp.proj.b"};
 enum { LN1G, LN1B, QKVW, QKVB, PROJW, PROJB, LN2G, LN2B, FCW, FCB, MPROJW, MPROJB };
 
-static const float *tensor(lm *s, const char *name) {
-    const zt_tensor *t = zt_model_tensor(s->m, name);
-    if (!t) zt_fatal(ZT_EXIT_INTERNAL, "sample: gpt has no tensor %s", name);
-    return s->p + t->off;
+/* The checkpoint's tensor `name` with the shape a gpt of s->g gives it; exit
+ * 2 naming it when it is missing or shaped otherwise. */
+static const float *tensor(lm *s, const char *step, const char *name, uint64_t d0, uint64_t d1) {
+    for (int i = 0; i < s->n_t; i++)
+        if (!strcmp(s->t[i].name, name)) {
+            const zt_ck_tensor *t = &s->t[i];
+            if (t->shape[0] != d0 || (d1 && (t->ndim != 2 || t->shape[1] != d1)))
+                zt_fatal(ZT_EXIT_CONFIG, "sample: %s: tensor %s is [%llu,%llu], a gpt of its config has [%llu,%llu]",
+                         step, name, (unsigned long long)t->shape[0],
+                         (unsigned long long)(t->ndim == 2 ? t->shape[1] : 0), (unsigned long long)d0,
+                         (unsigned long long)d1);
+            return s->p + t->off;
+        }
+    zt_fatal(ZT_EXIT_CONFIG, "sample: %s has no tensor %s: not a checkpoint of this gpt", step, name);
 }
 
 /* Opens the checkpoint under dir: params, sizes, tokenizer. Exits on error:
@@ -88,21 +100,16 @@ static void lm_open(lm *s, const char *dir) {
     if (V <= 1) zt_fatal(ZT_EXIT_CONFIG, "sample: %s has no wte tensor: not a gpt checkpoint", step);
     s->g = (zt_gpt_cfg){.vocab = V, .ctx = c.gpt_ctx, .d_model = c.gpt_d_model,
                         .n_layer = c.gpt_n_layer, .n_head = c.gpt_n_head};
-    s->m = zt_gpt_create(&s->g, 1);
-    if (!s->m) zt_fatal(ZT_EXIT_CONFIG, "sample: cannot build the gpt of %s", step);
-    /* the checkpoint's layout must be this model's, tensor by tensor */
-    int bad = L->n_flat != s->m->n_params || L->n_tensors != s->m->n_tensors;
-    for (int i = 0; !bad && i < L->n_tensors; i++) {
-        const zt_tensor *t = &s->m->tensors[i];
-        bad = strcmp(L->t[i].name, t->name) || L->t[i].off != t->off ||
-              L->t[i].shape[0] != t->shape[0] || (t->ndim == 2 && L->t[i].shape[1] != t->shape[1]);
-    }
-    if (bad)
-        zt_fatal(ZT_EXIT_CONFIG, "sample: %s: its tensors (%d, %llu parameters) are not those of a gpt "
-                 "V=%d T=%d C=%d L=%d (%d, %zu parameters; written by an older, untied gpt?)",
-                 step, L->n_tensors, (unsigned long long)L->n_flat, V, s->g.ctx, s->g.d_model,
-                 s->g.n_layer, s->m->n_tensors, s->m->n_params);
-    s->p = malloc(s->m->n_params * sizeof(float));
+    /* the tensor table must be this model's: its count here, every shape below */
+    if (c.gpt_n_layer <= 0 || c.gpt_d_model <= 0 || c.gpt_n_head <= 0 || c.gpt_d_model % c.gpt_n_head ||
+        L->n_tensors != 12 * c.gpt_n_layer + 4)
+        zt_fatal(ZT_EXIT_CONFIG, "sample: %s: %d tensors, a tied gpt with n_layer %d has %d (written by an "
+                 "older, untied gpt?)", step, L->n_tensors, c.gpt_n_layer, 12 * c.gpt_n_layer + 4);
+    s->n_t = L->n_tensors;
+    s->t = malloc((size_t)s->n_t * sizeof *s->t);
+    mallocCheck(s->t);
+    memcpy(s->t, L->t, (size_t)s->n_t * sizeof *s->t);
+    s->p = malloc(L->n_flat * sizeof(float));
     mallocCheck(s->p);
     if (zt_ck_read(r, NULL, 0, L->n_flat, s->p, err, sizeof err))
         zt_fatal(ZT_EXIT_CKPT, "sample: %s", err);
@@ -127,15 +134,30 @@ static void lm_open(lm *s, const char *dir) {
                  s->tok_kind, s->tok_len, V);
 
     const int T = s->g.ctx, C = s->g.d_model, NL = s->g.n_layer;
-    s->wte = tensor(s, "wte"); s->wpe = tensor(s, "wpe");
-    s->lnf_g = tensor(s, "lnf.g"); s->lnf_b = tensor(s, "lnf.b");
+    s->wte = tensor(s, step, "wte", (uint64_t)V, (uint64_t)C);
+    s->wpe = tensor(s, step, "wpe", (uint64_t)T, (uint64_t)C);
+    s->lnf_g = tensor(s, step, "lnf.g", (uint64_t)C, 0);
+    s->lnf_b = tensor(s, step, "lnf.b", (uint64_t)C, 0);
+    /* h{l}.*: the shapes of model_gpt.c, at the same distance from h{l}.ln1.g in every layer */
+    const uint64_t shp[12][2] = {{C, 0}, {C, 0}, {3 * (uint64_t)C, C}, {3 * (uint64_t)C, 0}, {C, C},
+                                 {C, 0}, {C, 0}, {C, 0}, {4 * (uint64_t)C, C}, {4 * (uint64_t)C, 0},
+                                 {C, 4 * (uint64_t)C}, {C, 0}};
     char nm[64];
-    s->h0 = tensor(s, "h0.ln1.g");
-    for (int i = 0; i < 12; i++) {
-        snprintf(nm, sizeof nm, "h0.%s", BLK[i]);
-        s->blk[i] = (size_t)(tensor(s, nm) - s->h0);
+    for (int l = 0; l < NL; l++) {
+        snprintf(nm, sizeof nm, "h%d.ln1.g", l);
+        const float *hl = tensor(s, step, nm, (uint64_t)C, 0);
+        if (l == 0) s->h0 = hl;
+        if (l == 1) s->blk_stride = (size_t)(hl - s->h0);
+        if (l > 1 && hl != s->h0 + (size_t)l * s->blk_stride)
+            zt_fatal(ZT_EXIT_CONFIG, "sample: %s: layer %d is not where the gpt layout puts it", step, l);
+        for (int i = 0; i < 12; i++) {
+            snprintf(nm, sizeof nm, "h%d.%s", l, BLK[i]);
+            size_t o = (size_t)(tensor(s, step, nm, shp[i][0], shp[i][1]) - hl);
+            if (l == 0) s->blk[i] = o;
+            else if (o != s->blk[i])
+                zt_fatal(ZT_EXIT_CONFIG, "sample: %s: %s is not where the gpt layout puts it", step, nm);
+        }
     }
-    s->blk_stride = NL > 1 ? (size_t)(tensor(s, "h1.ln1.g") - s->h0) : 0;
     size_t kv = (size_t)NL * T * C;
     s->kc = malloc(kv * sizeof(float)); s->vc = malloc(kv * sizeof(float));
     float **one[] = {&s->x, &s->ln, &s->att, &s->y, &s->tmp};
@@ -278,6 +300,12 @@ static char *decode(lm *s, const int32_t *ids, size_t n, size_t *len) {
  * against the cached path's probabilities; the largest difference. */
 static double check_cache(lm *s, const int32_t *seq, int n, const float *cached_logits) {
     const int T = s->g.ctx, V = s->g.vocab;
+    s->m = zt_gpt_create(&s->g, 1);
+    if (!s->m) zt_fatal(ZT_EXIT_INTERNAL, "sample: --check-cache: cannot build the gpt");
+    int same = s->m->n_tensors == s->n_t;
+    for (int i = 0; same && i < s->n_t; i++)
+        same = !strcmp(s->m->tensors[i].name, s->t[i].name) && s->m->tensors[i].off == s->t[i].off;
+    if (!same) zt_fatal(ZT_EXIT_INTERNAL, "sample: --check-cache: the model's layout is not the checkpoint's");
     int32_t *xi = calloc((size_t)T, sizeof *xi), *y = calloc((size_t)T, sizeof *y);
     mallocCheck(xi); mallocCheck(y);
     memcpy(xi, seq, (size_t)n * sizeof *xi);   /* causal: the padding after n is not seen */
@@ -297,6 +325,8 @@ static double check_cache(lm *s, const int32_t *seq, int n, const float *cached_
         }
     }
     free(xi); free(y);
+    s->m->destroy(s->m);
+    s->m = NULL;
     return worst;
 }
 
@@ -385,7 +415,7 @@ int zt_sample_main(int argc, char **argv) {
     fflush(stdout);
     if ((size_t)n_new > made)
         note("sample: stopped at the context length %d after %zu new tokens", T, made);
-    note("sample: %zu prompt + %zu new tokens in %.3f s: %.1f tokens/s (KV cache, 1 process, %s tokenizer, vocab %d)",
+    note("sample: %zu prompt + %zu new tokens in %.3f s: %.1f tokens/s over all positions (KV cache, 1 process, %s tokenizer, vocab %d)",
             np, made, secs, secs > 0 ? (double)n / secs : 0.0, s.tok_kind, V);
     int rc = ZT_EXIT_OK;
     if (check) {
