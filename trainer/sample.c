@@ -398,8 +398,9 @@ int zt_sample_main(int argc, char **argv) {
     memcpy(seq, pids, np * sizeof *seq);
     free(pids);
     uint64_t rng = seed;
-    struct timespec t0, t1;
+    struct timespec t0, t1, c0, c1;   /* wall, and this process's CPU (a shared machine) */
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     size_t n = 0, made = 0;
     for (; n < cap; n++) {   /* feed position n; after the prompt, pick the next */
         lm_step(&s, seq[n], (int)n);
@@ -407,7 +408,9 @@ int zt_sample_main(int argc, char **argv) {
         if (n + 1 >= np && n + 1 < cap) { seq[n + 1] = pick(s.logits, V, temp, (int)top_k, &rng); made++; }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - c0.tv_nsec);
     size_t len = 0;
     char *text = decode(&s, seq, n, &len);
     fwrite(text, 1, len, stdout);
@@ -415,8 +418,10 @@ int zt_sample_main(int argc, char **argv) {
     fflush(stdout);
     if ((size_t)n_new > made)
         note("sample: stopped at the context length %d after %zu new tokens", T, made);
-    note("sample: %zu prompt + %zu new tokens in %.3f s: %.1f tokens/s over all positions (KV cache, 1 process, %s tokenizer, vocab %d)",
-            np, made, secs, secs > 0 ? (double)n / secs : 0.0, s.tok_kind, V);
+    note("sample: %zu prompt + %zu new tokens in %.3f s: %.1f tokens/s over all positions; CPU %.3f s "
+         "(%.1f tokens per CPU second; KV cache, 1 process, %s tokenizer, vocab %d)",
+         np, made, secs, secs > 0 ? (double)n / secs : 0.0, cpu, cpu > 0 ? (double)n / cpu : 0.0,
+         s.tok_kind, V);
     int rc = ZT_EXIT_OK;
     if (check) {
         double d = check_cache(&s, seq, (int)n, all);
