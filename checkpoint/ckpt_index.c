@@ -11,6 +11,9 @@
  *   /layout                attr slots: [n_slots] fixed strings (16)
  *   /param/<name>          VIRTUAL fp32 dataset, the tensor's global shape,
  *   /optim/<slot>/<name>   mapped onto the shards' 1-D pieces; attr flat_offset
+ *   /blob/<name>           optional uint8 [len] opaque bytes the caller attaches
+ *                          (zt_ck_write_index_blobs), e.g. the tokenizer model;
+ *                          chunked + Fletcher32
  * and next to it index.crc32 ("%08x\n", CRC32 of index.h5's bytes): with the
  * shards' CRCs inside the index, every byte of a checkpoint is covered.
  *
@@ -263,9 +266,38 @@ fail:
     return -1;
 }
 
+/* /blob/<name> datasets; names must be plain (no '/', not empty). */
+static int write_blobs(ck_ctx *C, hid_t f, const zt_ck_blob *b, int nb) {
+    hid_t ds = -1;
+    for (int i = 0; i < nb; i++) {
+        if (!b[i].name || !b[i].name[0] || strchr(b[i].name, '/') || strlen(b[i].name) > 64 ||
+            (b[i].len && !b[i].data))
+            return ck_fail(C, "index %s: blob %d: bad name or data", C->what, i);
+        char path[96];
+        snprintf(path, sizeof path, "/blob/%s", b[i].name);
+        hsize_t d = b[i].len;
+        h5Check(ds = ck_dset_create(f, path, H5T_STD_U8LE, 1, &d));
+        if (d) h5Check(H5Dwrite(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, b[i].data));
+        hid_t x = ds;
+        ds = -1;
+        h5Check(H5Dclose(x));
+    }
+    return 0;
+fail:
+    if (ds >= 0) H5Dclose(ds);
+    return -1;
+}
+
 int zt_ck_write_index(const char *tmpdir, int W, const zt_ck_layout *L,
                       const uint64_t *lo, const uint64_t *hi, const uint32_t *crc,
                       const zt_ck_meta *m, char *err, size_t errlen) {
+    return zt_ck_write_index_blobs(tmpdir, W, L, lo, hi, crc, m, NULL, 0, err, errlen);
+}
+
+int zt_ck_write_index_blobs(const char *tmpdir, int W, const zt_ck_layout *L,
+                            const uint64_t *lo, const uint64_t *hi, const uint32_t *crc,
+                            const zt_ck_meta *m, const zt_ck_blob *blobs, int n_blobs,
+                            char *err, size_t errlen) {
     ck_ctx ctx, *C = &ctx;
     ck_begin(C, err, errlen);
     char path[PATH_MAX], sp[PATH_MAX], name[64];
@@ -319,6 +351,7 @@ int zt_ck_write_index(const char *tmpdir, int W, const zt_ck_layout *L,
     h5Check(ck_attr_write(f, "shard_crc", H5T_NATIVE_UINT32, W, s.crc));
     h5Check(ck_attr_write(f, "meta_crc", H5T_NATIVE_UINT32, -1, &mc));
     if (write_layout(C, f, L) < 0) goto fail;
+    if (write_blobs(C, f, blobs, n_blobs) < 0) goto fail;
     for (int slot = -1; slot < L->n_slots; slot++)
         for (int i = 0; i < L->n_tensors; i++)
             if (write_vds(C, f, L, &L->t[i], slot < 0 ? NULL : L->slot[slot], W, lo, hi) < 0) goto fail;
@@ -493,4 +526,46 @@ fail:
     ck_shards_free(s);
     memset(L, 0, sizeof *L);
     return -1;
+}
+
+/* ------------------------------------------------------------------ blobs */
+
+int zt_ck_read_blob(const zt_ck_reader *r, const char *name, uint8_t **data, size_t *len,
+                    char *err, size_t errlen) {
+    ck_ctx ctx, *C = &ctx;
+    ck_begin(C, err, errlen);
+    char path[PATH_MAX], dpath[96];
+    hid_t fapl = -1, f = -1, ds = -1, sp = -1;
+    int rc = -1;
+    *data = NULL;
+    *len = 0;
+    if (!name || !name[0] || strchr(name, '/') || strlen(name) > 64) {
+        ck_fail(C, "blob name '%s': not a plain name", name ? name : "(null)");
+        goto fail;
+    }
+    if (ck_path(C, path, sizeof path, "%s/%s", zt_ck_dir_of(r), ZT_CK_INDEX) < 0) goto fail;
+    C->what = path;
+    snprintf(dpath, sizeof dpath, "/blob/%s", name);
+    h5Check(fapl = ck_fapl());
+    h5Check(f = H5Fopen(path, H5F_ACC_RDONLY, fapl));
+    if (H5Lexists(f, "/blob", H5P_DEFAULT) <= 0 || H5Lexists(f, dpath, H5P_DEFAULT) <= 0) {
+        rc = 1;   /* absent: older checkpoints, or nothing attached */
+        goto fail;
+    }
+    h5Check(ds = H5Dopen2(f, dpath, H5P_DEFAULT));
+    h5Check(sp = H5Dget_space(ds));
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    h5Check(n);
+    if (!(*data = malloc(n ? (size_t)n : 1))) { ck_fail(C, "out of memory for blob %s", name); goto fail; }
+    if (n) h5Check(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, *data));
+    *len = (size_t)n;
+    rc = 0;
+fail:
+    if (rc < 0) { free(*data); *data = NULL; }
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    if (f >= 0) H5Fclose(f);
+    if (fapl >= 0) H5Pclose(fapl);
+    ck_end(C);
+    return rc;
 }

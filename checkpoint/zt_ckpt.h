@@ -126,6 +126,23 @@ int zt_ck_shard_info(const zt_ck_reader *r, int i, uint64_t *lo, uint64_t *hi, u
 #define ZT_CK_SHARD_MISSING 2
 int zt_ck_check_shard(zt_ck_reader *r, int i, char *err, size_t errlen);
 
+/* --- named byte blobs in the index (ckpt_index.c), e.g. the tokenizer --- */
+/* zt_ck_write_index plus n_blobs datasets /blob/<name> (uint8 [len], chunked,
+ * Fletcher32; covered by index.crc32 like the rest of the index). name: plain,
+ * at most 64 bytes. zt_ck_read_blob: *data (malloc'd, the caller frees) and
+ * *len; returns 0, 1 when the checkpoint has no such blob, -1 + err. */
+typedef struct {
+    const char *name;
+    const void *data;
+    uint64_t    len;
+} zt_ck_blob;
+int zt_ck_write_index_blobs(const char *tmpdir, int W, const zt_ck_layout *L,
+                            const uint64_t *lo, const uint64_t *hi, const uint32_t *crc,
+                            const zt_ck_meta *m, const zt_ck_blob *blobs, int n_blobs,
+                            char *err, size_t errlen);
+int zt_ck_read_blob(const zt_ck_reader *r, const char *name, uint8_t **data, size_t *len,
+                    char *err, size_t errlen);
+
 /* --- one job per checkpoint root (ckpt_lock.c) --- */
 #define ZT_CK_LOCK_FILE ".lock"
 #define ZT_CK_LOCK_BUSY (-2)

@@ -30,7 +30,7 @@ static double now_s(void) {
 
 static void help_data(void) {
     printf("usage: ztrain data prep mnist OUT.h5 [JSON_DIR]\n"
-           "       ztrain data prep text [--val-frac F] OUT.h5 [FILES|DIRS...]\n"
+           "       ztrain data prep text [--val-frac F] [--tokenizer char|bpe --vocab N] OUT.h5 [FILES|DIRS...]\n"
            "       ztrain data prep idx OUT.h5 [DIR]\n"
            "       ztrain data check FILE.h5\n"
            "Writes a dataset file for `ztrain train` (data.path = OUT.h5); missing folders\n"
@@ -67,13 +67,17 @@ static void help_check(void) {
 }
 
 static void help_text(void) {
-    printf("usage: ztrain data prep text [--val-frac F] OUT.h5 [FILES|DIRS...]\n"
-           "Makes a character-level corpus: /train/tokens and /val/tokens u8, the vocabulary\n"
-           "(the bytes present) in the `vocab` attribute. Files are concatenated in the order\n"
-           "given; a folder adds its regular files sorted by name (default %s).\n"
-           "  --val-frac F  the share of the corpus, at its end, kept for /val (default %g;\n"
-           "                0 < F < 1)\n"
-           "  -h, --help    this text\n", ZT_TEXT_DEFAULT_DIR, DEFAULT_VAL_FRAC);
+    printf("usage: ztrain data prep text [--val-frac F] [--tokenizer char|bpe --vocab N] OUT.h5 [FILES|DIRS...]\n"
+           "Makes a token corpus: /train/tokens and /val/tokens. Files are concatenated in the\n"
+           "order given; a folder adds its regular files sorted by name (default %s).\n"
+           "  --val-frac F     the share of the corpus bytes, at its end, kept for /val\n"
+           "                   (default %g; 0 < F < 1)\n"
+           "  --tokenizer char one token per byte present, u8, the bytes in the `vocab`\n"
+           "                   attribute (default)\n"
+           "  --tokenizer bpe  SentencePiece BPE trained on the train part, u16 tokens, the\n"
+           "                   model in /tokenizer/model\n"
+           "  --vocab N        BPE pieces, 300..65535 (default 4096)\n"
+           "  -h, --help       this text\n", ZT_TEXT_DEFAULT_DIR, DEFAULT_VAL_FRAC);
 }
 
 /* A command-line mistake: one line naming it and where help is, exit 2. */
@@ -173,8 +177,20 @@ static void summary_text(const char *out, double secs) {
     zt_h5_read_attr_str(f, "sha256", sha, sizeof sha, 1);
     zt_h5_read_attr_i64(f, "n_files", &nf);
     H5Fclose(f);
-    zt_info("  corpus %lld files, %llu bytes; vocab %d symbols", (long long)nf,
-            (unsigned long long)(n[0] + n[1]), V);
+    int64_t nb[2] = {0, 0};
+    char tk[32] = "char";
+    f = zt_h5_open_ro(out, NULL, err, sizeof err);
+    if (f >= 0) {
+        zt_h5_read_attr_i64(f, "n_train_bytes", &nb[0]);
+        zt_h5_read_attr_i64(f, "n_val_bytes", &nb[1]);
+        zt_h5_read_attr_str(f, "tokenizer", tk, sizeof tk, 1);
+        H5Fclose(f);
+    }
+    zt_info("  corpus %lld files, %llu bytes; tokenizer %s, vocab %d symbols", (long long)nf,
+            (unsigned long long)(nb[0] + nb[1]), tk, V);
+    if (nb[1] > 0)
+        zt_info("  val %lld bytes = %llu tokens (%.3f bytes per token)", (long long)nb[1],
+                (unsigned long long)n[1], (double)nb[1] / (double)n[1]);
     zt_info("  train %llu tokens, val %llu tokens", (unsigned long long)n[0], (unsigned long long)n[1]);
     zt_info("  unigram entropy: train %.4f nats (%.3f bits), val %.4f nats (%.3f bits)", H[0],
             H[0] / 0.6931471805599453, H[1], H[1] / 0.6931471805599453);
@@ -207,8 +223,12 @@ static int prep_mnist(int argc, char **argv) {
 static int prep_text(int argc, char **argv) {
     const char *form = "data prep text";
     static const struct option lo[] = {
-        {"help", no_argument, NULL, 'h'}, {"val-frac", required_argument, NULL, 'v'}, {0, 0, 0, 0}};
+        {"help", no_argument, NULL, 'h'}, {"val-frac", required_argument, NULL, 'v'},
+        {"tokenizer", required_argument, NULL, 't'}, {"vocab", required_argument, NULL, 'V'},
+        {0, 0, 0, 0}};
     double val_frac = DEFAULT_VAL_FRAC;
+    const char *tok = "char";
+    int vocab = 4096;
     int c;
     opt_reset();
     while ((c = next_opt(form, argc, argv, ":h", lo)) != -1) {
@@ -219,6 +239,18 @@ static int prep_text(int argc, char **argv) {
             if (e == optarg || *e || !(val_frac > 0.0 && val_frac < 1.0))
                 usage_error(form, "--val-frac '%s': expected a number between 0 and 1", optarg);
         }
+        if (c == 't') {
+            if (strcmp(optarg, "char") && strcmp(optarg, "bpe"))
+                usage_error(form, "--tokenizer '%s': expected char or bpe", optarg);
+            tok = optarg;
+        }
+        if (c == 'V') {
+            char *e;
+            long v = strtol(optarg, &e, 10);
+            if (e == optarg || *e || v < 300 || v > 65535)
+                usage_error(form, "--vocab '%s': expected an integer in 300..65535", optarg);
+            vocab = (int)v;
+        }
     }
     if (argc - optind < 1) usage_error(form, "%s", "expected an output file OUT.h5");
     const char *out = argv[optind];
@@ -227,7 +259,7 @@ static int prep_text(int argc, char **argv) {
     char err[2048] = "";
     double t0 = now_s();
     zt_info("data prep text: %s -> %s", nfiles ? "files" : ZT_TEXT_DEFAULT_DIR, out);
-    if (zt_prep_text((const char *const *)files, nfiles, out, val_frac, err, sizeof err))
+    if (zt_prep_text_tok((const char *const *)files, nfiles, out, val_frac, tok, vocab, err, sizeof err))
         zt_fatal(ZT_EXIT_DATA, "data prep text: %s", err);
     summary_text(out, now_s() - t0);
     return 0;

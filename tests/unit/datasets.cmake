@@ -18,3 +18,11 @@ if(TARGET PkgConfig::CRITERION)
 else()
   message(WARNING "Criterion not found: datasets unit tests not built")
 endif()
+# Subword tokens: the SentencePiece shim and `data prep text --tokenizer bpe`.
+if(TARGET PkgConfig::CRITERION)
+  add_executable(test_datasets_tokens
+    ${CMAKE_CURRENT_LIST_DIR}/datasets_tokens.c ${CMAKE_CURRENT_LIST_DIR}/datasets_util.c)
+  target_link_libraries(test_datasets_tokens PRIVATE zt_datasets PkgConfig::CRITERION m)
+  add_test(NAME datasets.tokens COMMAND test_datasets_tokens --jobs=2)
+  set_tests_properties(datasets.tokens PROPERTIES LABELS unit TIMEOUT 120)
+endif()

@@ -129,8 +129,8 @@ Test(models, gpt_tensor_table) {
 #undef S
     }
     expect_shape(m, "lnf.g", C, 0, L + 1); expect_shape(m, "lnf.b", C, 0, L + 1);
-    expect_shape(m, "head.w", V, C, L + 1);
-    cr_expect_eq(m->n_params, V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C + V * C);
+    cr_expect_null(zt_model_tensor(m, "head.w"), "the head is tied to wte: no head.w");
+    cr_expect_eq(m->n_params, V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C);
     cr_expect_eq(m->tokens_per_row, T);
     cr_expect(m->flops_per_row > 6.0 * (double)(L * 12 * C * C) * T);
     m->destroy(m);
@@ -179,6 +179,55 @@ static void check_model_grad(const char *kind, int n, double atol_rel, double rt
 }
 Test(models, mlp_gradient_vs_fd64) { check_model_grad("mlp", 6, 2e-5, 1e-4); }
 Test(models, gpt_gradient_vs_fd64) { check_model_grad("gpt", 3, 2e-5, 1e-4); }
+
+/* Weight tying: wte is both the embedding and the output head, so its
+ * gradient is the sum of both uses. A token id that never occurs in the input
+ * gets a gradient only from the head; ids that occur get both. Each row is
+ * checked against float64 finite differences of the reference model (whose
+ * logits are lnf(x)·wteᵀ), and the head-only row must be non-zero. The units
+ * run on separate copies of their parameters (as under ZeRO-3), so the head
+ * cannot read wte from the flat buffer behind the engine's back. */
+Test(models, gpt_tied_head_gradient) {
+    zt_model *m = make("gpt", 2);
+    const int T = GPT.ctx, V = GPT.vocab, C = GPT.d_model;
+    zt_batch b = make_batch(m, 2, 55);
+    int32_t *xi = (int32_t *)b.xi, *y = (int32_t *)b.y;
+    for (int i = 0; i < 2 * T; i++) {           /* id V-1: a target, never an input */
+        if (xi[i] == V - 1) xi[i] = 0;
+        if (i % 3 == 0) y[i] = V - 1;
+    }
+    float *p = random_params(m, 56), *g = calloc(m->n_params, sizeof(float));
+    float *pc = malloc(sizeof(float) * m->n_params);
+    memcpy(pc, p, sizeof(float) * m->n_params);
+    m->grad_scale = 0.5f;
+    m->set_batch(m, &b);
+    for (int u = 0; u < m->n_units; u++) m->forward(m, u, pc + m->unit_off[u]);
+    memset(pc, 0xff, sizeof(float) * m->unit_len[0]);   /* unit 0's copy is gone (NaN) */
+    for (int u = m->n_units - 1; u >= 0; u--) {
+        if (u == 0) memcpy(pc, p, sizeof(float) * m->unit_len[0]);   /* gathered again */
+        m->backward(m, u, pc + m->unit_off[u], g + m->unit_off[u]);
+    }
+    double *pd = malloc(sizeof(double) * m->n_params);
+    for (size_t i = 0; i < m->n_params; i++) pd[i] = p[i];
+    const zt_tensor *wte = zt_model_tensor(m, "wte");
+    cr_assert_not_null(wte);
+    double head_only = 0;
+    for (int v = 0; v < V; v++)
+        for (int c = 0; c < C; c++) {
+            size_t i = wte->off + (size_t)v * C + c;
+            double s = pd[i];
+            pd[i] = s + FD_H; double fp = ref_loss(m, pd, &b);
+            pd[i] = s - FD_H; double fm = ref_loss(m, pd, &b);
+            pd[i] = s;
+            double want = (fp - fm) / (2 * FD_H) * 0.5;
+            cr_expect(fabs(g[i] - want) <= 2e-5 + 1e-3 * fabs(want), "dwte[%d,%d] = %.8g, finite differences %.8g",
+                      v, c, g[i], want);
+            if (v == V - 1) head_only += fabs(g[i]);
+        }
+    cr_expect(head_only > 1e-6, "the head-only row of wte got no gradient (%g)", head_only);
+    free(pd); free(pc); free(p); free(g); free_batch(&b);
+    m->destroy(m);
+}
 
 Test(models, mlp_correct_counts_argmax) {
     zt_model *m = make("mlp", 16);
@@ -331,8 +380,8 @@ Test(models, gpt_init) {
     float *p = malloc(sizeof(float) * m->n_params);
     zt_model_init_range(m, 7, 0, m->n_params, p);
     double mean, sd, mn, mx;
-    const char *w02[] = {"wte", "wpe", "h0.attn.qkv.w", "h2.mlp.fc.w", "head.w"};
-    for (int i = 0; i < 5; i++) {
+    const char *w02[] = {"wte", "wpe", "h0.attn.qkv.w", "h2.mlp.fc.w"};
+    for (int i = 0; i < 4; i++) {
         tensor_stats(m, p, w02[i], &mean, &sd, &mn, &mx);
         cr_expect(fabs(sd - 0.02) < 0.002 && fabs(mean) < 0.002, "%s: mean %g sd %g, want N(0, 0.02²)", w02[i], mean, sd);
     }
@@ -427,22 +476,22 @@ Test(models, mlp_rejects_label_outside_classes, .exit_code = 4) {
 
 /* ---------------------------------------------------- deep models */
 /* No fixed limit on tensors or units: 48 layers (GPT-2 XL's depth) and 100.
- * The table has 2 + 12L + 3 tensors in L + 2 units that tile [0, n_params),
+ * The table has 2 + 12L + 2 tensors in L + 2 units that tile [0, n_params),
  * and one forward/backward runs with a finite loss and non-zero gradients
  * in the first and the last block. */
 static void check_deep(int L) {
     zt_gpt_cfg c = {.vocab = 11, .ctx = 4, .d_model = 8, .n_layer = L, .n_head = 2};
     zt_model *m = zt_gpt_create(&c, 2);
     cr_assert_not_null(m, "cannot build a %d-layer gpt", L);
-    cr_expect_eq(m->n_tensors, 12 * L + 5, "L=%d: %d tensors", L, m->n_tensors);
+    cr_expect_eq(m->n_tensors, 12 * L + 4, "L=%d: %d tensors", L, m->n_tensors);
     cr_expect_eq(m->n_units, L + 2, "L=%d: %d units", L, m->n_units);
     check_table(m);
     const zt_tensor *last = &m->tensors[m->n_tensors - 1];
-    cr_expect_str_eq(last->name, "head.w");
+    cr_expect_str_eq(last->name, "lnf.b");
     cr_expect_eq(last->off + last->numel, m->n_params, "L=%d: the last tensor ends at %zu, n_params %zu",
                  L, last->off + last->numel, m->n_params);
     const size_t C = 8, V = 11, T = 4;
-    cr_expect_eq(m->n_params, V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C + V * C);
+    cr_expect_eq(m->n_params, V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C);
     char nm[64];
     snprintf(nm, sizeof nm, "h%d.mlp.proj.b", L - 1);
     const zt_tensor *t = zt_model_tensor(m, nm);

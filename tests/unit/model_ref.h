@@ -164,7 +164,7 @@ __attribute__((unused)) static double ref_gpt_loss(const zt_model *m, const zt_g
 #undef P_
     }
     ref_layernorm(ln, x, ref_t(m, p, "lnf.g"), ref_t(m, p, "lnf.b"), N, C);
-    ref_matmul(logits, ln, ref_t(m, p, "head.w"), NULL, N, C, V);
+    ref_matmul(logits, ln, ref_t(m, p, "wte"), NULL, N, C, V);   /* the head is tied to wte */
     ref_softmax_ce(losses, logits, b->y, N, V);
     double s = 0;
     for (int i = 0; i < N; i++) s += losses[i];

@@ -95,9 +95,19 @@ zt_model *zt_gpt_create(const zt_gpt_cfg *c, int max_batch);
  *        h{l}.attn.qkv.b [3C], h{l}.attn.proj.w [C,C], h{l}.attn.proj.b [C],
  *        h{l}.ln2.g, h{l}.ln2.b [C], h{l}.mlp.fc.w [4C,C], h{l}.mlp.fc.b [4C],
  *        h{l}.mlp.proj.w [C,4C], h{l}.mlp.proj.b [C];
- *        last unit: lnf.g, lnf.b [C], head.w [V,C] (untied, no bias). */
+ *        last unit: lnf.g, lnf.b [C]; the output head is wte itself (tied,
+ *        no bias), so there is no head tensor: d wte = embedding + head share.
+ *   GPT-2 / Hugging Face GPT2LMHeadModel names: wte = transformer.wte,
+ *   wpe = transformer.wpe, h{l}.ln1 = h.{l}.ln_1, h{l}.attn.qkv = attn.c_attn,
+ *   h{l}.attn.proj = attn.c_proj, h{l}.ln2 = ln_2, h{l}.mlp.fc = mlp.c_fc,
+ *   h{l}.mlp.proj = mlp.c_proj, lnf = transformer.ln_f (.g = weight,
+ *   .b = bias); ours are [out,in] (nn.Linear), HF's Conv1D weights [in,out]. */
 zt_model *zt_mlp_create_ops(const zt_mlp_cfg *c, int max_batch, const struct zt_ops *ops);
 zt_model *zt_gpt_create_ops(const zt_gpt_cfg *c, int max_batch, const struct zt_ops *ops);
+/* gpt on the CPU table: the probabilities [n,T,V] of the last forward (host
+ * memory, valid until the next forward); NULL for any other model or table.
+ * For tests and for checking a sampler's KV cache against the full forward. */
+const float *zt_gpt_probs(const zt_model *m);
 /* The tensor called `name`, or NULL. */
 const zt_tensor *zt_model_tensor(const zt_model *m, const char *name);
 

@@ -1,10 +1,21 @@
-/* model_gpt.c — character-level decoder-only transformer (GPT-2 layout).
- *   unit 0        : x = wte[tok] + wpe[t]
+/* model_gpt.c — decoder-only transformer as GPT-2 defines it.
+ *   unit 0        : x = wte[tok] + wpe[t]   (learned position embeddings)
  *   unit 1+l      : pre-LN block l: x += proj(attn(ln1(x))); x += mlp(ln2(x)),
  *                   mlp = fc (C→4C) · GELU(tanh) · proj (4C→C)
- *   unit L+1      : lnf, logits = lnf(x) · head.wᵀ, softmax cross-entropy
+ *   unit L+1      : lnf, logits = lnf(x) · wteᵀ, softmax cross-entropy
  * row loss = mean over the T positions. Tensor names and shapes: model.h.
- * All device work goes through the op table (ops.h), llm.c-style buffers. */
+ * All device work goes through the op table (ops.h), llm.c-style buffers.
+ *
+ * Weight tying. The head is wte itself, but wte lives in unit 0 and the head
+ * runs in the last unit, and a unit's forward/backward only sees its own
+ * parameters (under ZeRO-3 the gathered copy of unit 0 is gone by then). So:
+ *  - forward(0) copies wte into the model's own buffer `wte_head` (V·C floats,
+ *    counted in act_bytes); the head's forward and backward read that copy;
+ *  - backward(L+1) computes d lnf = dlogits · wte and keeps dlogits; the
+ *    head's share of d wte (dlogitsᵀ · lnf) is added in backward(0), into unit
+ *    0's gradient next to the embedding's share, so d wte = sum of both uses
+ *    and arrives where the engine reduces unit 0 — at any W and ZeRO stage,
+ *    with no change to the engine. */
 #include "model.h"
 #include "ops.h"          /* the op table every kernel call goes through */
 #include "zt_launcher.h"  /* ZT_EXIT_DATA, ZT_EXIT_INTERNAL */
@@ -25,7 +36,8 @@ enum { P_LN1G, P_LN1B, P_QKVW, P_QKVB, P_PROJW, P_PROJB, P_LN2G, P_LN2B,
  * kernels see the same alignment. Shapes use B = max rows, NT = B·T. */
 enum { A_RES, A_LN1, A_LN1_MEAN, A_LN1_RSTD, A_QKV, A_ATT, A_ATTY, A_RES1, A_LN2,
        A_LN2_MEAN, A_LN2_RSTD, A_FCH, A_FCH_GELU, A_LNF, A_LNF_MEAN, A_LNF_RSTD, A_PROBS,
-       A_LOSSES, A_DRES, A_DSCRATCH, A_DLOGITS, A_DLNF, A_ATT_SCRATCH, A_TOK, A_TGT, A_NUM };
+       A_LOSSES, A_DRES, A_DSCRATCH, A_DLOGITS, A_DLNF, A_ATT_SCRATCH, A_TOK, A_TGT, A_WTE_HEAD,
+       A_NUM };
 
 typedef struct {
     float *res;                        /* [L+1, B,T,C] slice l: block l's input; slice L: final x */
@@ -47,6 +59,7 @@ typedef struct {
     float *dlnf;                       /* [B,T,C] */
     float *att_scratch;                /* attn_scratch_floats, temporary */
     int32_t *tok, *tgt;                /* [B,T] */
+    float *wte_head;                   /* [V,C] forward(0)'s copy of wte, for the tied head */
 } gpt_acts;
 
 typedef struct {                   /* layer l's slices of the per-layer tensors */
@@ -102,6 +115,7 @@ static void fill_in_activation_sizes(gpt_impl *s) {
     f[A_ATT_SCRATCH] = s->ops->attn_scratch_floats(s->B, s->T, s->C, s->NH) + 1;
     f[A_TOK] = NT;
     f[A_TGT] = NT;
+    f[A_WTE_HEAD] = V * C;
 }
 
 /* One zero-filled allocation for the whole table; points a's fields into it.
@@ -115,6 +129,7 @@ static size_t malloc_and_point_activations(gpt_impl *s) {
         (void **)&s->a.lnf_rstd, (void **)&s->a.probs, (void **)&s->a.losses, (void **)&s->a.dres,
         (void **)&s->a.dscratch, (void **)&s->a.dlogits, (void **)&s->a.dlnf,
         (void **)&s->a.att_scratch, (void **)&s->a.tok, (void **)&s->a.tgt,
+        (void **)&s->a.wte_head,
     };
     size_t total = 0;
     for (int i = 0; i < A_NUM; i++) total += s->n_slices[i] * pad16(s->slice_floats[i]);
@@ -182,6 +197,7 @@ static void gpt_forward(zt_model *m, int u, const float *pu) {
         /* tok is [B,T]; wte [V,C], wpe [T,C]; res[0] is [B,T,C] */
         const float *wte = pu, *wpe = pu + (size_t)V * C;
         o->embed_fwd(res_at(s, 0), s->a.tok, wte, wpe, B, T, C);
+        o->copy(s->a.wte_head, wte, (size_t)V * C * sizeof(float));   /* the tied head's */
     } else if (u <= L) {
         const int l = u - 1;
         const gpt_layer a = layer_at(s, l);
@@ -207,7 +223,7 @@ static void gpt_forward(zt_model *m, int u, const float *pu) {
         o->residual_fwd(y, y, a.res1, (size_t)N * C);
     } else {
         /* lnf [B,T,C]; probs [B,T,V]; losses [B,T] */
-        const float *g = pu, *b = pu + C, *head = pu + 2 * (size_t)C;
+        const float *g = pu, *b = pu + C, *head = s->a.wte_head;
         o->layernorm_fwd(s->a.lnf, s->a.lnf_mean, s->a.lnf_rstd, res_at(s, L), g, b, N, C);
         o->matmul_fwd(s->a.probs, s->a.lnf, head, NULL, N, C, V);
         o->softmax_ce_fwd(s->a.losses, s->a.probs, s->a.probs, s->a.tgt, N, V);
@@ -222,14 +238,15 @@ static void gpt_backward(zt_model *m, int u, const float *pu, float *gu) {
     const int B = s->n, T = s->T, C = s->C, V = s->V, NH = s->NH, L = s->L;
     const int N = B * T;
     if (u == L + 1) {
-        const float *g = pu, *head = pu + 2 * (size_t)C;
-        float *dg = gu, *db = gu + C, *dhead = gu + 2 * (size_t)C;
+        const float *g = pu, *head = s->a.wte_head;
+        float *dg = gu, *db = gu + C;
         o->zero(s->a.dlogits, (size_t)N * V * sizeof(float));
         o->zero(s->a.dlnf, (size_t)N * C * sizeof(float));
         o->zero(s->a.dres, (size_t)N * C * sizeof(float));
-        /* dlogits [B,T,V] -> dlnf [B,T,C] -> dres = d loss / d res[L] [B,T,C] */
+        /* dlogits [B,T,V] -> dlnf [B,T,C] -> dres = d loss / d res[L] [B,T,C];
+         * dlogits stays for backward(0), which adds the head's share of dwte */
         o->softmax_ce_bwd(s->a.dlogits, s->a.probs, s->a.tgt, m->grad_scale / (float)T, N, V);
-        o->matmul_bwd(s->a.dlnf, dhead, NULL, s->a.dlogits, s->a.lnf, head, N, C, V);
+        o->matmul_bwd(s->a.dlnf, NULL, NULL, s->a.dlogits, s->a.lnf, head, N, C, V);
         o->layernorm_bwd(s->a.dres, dg, db, s->a.dlnf, res_at(s, L), g, s->a.lnf_mean,
                          s->a.lnf_rstd, N, C);
     } else if (u >= 1) {
@@ -261,9 +278,11 @@ static void gpt_backward(zt_model *m, int u, const float *pu, float *gu) {
         o->layernorm_bwd(dres, gu + q[P_LN1G], gu + q[P_LN1B], s->dln1, res_at(s, l),
                          pu + q[P_LN1G], a.ln1_mean, a.ln1_rstd, N, C);
     } else {
-        /* dwte [V,C] and dwpe [T,C] from dres [B,T,C] */
+        /* dwte [V,C] and dwpe [T,C] from dres [B,T,C]; dwte += the tied
+         * head's share dlogits[N,V]ᵀ · lnf[N,C] (dinp NULL: not needed) */
         float *dwte = gu, *dwpe = gu + (size_t)V * C;
         o->embed_bwd(dwte, dwpe, s->a.dres, s->a.tok, B, T, C);
+        o->matmul_bwd(NULL, dwte, NULL, s->a.dlogits, s->a.lnf, s->a.wte_head, N, C, V);
     }
 }
 
@@ -277,6 +296,11 @@ static double gpt_loss_sum(zt_model *m) {
 }
 
 static int gpt_correct(zt_model *m) { return 0; }
+
+const float *zt_gpt_probs(const zt_model *m) {
+    if (!m || strcmp(m->kind, "gpt") || m->ops->device) return NULL;
+    return ((const gpt_impl *)m->impl)->a.probs;
+}
 
 static void gpt_destroy(zt_model *m) {
     if (!m) return;
@@ -339,8 +363,7 @@ zt_model *zt_gpt_create_ops(const zt_gpt_cfg *c, int max_batch, const zt_ops *op
         }
     }
     ok = ok && zt_model_add_tensor(m, L + 1, "lnf.g", (size_t)C, 0, ZT_INIT_ONES, 0) >= 0 &&
-         zt_model_add_tensor(m, L + 1, "lnf.b", (size_t)C, 0, ZT_INIT_ZEROS, 0) >= 0 &&
-         zt_model_add_tensor(m, L + 1, "head.w", (size_t)V, (size_t)C, ZT_INIT_NORMAL, std) >= 0;
+         zt_model_add_tensor(m, L + 1, "lnf.b", (size_t)C, 0, ZT_INIT_ZEROS, 0) >= 0;
     if (!ok) {   /* zt_model_add_tensor has said why */
         zt_error("gpt: cannot build the tensor table (n_layer %d, d_model %d)", L, C);
         gpt_destroy(m);

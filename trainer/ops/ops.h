@@ -55,7 +55,7 @@ typedef struct zt_ops {
     void (*matmul_fwd)(float *out, const float *inp, const float *w, const float *bias,
                        int N, int C, int OC);
     /* dinp[N,C] += dout[N,OC]·w[OC,C];  dw[OC,C] += dout[N,OC]ᵀ·inp[N,C];
-     * dbias[OC] += Σ_rows dout.  dinp and dbias may be NULL. */
+     * dbias[OC] += Σ_rows dout.  dinp, dw and dbias may be NULL. */
     void (*matmul_bwd)(float *dinp, float *dw, float *dbias, const float *dout,
                        const float *inp, const float *w, int N, int C, int OC);
 

@@ -161,9 +161,9 @@ static void cpu_matmul_bwd(float *dinp, float *dw, float *dbias, const float *do
     if (dinp)  /* dinp[N,C] += dout[N,OC] · w[OC,C] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C,
                     1.0f, dinp, C);
-    /* dw[OC,C] += doutᵀ[OC,N] · inp[N,C] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
-                dw, C);
+    if (dw)    /* dw[OC,C] += doutᵀ[OC,N] · inp[N,C] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f,
+                    dw, C);
     if (dbias) colsum_acc(dbias, dout, N, OC);
     zt_ftz_leave(ftz_);
 }

@@ -235,7 +235,7 @@ static void matmul_bwd_impl(float *dinp, float *dw, float *dbias, const float *d
     /* dinp[N,C] += dout[N,OC] · w[OC,C] */
     if (dinp) gemm_rm(false, false, N, C, OC, 1.0f, D, OC, 0, Wt, C, 0, 1.0f, dinp, C, 0, 1, bf16);
     /* dw[OC,C] += dout[N,OC]ᵀ · inp[N,C] */
-    gemm_rm(true, false, OC, C, N, 1.0f, D, OC, 0, I, C, 0, 1.0f, dw, C, 0, 1, bf16);
+    if (dw) gemm_rm(true, false, OC, C, N, 1.0f, D, OC, 0, I, C, 0, 1.0f, dw, C, 0, 1, bf16);
     if (dbias) colsum_bias_acc(dbias, dout, N, OC);
 }
 
