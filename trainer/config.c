@@ -68,6 +68,7 @@ static const keydef KEYS[] = {
     L("ckpt.keep_every",    ckpt_keep_every,"0",   "also keep every step that is a multiple of N (0 = none)"),
     S("ckpt.resume",        ckpt_resume, "auto",   "auto (resume from ckpt.dir/latest if any) | never | PATH"),
     B("ckpt.async",         ckpt_async,  "true",   "write checkpoints in a background thread"),
+    S("ckpt.init_from",     ckpt_init_from, "",    "weights only (fresh optimizer, step 0) from a safetensors export (dir or file) or a checkpoint, when there is nothing to resume"),
 };
 #define NKEYS (int)(sizeof KEYS / sizeof KEYS[0])
 _Static_assert(sizeof KEYS / sizeof KEYS[0] <= 64, "grow zt_config.origin");

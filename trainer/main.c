@@ -6,6 +6,7 @@
 #include <unistd.h>    /* execv */
 #include "ops.h"       /* zt_ops_cpu_blas_coretype_hint */
 #include "train.h"     /* zt_train_main, zt_info_main */
+#include "export.h"    /* ckpt export --format safetensors, ckpt logprobs */
 #include "zt_ckpt.h"   /* zt_ck_cmd */
 #include "zt_data.h"   /* zt_data_cmd */
 #include "zt_launcher.h" /* exit codes */
@@ -17,7 +18,8 @@ static void usage(FILE *f) {
         "  train -c FILE.ini [-s section.key=value ...]        train (see README)\n"
         "  info [--build] [--backend mpi|nccl]                 who am I, per rank\n"
         "  data prep mnist OUT.h5 [JSON_DIR] | data prep text OUT.h5 [FILES...]\n"
-        "  ckpt info DIR | ckpt verify DIR | ckpt export DIR OUT.h5 [--optim]\n");
+        "  ckpt info DIR | ckpt verify DIR | ckpt export DIR OUT.h5 [--optim]\n"
+        "  ckpt export DIR OUT --format safetensors | ckpt logprobs DIR --tokens ID,...\n");
 }
 
 int main(int argc, char **argv) {
@@ -31,6 +33,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return zt_train_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))  return zt_info_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "data"))  return zt_data_cmd(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ckpt") && zt_export_handles(argc - 1, argv + 1)) return zt_export_cmd(argc - 1, argv + 1);
     if (!strcmp(cmd, "ckpt"))  return zt_ck_cmd(argc - 1, argv + 1);
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return ZT_EXIT_OK; }
     zt_error("unknown command '%s'", cmd);

@@ -31,6 +31,7 @@
 #include "comm.h"        /* communicators, collectives */
 #include "config.h"      /* zt_config, job checks, config diffs */
 #include "engine.h"      /* zt_engine and its accessors */
+#include "init_from.h"   /* ckpt.init_from: weights for a fresh start */
 #include "model.h"       /* zt_model, zt_batch */
 #include "ops.h"         /* op tables */
 #include "optim.h"       /* zt_optim_cfg, zt_lr_at */
@@ -430,6 +431,7 @@ static void resume(run *R) {
     R->step = 0;
     if ((c->ckpt_dir[0] || strcmp(c->ckpt_resume, "auto")) && zt_resume(c, R->eng, R->r, &R->step) == 0)
         report_schedule_change(R);
+    else if (c->ckpt_init_from[0]) zt_init_from(c, R->eng, R->r);   /* nothing to resume: a fresh start */
     if (c->ckpt_dir[0]) {
         R->saver = zt_saver_create(c, R->eng, R->r);
         zt_saver_set_rows(R->saver, R->sampler.n_rows);
