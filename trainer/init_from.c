@@ -114,6 +114,7 @@ typedef struct {
     const char *dtype;     /* safetensors */
     uint64_t begin;        /* safetensors: file offset; checkpoint: flat offset */
     json_t *entry;
+    int matched;           /* a model tensor took this name (whatever its shape) */
 } stensor;
 
 static int st_lookup(source *s, const char *hf, stensor *t) {
@@ -210,6 +211,7 @@ static void check(source *s, const zt_model *m, stensor *tens) {
         if (!found && !strcmp(mt->name, "head.w")) found = find(s, "wte", t) == 0;   /* tied source */
         else if (found && !strcmp(mt->name, "head.w")) used_head = 1;
         if (!found) { differ(s, "%s %s: not in the %s", mt->name, want, kind); t->ndim = 0; continue; }
+        t->matched = 1;
         if (t->ndim < 0) { differ(s, "%s: the %s entry %s is malformed", mt->name, kind, t->name); t->ndim = 0; continue; }
         if (s->st && strcmp(t->dtype, "F32") && strcmp(t->dtype, "F16") && strcmp(t->dtype, "BF16")) {
             differ(s, "%s: %s has dtype %s (F32, F16 or BF16 are read)", mt->name, t->name, t->dtype);
@@ -233,7 +235,7 @@ static void check(source *s, const zt_model *m, stensor *tens) {
         json_object_foreach(s->hdr, k, v) {
             if (!strcmp(k, "__metadata__") || is_buffer(k)) continue;
             int taken = 0;
-            for (int i = 0; i < m->n_tensors && !taken; i++) taken = tens[i].ndim && !strcmp(tens[i].name, k);
+            for (int i = 0; i < m->n_tensors && !taken; i++) taken = tens[i].matched && !strcmp(tens[i].name, k);
             if (!taken && !strcmp(k, "lm_head.weight") && !used_head) continue;   /* checked against wte below */
             if (!taken) differ(s, "%s: in the safetensors file, not in the model", k);
         }

@@ -20,7 +20,8 @@ lm_head.weight), in float64, and compares with ztrain:
       a tied export into today's untied model)."""
 import json, math, os, struct, sys
 import numpy as np
-import torch
+if sys.argv[1:2] == ["check"]:   # torch only where needed: the other commands stay quick
+    import torch
 
 def read_st(path):
     with open(path, "rb") as f:
@@ -33,13 +34,13 @@ def read_st(path):
         assert v["dtype"] == "F32", (k, v["dtype"])
         a, b = v["data_offsets"]
         arr = np.frombuffer(raw[8 + n + a:8 + n + b], dtype="<f4").reshape(v["shape"])
-        out[k] = torch.from_numpy(arr.astype(np.float64))
+        out[k] = arr.astype(np.float64)
     return out, meta
 
 def write_st(path, tensors):
     hdr, blobs, at = {}, [], 0
     for k, t in tensors.items():
-        b = np.ascontiguousarray(t.numpy().astype("<f4")).tobytes()
+        b = np.ascontiguousarray(t.astype("<f4")).tobytes()
         hdr[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [at, at + len(b)]}
         blobs.append(b); at += len(b)
     js = json.dumps(hdr).encode()
@@ -87,6 +88,7 @@ class GPT2:
 def check(hf, data, rows, eval_loss, lp_file, prompt):
     import h5py
     sd, meta = read_st(os.path.join(hf, "model.safetensors"))
+    sd = {k: torch.from_numpy(v) for k, v in sd.items()}
     cfg = json.load(open(os.path.join(hf, "config.json")))
     assert cfg["architectures"] == ["GPT2LMHeadModel"] and cfg["activation_function"] == "gelu_new", cfg
     V, T, C = cfg["vocab_size"], cfg["n_positions"], cfg["n_embd"]
@@ -117,7 +119,7 @@ def mangle(hf, out):
     sd["transformer.wte.weight"] = sd["transformer.wte.weight"][:100]
     sd["transformer.wpe.weight"] = sd["transformer.wpe.weight"][:8]
     del sd["transformer.h.1.mlp.c_fc.bias"]
-    sd["transformer.h.9.extra.weight"] = torch.zeros(3)
+    sd["transformer.h.9.extra.weight"] = np.zeros(3)
     os.makedirs(out, exist_ok=True)
     write_st(os.path.join(out, "model.safetensors"), sd)
     for name in ["vocabulary", "wpe", "h1.mlp.fc.b", "transformer.h.9.extra.weight"]:
