@@ -44,6 +44,7 @@ static const keydef KEYS[] = {
     S("train.backend",      backend,     "auto",   "auto | mpi | nccl (auto: nccl on cuda, else mpi)"),
     I("train.threads",      threads,     "0",      "BLAS threads per rank; 0 = cores / local ranks"),
     D("train.comm_timeout", comm_timeout,"60",     "seconds before a stuck collective aborts the job (exit 6)"),
+    B("train.mem_check",    mem_check,   "true",   "before allocating, project host bytes per node and exit 2 (suggesting a ZeRO stage) if MemAvailable is short"),
     S("optim.name",         optim_name,  "adamw",  "sgd | adamw"),
     D("optim.lr",           lr,          "0.001",  "peak learning rate"),
     D("optim.momentum",     momentum,    "0.9",    "sgd momentum"),

@@ -22,6 +22,7 @@ typedef struct {
     char   backend[8];          /* auto | mpi | nccl */
     int    threads;             /* BLAS threads per rank, 0 = cores / local ranks */
     double comm_timeout;        /* seconds, any collective */
+    int    mem_check;           /* project host bytes before allocating (memplan.h) */
     /* [optim] */
     char   optim_name[16];      /* sgd | adamw */
     char   lr_schedule[16];     /* cosine | linear | constant | wsd */

@@ -32,6 +32,7 @@
 #include "config.h"      /* zt_config, job checks, config diffs */
 #include "engine.h"      /* zt_engine and its accessors */
 #include "init_from.h"   /* ckpt.init_from: weights for a fresh start */
+#include "memplan.h"     /* will the job fit in host memory */
 #include "model.h"       /* zt_model, zt_batch */
 #include "ops.h"         /* op tables */
 #include "optim.h"       /* zt_optim_cfg, zt_lr_at */
@@ -395,6 +396,7 @@ static void set_up(run *R) {
     claim_ckpt(R);
     open_data(R);
     build_model(R);
+    zt_memplan_check(c, R->model, R->ctl, R->W, R->r, R->proc.local_rank, R->proc.local_size);
     optim_from_config(c, &R->oc);
     R->model->grad_scale = 1.0f / (float)c->global_batch;
     R->eng = zt_engine_create(R->model, R->comm, R->ctl, &R->oc, c->zero_stage, c->bucket_mb);
