@@ -207,7 +207,7 @@ static int write_safetensors(zt_ck_reader *r, const out_tensor *o, int n, const 
     char *js = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(h);
     float *a = malloc(maxn * sizeof *a), *b = malloc(maxn * sizeof *b);
-    char tmp[PATH_MAX + 8];
+    char tmp[PATH_MAX + 64];
     FILE *f = NULL;
     int rc = -1;
     if (!js || !a || !b) { snprintf(err, errlen, "out of memory for %llu floats", (unsigned long long)maxn); goto done; }
@@ -246,7 +246,7 @@ static int write_config(const gpt_shape *g, int tied, uint64_t step, const char 
         "activation_function", "gelu_new", "layer_norm_epsilon", 1e-5,
         "resid_pdrop", 0.0, "embd_pdrop", 0.0, "attn_pdrop", 0.0, "initializer_range", 0.02,
         "tie_word_embeddings", tied, "torch_dtype", "float32", "ztrain", "step", (json_int_t)step);
-    char tmp[PATH_MAX + 8];
+    char tmp[PATH_MAX + 64];
     FILE *f = c ? open_tmp(path, tmp, sizeof tmp) : NULL;
     int bad = !f || json_dumpf(c, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || fputc('\n', f) == EOF;
     json_decref(c);
@@ -257,7 +257,7 @@ static int write_config(const gpt_shape *g, int tied, uint64_t step, const char 
 }
 
 static int write_bytes(const char *path, const void *p, size_t n, char *err, size_t errlen) {
-    char tmp[PATH_MAX + 8];
+    char tmp[PATH_MAX + 64];
     FILE *f = open_tmp(path, tmp, sizeof tmp);
     if (!f || write_all(f, p, n) || close_tmp(f, tmp, path)) {
         snprintf(err, errlen, "%.1000s: %s", path, strerror(errno));
@@ -303,7 +303,7 @@ static int export_safetensors(const char *dir, const char *out) {
             if (tied) continue;
             snprintf(x->hf, sizeof x->hf, "lm_head.weight");
         } else if (zt_hf_name(t->name, x->hf, sizeof x->hf, &x->transpose)) {
-            snprintf(err, sizeof err, "%s: tensor '%s' has no GPT2LMHeadModel counterpart", dir, t->name);
+            snprintf(err, sizeof err, "%.1000s: tensor '%s' has no GPT2LMHeadModel counterpart", dir, t->name);
             rc = ZT_EXIT_CONFIG;
             goto fail;
         }
@@ -371,7 +371,7 @@ static int cmd_logprobs(const char *dir, const char *tokens) {
     int same = m->n_params == CL->n_flat && m->n_tensors == CL->n_tensors;
     for (int i = 0; same && i < m->n_tensors; i++)
         same = !strcmp(m->tensors[i].name, CL->t[i].name) && m->tensors[i].off == CL->t[i].off;
-    if (!same) { snprintf(err, sizeof err, "%s: its tensors are not those of this ztrain's GPT", dir); goto fail; }
+    if (!same) { snprintf(err, sizeof err, "%.1000s: its tensors are not those of this ztrain's GPT", dir); goto fail; }
     rc = ZT_EXIT_CKPT;
     if (!(p = malloc(m->n_params * sizeof *p))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (zt_ck_read(r, NULL, 0, m->n_params, p, err, sizeof err)) goto fail;

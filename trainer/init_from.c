@@ -29,7 +29,7 @@
 
 typedef struct {
     int st;                  /* 1 safetensors, 0 checkpoint */
-    char path[PATH_MAX];
+    char path[PATH_MAX + 32];
     FILE *f; json_t *hdr; uint64_t data0, fsize;     /* safetensors */
     zt_ck_reader *r;                                  /* checkpoint */
     char **diff; int ndiff;  /* the differences found, one line each */

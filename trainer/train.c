@@ -367,14 +367,15 @@ static void report_memory(run *R) {
         zt_info("  buffers %9zu B (transient: buckets, gathered units)", m->transient);
         zt_info("  ckpt   %10zu B (host snapshot of this rank's partition)", m->ckpt);
         zt_info("  plan   %10zu B (per-rank counts of buckets and units)", m->plan);
+        zt_info("  acts   %10zu B (activations: the model's buffers for micro_batch rows)", R->model->act_bytes);
     }
-    metric(R, "{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
+    metric(R, "{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
         "stage", stage, "world", R->W, "params", (json_int_t)P,
         "params_bytes", (json_int_t)m->params, "grads_bytes", (json_int_t)m->grads,
         "optim_bytes", (json_int_t)m->optim, "transient_bytes", (json_int_t)m->transient,
         "ckpt_bytes", (json_int_t)m->ckpt, "plan_bytes", (json_int_t)m->plan,
         "formula_params", (json_int_t)f.params, "formula_grads", (json_int_t)f.grads,
-        "formula_optim", (json_int_t)f.optim);
+        "formula_optim", (json_int_t)f.optim, "activation_bytes", (json_int_t)R->model->act_bytes);
 }
 
 static void open_metrics(run *R) {
