@@ -109,6 +109,10 @@ static int gpt_shape_of(zt_ck_reader *r, gpt_shape *g, char *err, size_t errlen)
     int bad = zt_config_load_text(c, m->config, zt_ck_dir_of(r), cerr, sizeof cerr);
     g->NH = bad ? 0 : c->gpt_n_head;
     free(c);
+    if (bad) {   /* a config this binary cannot load (keys of another version): its n_head line will do */
+        const char *p = strstr(m->config, "\nn_head");
+        if (p && sscanf(p, " n_head = %d", &g->NH) == 1) bad = 0;
+    }
     if (bad || g->NH <= 0 || g->C % g->NH) {
         snprintf(err, errlen, "%s: cannot tell model.n_head from the saved config (%s)", zt_ck_dir_of(r),
                  bad ? cerr : "n_head does not divide d_model");
