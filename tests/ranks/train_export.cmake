@@ -2,5 +2,4 @@
 # projection before allocation (tests/ranks/memplan.sh); zt_rank_test is
 # defined in train.cmake, which sorts (and is included) before this file.
 zt_rank_test(ckpt_export_safetensors export.sh)
-set_tests_properties(ckpt_export_safetensors PROPERTIES TIMEOUT 300)
 zt_rank_test(train_memplan memplan.sh)
