@@ -35,10 +35,10 @@ for s in $STAGES; do
     --set model.ctx="$CTX" --set data.path="$DATA" --set train.global_batch="$W" --set train.micro_batch=1 \
     --set train.steps="$STEPS" --set train.zero_stage="$s" --set eval.max_rows="$W" --set log.every=1 \
     --set optim.name=adamw --set log.metrics="$tmp/m$s.jsonl" ${EXTRA:-} >"$tmp/log$s" 2>&1 || rc=$?
-  echo "## stage $s: exit $rc, wall $(cat "$tmp/wall$s" 2>/dev/null || echo ?) s"
+  echo "## stage $s: exit $rc, wall $(tail -1 "$tmp/wall$s" 2>/dev/null || echo ?) s"
   grep -E "memory (check|per rank)|^.*:   (params|grads|optim|buffers|ckpt|plan|acts) |memory: |step +[0-9]+/|done after" "$tmp/log$s" \
     | sed 's/^.*ztrain: rank [0-9]*: /  /' || true
-  [ -f "$tmp/rss$s" ] && echo "  peak RSS per rank (KiB): $(tr '\n' ' ' <"$tmp/rss$s")"
+  [ -f "$tmp/rss$s" ] && echo "  peak RSS per rank (KiB): $(grep -E '^[0-9]+$' "$tmp/rss$s" | tr '\n' ' ')"
 done
 /usr/bin/python3 - "$tmp" "$W" "$STAGES" <<'PY'
 import json, os, re, sys
@@ -59,7 +59,7 @@ for s in stages:
         P = ev["params"]
         formula = ev["formula_params"] + ev["formula_grads"] + ev["formula_optim"]
         rep = ev["transient_bytes"] + ev["plan_bytes"] + ev["ckpt_bytes"] + ev.get("activation_bytes", 0)
-        rss = [int(x) * 1024 for x in open(os.path.join(tmp, f"rss{s}")).read().split()]
+        rss = [int(x) * 1024 for x in open(os.path.join(tmp, f"rss{s}")).read().split() if x.isdigit()]
         print(f"| {s} | {formula / GiB:.2f} GiB | {rep / GiB:.2f} GiB | {max(rss) / GiB:.2f} GiB | "
               f"{max(rss) / (formula + rep):.3f} | ran |")
     else:
