@@ -7,11 +7,14 @@
  *   model_bench mlp [--hidden 256,128] [--batch 64] [--threads 2] [--steps 300]
  *   model_bench gpt [--vocab 96 --ctx 64 --d_model 64 --n_layer 2 --n_head 4]
  *                   [--batch 16] [--threads 2] [--steps 40]
+ *   model_bench sgemm [--n 2048] [--threads 1] [--steps 10]
+ *                   the machine's sgemm rate through the same OpenBLAS: C = A·B,
+ *                   square n x n, 2n³ FLOPs per call (bench/gpt_torch.sh)
  * A fixed number of steps (after 3 untimed ones), so both sides time the same
  * stretch of training (the values met, denormals included, depend on it).
  * Prints one line: key=value pairs (model, params, batch, threads, steps,
  * ms_per_step, samples_per_s, tokens_per_s, gflops, loss_first, loss_last). */
-#include <cblas.h>        /* openblas_set_num_threads */
+#include <cblas.h>        /* openblas_set_num_threads, cblas_sgemm */
 #include <stdint.h>       /* uint64_t, int32_t */
 #include <stdio.h>        /* printf: the one result line */
 #include <stdlib.h>       /* atoi, strtol, malloc */
@@ -44,8 +47,38 @@ static _Noreturn void usage(void) {
                              "[--hidden a,b,..] [--vocab V --ctx T --d_model C --n_layer L --n_head H]");
 }
 
+/* GFLOP/s of square sgemm, the best of `steps` timed calls after 2 untimed
+ * ones (the rate the machine can do, for a percentage of it). */
+static int sgemm_rate(int argc, char **argv) {
+    int n = 2048, threads = 1, steps = 10;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--n")) n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
+        else usage();
+    }
+    openblas_set_num_threads(threads);
+    size_t nn = (size_t)n * n;
+    float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *c = malloc(nn * sizeof *c);
+    if (!a || !b || !c) zt_fatal(ZT_EXIT_INTERNAL, "sgemm: out of memory");
+    for (size_t i = 0; i < nn; i++) { a[i] = (float)(rnd32() % 1000) / 1000.0f; b[i] = (float)(rnd32() % 1000) / 1000.0f; }
+    double best = 1e30, sum = 0;
+    for (int it = 0; it < steps + 2; it++) {
+        double t = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t = now() - t;
+        if (it >= 2) { if (t < best) best = t; sum += t; }
+    }
+    double fl = 2.0 * n * (double)n * n;
+    printf("model=sgemm n=%d threads=%d steps=%d gflops_best=%.2f gflops_mean=%.2f blas=%s\n", n, threads, steps,
+           fl / best * 1e-9, fl / (sum / steps) * 1e-9, zt_ops_cpu_blas_corename());
+    free(a); free(b); free(c);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) usage();
+    if (!strcmp(argv[1], "sgemm")) return sgemm_rate(argc, argv);
     const char *kind = argv[1];
     int batch = -1, threads = 2, vocab = 96, ctx = 64, d_model = 64, n_layer = 2, n_head = 4;
     int nsteps = -1;

@@ -13,7 +13,10 @@
 # batches (no data loader on either side).
 # Prints a markdown table for BENCHMARKS.md.
 #   THREADS (default: 1)  CORES (default: 0; THREADS cores are used)  ROUNDS (3)
-#   CONFIGS: "small" (the shipped configs' sizes), "large", or "all" (default)
+#   CONFIGS: "small" (the shipped configs' sizes), "large", or "all" (default),
+#     or "gpt768" (bench/gpt_torch.sh): GPT C=768 L=12 H=12 T=256, batch 2,
+#     between two single-core square sgemm measurements through the same
+#     OpenBLAS, each side's rate also as a percentage of the sgemm rate
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}
@@ -72,6 +75,7 @@ run_cfg() {   # name model args...
   else
     unit="samples/s"; per=$batch
   fi
+  last_mo=$mo last_mt=$mt last_per=$per
   awk -v n="$name" -v p="$params" -v b="$batch" -v u="$unit" -v per="$per" -v mo="$mo" -v mt="$mt" -v mt1="$mt1" \
     'BEGIN {printf "| %s | %s | %s | %.0f %s | %.2f | %.0f | %.2f | **%.2f×** | %.2f | %.2f× |\n",
             n, p, b, per*1000/mo, u, mo, per*1000/mt, mt, mt/mo, mt1, mt1/mo}'
@@ -87,5 +91,24 @@ fi
 if [ "$CONFIGS" = large ] || [ "$CONFIGS" = all ]; then
   run_cfg "mlp 784-1024-1024-10" mlp --hidden 1024,1024 --batch 256 --steps 60
   run_cfg "gpt V96 T128 C128 L4 H4" gpt --vocab 96 --ctx 128 --d_model 128 --n_layer 4 --n_head 4 --batch 16 --steps 12
+fi
+if [ "$CONFIGS" = gpt768 ]; then
+  # FLOPs per token, fwd + bwd: 6 per matmul weight (L·12C² + V·C) plus
+  # attention QKᵀ and PV, 12·L·T·C counting the full T x T scores (as
+  # ztrain's flops_per_row) or half of it (only the causal triangle is needed)
+  V=96 T=256 C=768 L=12 H=12 B=2
+  sg1=$(pin "$bench" sgemm --n 2048 --threads "$THREADS" --steps 10 | field gflops_best)
+  run_cfg "gpt V$V T$T C$C L$L H$H" gpt --vocab $V --ctx $T --d_model $C --n_layer $L --n_head $H --batch $B --steps "${GPT768_STEPS:-5}"
+  sg2=$(pin "$bench" sgemm --n 2048 --threads "$THREADS" --steps 10 | field gflops_best)
+  awk -v V=$V -v T=$T -v C=$C -v L=$L -v per="$last_per" -v mo="$last_mo" -v mt="$last_mt" -v s1="$sg1" -v s2="$sg2" 'BEGIN {
+    mat = 6 * (L * 12 * C * C + V * C); full = 12 * L * T * C; half = full / 2
+    sg = (s1 > s2) ? s1 : s2
+    printf "# sgemm 2048x2048 on %s core(s): %.1f GFLOP/s before, %.1f after (the higher is the reference)\n", "'"$THREADS"'", s1, s2
+    for (side = 0; side < 2; side++) {
+      ms = side ? mt : mo; tps = per * 1000 / ms
+      printf "# %-7s %.1f tokens/s = %.1f GFLOP/s (%.1f%% of sgemm) with full-T² attention; %.1f GFLOP/s (%.1f%%) with causal-half attention\n",
+        side ? "torch" : "ztrain", tps, tps * (mat + full) / 1e9, 100 * tps * (mat + full) / 1e9 / sg, tps * (mat + half) / 1e9, 100 * tps * (mat + half) / 1e9 / sg
+    }
+  }'
 fi
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -45,6 +45,7 @@ static const keydef KEYS[] = {
     S("train.backend",      backend,     "auto",   "auto | mpi | nccl (auto: nccl on cuda, else mpi)"),
     I("train.threads",      threads,     "0",      "BLAS threads per rank; 0 = cores / local ranks"),
     D("train.comm_timeout", comm_timeout,"60",     "seconds before a stuck collective aborts the job (exit 6)"),
+    B("train.mem_check",    mem_check,   "true",   "before allocating, project host bytes per node and exit 2 (suggesting a ZeRO stage) if MemAvailable is short"),
     S("optim.name",         optim_name,  "adamw",  "sgd | adamw"),
     D("optim.lr",           lr,          "0.001",  "peak learning rate"),
     D("optim.momentum",     momentum,    "0.9",    "sgd momentum"),
@@ -69,6 +70,7 @@ static const keydef KEYS[] = {
     L("ckpt.keep_every",    ckpt_keep_every,"0",   "also keep every step that is a multiple of N (0 = none)"),
     S("ckpt.resume",        ckpt_resume, "auto",   "auto (resume from ckpt.dir/latest if any) | never | PATH"),
     B("ckpt.async",         ckpt_async,  "true",   "write checkpoints in a background thread"),
+    S("ckpt.init_from",     ckpt_init_from, "",    "weights only (fresh optimizer, step 0) from a safetensors export (dir or file) or a checkpoint, when there is nothing to resume"),
 };
 #define NKEYS (int)(sizeof KEYS / sizeof KEYS[0])
 _Static_assert(sizeof KEYS / sizeof KEYS[0] <= 64, "grow zt_config.origin");

@@ -23,6 +23,7 @@ typedef struct {
     char   backend[8];          /* auto | mpi | nccl */
     int    threads;             /* BLAS threads per rank, 0 = cores / local ranks */
     double comm_timeout;        /* seconds, any collective */
+    int    mem_check;           /* project host bytes before allocating (memplan.h) */
     /* [optim] */
     char   optim_name[16];      /* sgd | adamw */
     char   lr_schedule[16];     /* cosine | linear | constant | wsd */
@@ -42,6 +43,7 @@ typedef struct {
     long   ckpt_every, ckpt_keep_last, ckpt_keep_every;
     char   ckpt_resume[512];    /* auto | never | PATH */
     int    ckpt_async;
+    char   ckpt_init_from[512];  /* "" | safetensors export (dir or file) | checkpoint */
 
     /* where each key was last set ("file:line" or "--set"), for error messages */
     char   origin[64][96];

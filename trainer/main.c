@@ -8,6 +8,7 @@
 #include "plot.h"      /* zt_plot_main */
 #include "train.h"     /* zt_train_main, zt_info_main */
 #include "sample.h"    /* zt_sample_main */
+#include "export.h"    /* ckpt export --format safetensors, ckpt logprobs */
 #include "zt_ckpt.h"   /* zt_ck_cmd */
 #include "zt_data.h"   /* zt_data_cmd */
 #include "zt_launcher.h" /* exit codes */
@@ -22,7 +23,8 @@ static void usage(FILE *f) {
         "  ckpt info DIR | ckpt verify DIR | ckpt export DIR OUT.h5 [--optim]\n"
         "  data prep idx OUT.h5 [DIR] | data check FILE.h5\n"
         "  plot METRICS.jsonl [OUT.png]                         a run as a picture\n"
-        "  sample DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]\n");
+        "  sample DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]\n"
+        "  ckpt export DIR OUT --format safetensors | ckpt logprobs DIR --tokens ID,...\n");
 }
 
 int main(int argc, char **argv) {
@@ -36,6 +38,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return zt_train_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))  return zt_info_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "data"))  return zt_data_cmd(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ckpt") && zt_export_handles(argc - 1, argv + 1)) return zt_export_cmd(argc - 1, argv + 1);
     if (!strcmp(cmd, "ckpt"))  return zt_ck_cmd(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot"))  return zt_plot_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "sample")) return zt_sample_main(argc - 1, argv + 1);

@@ -31,6 +31,8 @@
 #include "comm.h"        /* communicators, collectives */
 #include "config.h"      /* zt_config, job checks, config diffs */
 #include "engine.h"      /* zt_engine and its accessors */
+#include "init_from.h"   /* ckpt.init_from: weights for a fresh start */
+#include "memplan.h"     /* will the job fit in host memory */
 #include "model.h"       /* zt_model, zt_batch */
 #include "ops.h"         /* op tables */
 #include "optim.h"       /* zt_optim_cfg, zt_lr_at */
@@ -371,14 +373,15 @@ static void report_memory(run *R) {
         zt_info("  buffers %9zu B (transient: buckets, gathered units)", m->transient);
         zt_info("  ckpt   %10zu B (host snapshot of this rank's partition)", m->ckpt);
         zt_info("  plan   %10zu B (per-rank counts of buckets and units)", m->plan);
+        zt_info("  acts   %10zu B (activations: the model's buffers for micro_batch rows)", R->model->act_bytes);
     }
-    metric(R, "{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
+    metric(R, "{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
         "stage", stage, "world", R->W, "params", (json_int_t)P,
         "params_bytes", (json_int_t)m->params, "grads_bytes", (json_int_t)m->grads,
         "optim_bytes", (json_int_t)m->optim, "transient_bytes", (json_int_t)m->transient,
         "ckpt_bytes", (json_int_t)m->ckpt, "plan_bytes", (json_int_t)m->plan,
         "formula_params", (json_int_t)f.params, "formula_grads", (json_int_t)f.grads,
-        "formula_optim", (json_int_t)f.optim);
+        "formula_optim", (json_int_t)f.optim, "activation_bytes", (json_int_t)R->model->act_bytes);
 }
 
 static void open_metrics(run *R) {
@@ -400,6 +403,7 @@ static void set_up(run *R) {
     claim_ckpt(R);
     open_data(R);
     build_model(R);
+    zt_memplan_check(c, R->model, R->ctl, R->W, R->r, R->proc.local_rank, R->proc.local_size);
     optim_from_config(c, &R->oc);
     R->model->grad_scale = 1.0f / (float)c->global_batch;
     R->eng = zt_engine_create(R->model, R->comm, R->ctl, &R->oc, c->zero_stage, c->bucket_mb);
@@ -436,6 +440,7 @@ static void resume(run *R) {
     R->step = 0;
     if ((c->ckpt_dir[0] || strcmp(c->ckpt_resume, "auto")) && zt_resume(c, R->eng, R->r, &R->step) == 0)
         report_schedule_change(R);
+    else if (c->ckpt_init_from[0]) zt_init_from(c, R->eng, R->r);   /* nothing to resume: a fresh start */
     if (c->ckpt_dir[0]) {
         R->saver = zt_saver_create(c, R->eng, R->r);
         zt_saver_set_rows(R->saver, R->sampler.n_rows);
