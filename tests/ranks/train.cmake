@@ -27,3 +27,6 @@ zt_rank_test(train_fault fault.sh)
 add_executable(ckpt_restep ${CMAKE_CURRENT_LIST_DIR}/ckpt_restep.c)
 target_link_libraries(ckpt_restep PRIVATE zt_trainer)
 zt_rank_test(ckpt_big_step big_step.sh $<TARGET_FILE:ckpt_restep>)
+# train.exact: byte-identical params and optimizer state at any W and stage
+zt_rank_test(train_exact_mlp exact.sh mlp)
+zt_rank_test(train_exact_gpt exact.sh gpt)
