@@ -42,6 +42,7 @@ struct zt_engine {
     int       k_glob, rounds;
     /* train.exact (exact.h): per-tensor fixed-point gradient sums */
     int       exact;
+    uint64_t  terms;              /* bound on the terms of any sum this step (exact_terms) */
     int64_t  *iacc;               /* stage 0/1: P; stage 2/3: plen */
     int64_t  *ibuf[2], *irbuf[2]; /* stage 2/3: a bucket's terms, my share of their sum */
     zt_fx_scale *tsc;             /* [n_tensors] scale of iacc (identical on every rank) */
@@ -49,6 +50,7 @@ struct zt_engine {
     zt_fx_scale *lsc;             /* [n_tensors] this rank's own term scales (before agreeing) */
     int64_t  *xch;                /* [2*n_tensors+2] scale exchange (all-reduce MAX) */
     double    t_exposed;          /* accumulated time blocked on communication */
+    double    bytes;              /* payload handed to collectives this step (zt_step_stats) */
     uint64_t  step;               /* step being computed (1-based), for messages */
 };
 
@@ -168,6 +170,7 @@ void zt_engine_formula(size_t P, int W, int stage, int S, zt_mem *o) {
 /* ---- ZeRO-3 unit gathering ------------------------------------------- */
 static inflight gather_unit(zt_engine *e, int u, float *dst) {
     const zt_range_plan *up = &e->plan.unit[u];
+    e->bytes += (double)up->len * sizeof(float);
     inflight f = { zt_iallgather_v(e->c, e->ppart + (up->my_lo - e->plo), dst, up->counts, ZT_F32),
                    "allgather_v", "parameters of unit", u, 0 };
     stepReqCheck(e, f.q, f.op, f.what, u);
@@ -213,6 +216,7 @@ static void finish_rs(zt_engine *e, inflight *f, zt_step_stats *st) {
 static inflight launch_bucket(zt_engine *e, int b, int buf) {
     const zt_range_plan *bp = &e->plan.bucket[b];
     inflight f = { NULL, NULL, "gradients of bucket", b, buf };
+    e->bytes += (double)bp->len * (e->exact ? sizeof(int64_t) : sizeof(float));
     if (e->stage <= 1) {
         f.op = "allreduce";
         f.q = zt_iallreduce(e->c, e->grads + bp->off, e->grads + bp->off, bp->len, ZT_F32, ZT_SUM);
@@ -329,6 +333,7 @@ static void exact_agree(zt_engine *e, const zt_fx_scale *loc, zt_fx_scale *out, 
     for (int i = 0; i < n; i++) { x[2 * i] = loc[t0 + i].e; x[2 * i + 1] = -(int64_t)loc[t0 + i].lsb; }
     x[2 * n] = flags[0]; x[2 * n + 1] = flags[1];
     double tw = zt_now();
+    e->bytes += (double)(2 * n + 2) * sizeof(int64_t);
     stepCheck(e, zt_allreduce(e->ctl, x, x, (size_t)(2 * n + 2), ZT_I64, ZT_MAX), "allreduce",
               "exact gradient scales", -1);
     e->t_exposed += zt_now() - tw;
@@ -341,7 +346,7 @@ static void exact_agree(zt_engine *e, const zt_fx_scale *loc, zt_fx_scale *out, 
 static void exact_quantize_bucket(zt_engine *e, int b, int buf) {
     const zt_model *m = e->m;
     const zt_range_plan *bp = &e->plan.bucket[b];
-    uint64_t terms = exact_terms(e, e->rounds);
+    uint64_t terms = e->terms;
     int t0, t1; bucket_tensors(e, b, &t0, &t1);
     int64_t flags[2] = { 0, 0 };
     for (int t = t0; t < t1; t++) {
@@ -429,6 +434,7 @@ static void exact_step_ddp(zt_engine *e, const zt_batch *mb, int k, zt_step_stat
     /* one int64 SUM all-reduce per bucket, all in flight, then convert */
     for (int b = 0; b < e->plan.nb; b++) {
         const zt_range_plan *bp = &e->plan.bucket[b];
+        e->bytes += (double)bp->len * sizeof(int64_t);
         e->ddp[b] = zt_iallreduce(e->c, e->iacc + bp->off, e->iacc + bp->off, bp->len, ZT_I64, ZT_SUM);
         stepReqCheck(e, e->ddp[b], "allreduce", "exact gradients of bucket", b);
     }
@@ -448,6 +454,7 @@ static double exact_norm2(zt_engine *e) {
     size_t n = full ? e->P : e->plen;
     int64_t em = zt_fx_max_exponent(g, n), w[ZT_FX_SQ_WORDS];
     double tw = zt_now();
+    if (!full) e->bytes += (1 + ZT_FX_SQ_WORDS) * sizeof(int64_t);
     if (!full) stepCheck(e, zt_allreduce(e->ctl, &em, &em, 1, ZT_I64, ZT_MAX), "allreduce", "grad norm exponent", -1);
     if (em == ZT_FX_EMPTY_E) { e->t_exposed += zt_now() - tw; return 0; }
     int lsb2 = zt_fx_sumsq_lsb((int)em);
@@ -493,8 +500,9 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     zt_model *m = e->m;
     memset(st, 0, sizeof *st);
     double t0 = zt_now();
-    e->t_exposed = 0;
+    e->t_exposed = 0; e->bytes = 0;
     e->step = t;
+    e->terms = exact_terms(e, k);
     if (e->exact && e->stage <= 1) exact_step_ddp(e, mb, k, st);
     else {
         if (e->stage <= 1) e->ops->zero(e->grads, e->P * sizeof(float));
@@ -524,7 +532,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     else if (e->stage == 0) n2 = e->ops->sumsq(e->grads, e->P);
     else {   /* host scalar: the control communicator */
         double part = e->ops->sumsq(e->gpart, e->plen), tw = zt_now();
-        n2 = 0;
+        n2 = 0; e->bytes += sizeof(double);
         stepCheck(e, zt_allreduce(e->ctl, &part, &n2, 1, ZT_F64, ZT_SUM), "allreduce", "grad norm²", -1);
         e->t_exposed += zt_now() - tw;
     }
@@ -539,12 +547,14 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     else               optimize_range(e, e->plo, e->plo + e->plen, t, lr, gscale, e->ppart, e->gpart);
     if (e->stage == 1 || e->stage == 2) {
         double tw = zt_now();
+        e->bytes += (double)e->P * sizeof(float);
         stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "updated parameters", -1);
         e->t_exposed += zt_now() - tw;
     }
     st->t_step = zt_now() - t0;
     st->t_exposed_comm = e->t_exposed;
+    st->comm_bytes = e->bytes;
 }
 
 double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct) {

@@ -27,6 +27,8 @@ typedef struct {
     double t_backward_end;  /* backward of the last micro-batch done */
     double t_first_comm;    /* first gradient collective actually started */
     double t_last_comm_end; /* last gradient collective finished */
+    double comm_bytes;      /* payload bytes this rank handed to collectives in the step
+                             * (elements x element size, before any algorithm's copies) */
 } zt_step_stats;
 
 /* Bytes this rank holds, by purpose. params/grads/optim/transient live in

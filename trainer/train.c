@@ -524,11 +524,11 @@ static void log_progress(run *R, interval *iv, float lr, const zt_step_stats *st
     }
     /* first_comm_start, backward_end, last_comm_end: this step's timeline
      * (zt_now seconds), the overlap evidence */
-    metric(R, "{s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "step", (json_int_t)R->step,
+    metric(R, "{s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "step", (json_int_t)R->step,
            "loss", loss, "lr", (double)lr, "grad_norm", st->grad_norm, "samples_per_s", sps,
            "tokens_per_s", tps, "step_ms", step_ms, "compute_ms", step_ms - comm_ms, "comm_ms", comm_ms,
            "first_comm_start", st->t_first_comm, "backward_end", st->t_backward_end,
-           "last_comm_end", st->t_last_comm_end);
+           "last_comm_end", st->t_last_comm_end, "comm_bytes", st->comm_bytes);
     *iv = (interval){ .t0 = now };
 }
 
