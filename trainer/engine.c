@@ -48,7 +48,9 @@ struct zt_engine {
     zt_fx_scale *tsc;             /* [n_tensors] scale of iacc (identical on every rank) */
     zt_fx_scale *bsc[2];          /* [n_tensors] stage 2/3: agreed scale of the bucket in flight */
     zt_fx_scale *lsc;             /* [n_tensors] this rank's own term scales (before agreeing) */
-    int64_t  *xch;                /* [2*n_tensors+2] scale exchange (all-reduce MAX) */
+    int64_t  *xch;                /* [2*(n_tensors+nb)] scale exchanges (all-reduce MAX) */
+    zt_req  **xq;                 /* [nb] stage 0/1: a bucket's scale exchange in flight */
+    int64_t   xflags[2];          /* stage 0/1: overflow / non-finite tensor + 1, this rank */
     double    t_exposed;          /* accumulated time blocked on communication */
     double    bytes;              /* payload handed to collectives this step (zt_step_stats) */
     uint64_t  step;               /* step being computed (1-based), for messages */
@@ -143,7 +145,7 @@ void zt_engine_destroy(zt_engine *e) {
     for (int i = 0; i < 2; i++) { o->free(e->bbuf[i]); o->free(e->rbuf[i]); o->free(e->ubuf[i]); }
     zt_plan_free(&e->plan);
     free(e->ddp);
-    free(e->iacc); free(e->tsc); free(e->lsc); free(e->bsc[0]); free(e->bsc[1]); free(e->xch);
+    free(e->iacc); free(e->tsc); free(e->lsc); free(e->bsc[0]); free(e->bsc[1]); free(e->xch); free(e->xq);
     for (int i = 0; i < 2; i++) { free(e->ibuf[i]); free(e->irbuf[i]); }
     free(e);
 }
@@ -202,6 +204,7 @@ static void forward_all(zt_engine *e) {
 /* ---- gradient reduction per bucket ----------------------------------- */
 static void exact_merge_share(zt_engine *e, int b, int buf);
 static void exact_quantize_bucket(zt_engine *e, int b, int buf);
+static void exact_ddp_bucket(zt_engine *e, int b, zt_step_stats *st);
 
 static void finish_rs(zt_engine *e, inflight *f, zt_step_stats *st) {
     if (!f->q) return;
@@ -260,7 +263,8 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
                                   : e->bbuf[bslot] + (m->unit_off[u] - pl->bucket[b].off);
         m->backward(m, u, pu, gu);
         if (u == pl->b_lo[b] && reduce) {
-            if (e->stage <= 1) ddp[nddp++] = launch_bucket(e, b, 0).q;
+            if (e->exact && e->stage <= 1) exact_ddp_bucket(e, b, st);
+            else if (e->stage <= 1) ddp[nddp++] = launch_bucket(e, b, 0).q;
             else { fl[bslot] = launch_bucket(e, b, bslot); bslot ^= 1; }
         }
     }
@@ -401,43 +405,78 @@ static void exact_to_float(zt_engine *e, size_t base, size_t lo, size_t n, float
     }
 }
 
-/* stage 0/1: k micro-batches summed locally in fixed point, scales agreed,
- * one int64 all-reduce per bucket, converted once into grads */
+/* stage 0/1: local fixed-point sums of tensors [t0, t1) += this micro-batch */
+static void exact_accumulate(zt_engine *e, int t0, int t1) {
+    const zt_model *m = e->m;
+    for (int t = t0; t < t1 && !e->xflags[0] && !e->xflags[1]; t++) {
+        const zt_tensor *T = &m->tensors[t];
+        int rc = zt_fx_accumulate(e->iacc + T->off, &e->tsc[t], e->grads + T->off, T->numel, e->terms);
+        if (rc) e->xflags[rc == ZT_FX_NONFINITE] = t + 1;
+    }
+}
+
+/* stage 0/1, last micro-batch, bucket b's gradients final: finish its local
+ * sums and start agreeing on its scales (all-reduce MAX, async). Bucket b-1's
+ * agreement, started one bucket earlier, is then awaited and its int64 SUM
+ * launched: the reduction overlaps the backward, one bucket behind. */
+/* Bucket b's 2 (tensors + 1) slots of xch, disjoint from every other
+ * bucket's: buckets are numbered from the last units down, so bucket b has
+ * nb-1-b buckets of lower tensors before it. */
+static int64_t *exact_slots(zt_engine *e, int b, int t0) {
+    return e->xch + 2 * t0 + 2 * (e->plan.nb - 1 - b);
+}
+
+static void exact_ddp_launch(zt_engine *e, int b, zt_step_stats *st);
+static void exact_ddp_bucket(zt_engine *e, int b, zt_step_stats *st) {
+    int t0, t1; bucket_tensors(e, b, &t0, &t1);
+    exact_accumulate(e, t0, t1);
+    int n = t1 - t0; int64_t *x = exact_slots(e, b, t0);
+    for (int i = 0; i < n; i++) { x[2 * i] = e->tsc[t0 + i].e; x[2 * i + 1] = -(int64_t)e->tsc[t0 + i].lsb; }
+    x[2 * n] = e->xflags[0]; x[2 * n + 1] = e->xflags[1];
+    e->bytes += (double)(2 * n + 2) * sizeof(int64_t);
+    e->xq[b] = zt_iallreduce(e->c, x, x, (size_t)(2 * n + 2), ZT_I64, ZT_MAX);
+    stepReqCheck(e, e->xq[b], "allreduce", "exact gradient scales of bucket", b);
+    if (b > 0) exact_ddp_launch(e, b - 1, st);
+}
+
+static void exact_ddp_launch(zt_engine *e, int b, zt_step_stats *st) {
+    const zt_model *m = e->m;
+    inflight f = { e->xq[b], "allreduce", "exact gradient scales of bucket", b, 0 };
+    wait_req(e, &f, st);
+    int t0, t1; bucket_tensors(e, b, &t0, &t1);
+    int n = t1 - t0; const int64_t *x = exact_slots(e, b, t0);
+    if (x[2 * n] || x[2 * n + 1]) exact_failed(e, x[2 * n], x[2 * n + 1]);
+    for (int t = t0; t < t1; t++) {   /* agreed: every rank decides alike */
+        zt_fx_scale g = { (int)x[2 * (t - t0)], (int)-x[2 * (t - t0) + 1] };
+        if (!zt_fx_fits(g, e->terms)) exact_failed(e, t + 1, 0);
+        const zt_tensor *T = &m->tensors[t];
+        int64_t *acc = e->iacc + T->off;   /* bring this rank's sum to the agreed lsb */
+        if (zt_fx_is_empty(e->tsc[t])) memset(acc, 0, T->numel * sizeof *acc);
+        else zt_fx_shift(acc, T->numel, e->tsc[t].lsb - g.lsb);
+        e->tsc[t] = g;
+    }
+    const zt_range_plan *bp = &e->plan.bucket[b];
+    e->bytes += (double)bp->len * sizeof(int64_t);
+    e->ddp[b] = zt_iallreduce(e->c, e->iacc + bp->off, e->iacc + bp->off, bp->len, ZT_I64, ZT_SUM);
+    stepReqCheck(e, e->ddp[b], "allreduce", "exact gradients of bucket", b);
+}
+
+/* stage 0/1: k micro-batches summed locally in fixed point; the last one's
+ * buckets are agreed and all-reduced as they complete (exact_ddp_bucket);
+ * then converted once into grads */
 static void exact_step_ddp(zt_engine *e, const zt_batch *mb, int k, zt_step_stats *st) {
     zt_model *m = e->m;
-    int nT = m->n_tensors;
-    uint64_t terms = exact_terms(e, k);
-    int64_t flags[2] = { 0, 0 };
-    for (int t = 0; t < nT; t++) e->tsc[t] = zt_fx_empty();
+    for (int t = 0; t < m->n_tensors; t++) e->tsc[t] = zt_fx_empty();
+    e->xflags[0] = e->xflags[1] = 0;
     for (int i = 0; i < k; i++) {
         e->ops->zero(e->grads, e->P * sizeof(float));
         m->set_batch(m, &mb[i]);
         forward_all(e);
         st->loss_sum += m->loss_sum(m);
-        backward_all(e, 0, st);
-        for (int t = 0; t < nT && !flags[0] && !flags[1]; t++) {
-            const zt_tensor *T = &m->tensors[t];
-            int rc = zt_fx_accumulate(e->iacc + T->off, &e->tsc[t], e->grads + T->off, T->numel, terms);
-            if (rc) flags[rc == ZT_FX_NONFINITE] = t + 1;
-        }
+        backward_all(e, i == k - 1, st);   /* last: exact_ddp_bucket per bucket */
+        if (i < k - 1) exact_accumulate(e, 0, m->n_tensors);
     }
-    zt_fx_scale *g = e->bsc[0];
-    exact_agree(e, e->tsc, g, 0, nT, flags);
-    for (int t = 0; t < nT; t++) if (!zt_fx_fits(g[t], terms)) exact_failed(e, t + 1, 0);
-    for (int t = 0; t < nT; t++) {   /* bring this rank's sums to the agreed lsb */
-        const zt_tensor *T = &m->tensors[t];
-        int64_t *acc = e->iacc + T->off;
-        if (zt_fx_is_empty(e->tsc[t])) memset(acc, 0, T->numel * sizeof *acc);
-        else zt_fx_shift(acc, T->numel, e->tsc[t].lsb - g[t].lsb);
-        e->tsc[t] = g[t];
-    }
-    /* one int64 SUM all-reduce per bucket, all in flight, then convert */
-    for (int b = 0; b < e->plan.nb; b++) {
-        const zt_range_plan *bp = &e->plan.bucket[b];
-        e->bytes += (double)bp->len * sizeof(int64_t);
-        e->ddp[b] = zt_iallreduce(e->c, e->iacc + bp->off, e->iacc + bp->off, bp->len, ZT_I64, ZT_SUM);
-        stepReqCheck(e, e->ddp[b], "allreduce", "exact gradients of bucket", b);
-    }
+    exact_ddp_launch(e, e->plan.nb - 1, st);
     for (int b = 0; b < e->plan.nb; b++) {
         inflight f = { e->ddp[b], "allreduce", "exact gradients of bucket", b, 0 };
         wait_req(e, &f, st);
@@ -490,7 +529,9 @@ void zt_engine_set_exact(zt_engine *e, int on) {
         }
     e->tsc = calloc(nT, sizeof *e->tsc); e->lsc = calloc(nT, sizeof *e->lsc);
     e->bsc[0] = calloc(nT, sizeof *e->bsc[0]); e->bsc[1] = calloc(nT, sizeof *e->bsc[1]);
-    e->xch = calloc(2 * nT + 2, sizeof *e->xch);
+    e->xch = calloc(2 * nT + 2 * (size_t)(e->plan.nb + 1), sizeof *e->xch);
+    e->xq = calloc((size_t)(e->plan.nb ? e->plan.nb : 1), sizeof *e->xq);
+    mallocCheck(e->xq);
     mallocCheck(e->tsc); mallocCheck(e->lsc); mallocCheck(e->bsc[0]); mallocCheck(e->bsc[1]); mallocCheck(e->xch);
     e->exact = 1;
 }
