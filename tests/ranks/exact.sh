@@ -20,15 +20,17 @@ export_ck() { "$ZT" ckpt export --optim "$1" "$2" >/dev/null 2>&1 || fail "expor
 
 # exact runs at (W, stage), each to the end, then exported
 ex() {
-  local w=$1 s=$2 d="$T/ck-$1-$2"
-  run_w "$w" train "${common[@]}" --set train.exact=true --set train.zero_stage="$s" --set ckpt.dir="$d" \
+  local w=$1 s=$2 d="$T/ck-$1-$2"; shift 2
+  run_w "$w" train "${common[@]}" --set train.exact=true --set train.zero_stage="$s" --set ckpt.dir="$d" "$@" \
       >"$T/log" 2>&1 || { cat "$T/log"; fail "exact W=$w stage=$s"; }
   grep -q "global batch 14 = 7 micro x 2 rows over $w ranks.* | exact" "$T/log" || { cat "$T/log"; fail "W=$w: no exact banner"; }
   export_ck "$d" "$T/ex-$w-$s.h5"
 }
 ex 1 0
-for ws in "3 3" "4 2" "5 1"; do
-  set -- $ws; ex "$1" "$2"
+# W=5 stage 1 with one 1 MB bucket: the bucket split does not matter, and its
+# int64 all-reduce (>= 64 KB) takes the comm layer's ring path
+for ws in "3 3" "4 2" "5 1 --set train.bucket_mb=1"; do
+  set -- $ws; ex "$@"
   echo -n "exact W=$1 stage $2 vs W=1 stage 0: "; cmp_export "$T/ex-1-0.h5" "$T/ex-$1-$2.h5" || fail "W=$1 stage $2 differs"
 done
 
