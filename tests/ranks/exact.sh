@@ -26,7 +26,7 @@ ex() {
   grep -q "global batch 14 = 7 micro x 2 rows over $w ranks.* | exact" "$T/log" || { cat "$T/log"; fail "W=$w: no exact banner"; }
   export_ck "$d" "$T/ex-$w-$s.h5"
 }
-ex 1 0
+ex 1 0 --set ckpt.every=$leg --set ckpt.keep_last=0   # also the chain's first leg (W=1 stage 0)
 # W=5 stage 1 with one 1 MB bucket: the bucket split does not matter, and its
 # int64 all-reduce (>= 64 KB) takes the comm layer's ring path
 for ws in "3 3" "4 2" "5 1 --set train.bucket_mb=1"; do
@@ -34,24 +34,27 @@ for ws in "3 3" "4 2" "5 1 --set train.bucket_mb=1"; do
   echo -n "exact W=$1 stage $2 vs W=1 stage 0: "; cmp_export "$T/ex-1-0.h5" "$T/ex-$1-$2.h5" || fail "W=$1 stage $2 differs"
 done
 
-# resume chain: W 1 -> 5 -> 3 -> 2, stages 0 -> 3 -> 1 -> 2, $leg steps each
-d="$T/chain"; prev=""
-for i in 1 2 3 4; do
+# resume chain: W 1 -> 5 -> 3 -> 2, stages 0 -> 3 -> 1 -> 2, $leg steps each. Leg 1
+# is the reference run's own first $leg steps (its step-$leg checkpoint: one
+# launch less); legs 2 and 3 end on a stop (exit 3, checkpoint), leg 4 at the end.
+d="$T/chain"; prev="1 stage 0"
+first="$T/ck-1-0/step-$(printf %08d $leg)"
+[ -f "$first/index.h5" ] || fail "the reference run left no step-$leg checkpoint"
+# the run moves: the step-$leg state is not the final one (a test that can fail)
+export_ck "$first" "$T/leg1.h5"
+cmp_export "$T/ex-1-0.h5" "$T/leg1.h5" >/dev/null 2>&1 && fail "training did not change the parameters"
+for i in 2 3 4; do
   set -- $(echo "1 0;5 3;3 1;2 2" | cut -d';' -f$i)
   stop=(); [ $i -lt 4 ] && stop=(--stop-at $((i * leg)))
+  from=(); [ $i = 2 ] && from=(--set ckpt.resume="$first")
   rc=0
   run_w "$1" train "${common[@]}" --set train.exact=true --set train.zero_stage="$2" --set ckpt.dir="$d" \
-      "${stop[@]}" >"$T/log" 2>&1 || rc=$?
+      "${from[@]}" "${stop[@]}" >"$T/log" 2>&1 || rc=$?
   want=3; [ $i = 4 ] && want=0
   [ $rc = $want ] || { cat "$T/log"; fail "chain leg $i (W=$1 stage $2) exited $rc, want $want"; }
-  [ -z "$prev" ] || grep -q "resumed from .*(step $(((i - 1) * leg)), written by W=$prev; now W=$1 stage $2)" "$T/log" \
+  grep -q "resumed from .*(step $(((i - 1) * leg)), written by W=$prev; now W=$1 stage $2)" "$T/log" \
       || { cat "$T/log"; fail "chain leg $i did not resume from step $(((i - 1) * leg))"; }
   prev="$1 stage $2"
-  # the run moves: the step-$leg parameters are not the final ones (a test that can fail)
-  if [ $i = 1 ]; then
-    export_ck "$d" "$T/leg1.h5"
-    cmp_export "$T/ex-1-0.h5" "$T/leg1.h5" >/dev/null 2>&1 && fail "training did not change the parameters"
-  fi
 done
 export_ck "$d" "$T/chain.h5"
 echo -n "exact resume chain W 1>5>3>2, stages 0>3>1>2, $leg steps each: "
