@@ -517,6 +517,13 @@ void zt_engine_set_exact(zt_engine *e, int on) {
     for (int t = 0; t < m->n_tensors; t++) covered += m->tensors[t].numel;
     ztCheck(covered == e->P, ZT_EXIT_INTERNAL, "train.exact: the tensors cover %zu of %zu parameters",
             covered, e->P);
+    for (int t = 0; t < m->n_tensors; t++) {   /* bucket_tensors relies on it */
+        const zt_tensor *T = &m->tensors[t];
+        int u = T->unit;
+        ztCheck(u >= 0 && u < m->n_units && (t == 0 || m->tensors[t - 1].unit <= u) &&
+                T->off >= m->unit_off[u] && T->off + T->numel <= m->unit_off[u] + m->unit_len[u],
+                ZT_EXIT_INTERNAL, "train.exact: tensor %s is not inside unit %d in order", T->name, u);
+    }
     size_t nacc = e->stage <= 1 ? e->P : e->plen, nT = (size_t)(m->n_tensors ? m->n_tensors : 1);
     e->iacc = malloc((nacc ? nacc : 1) * sizeof(int64_t)); mallocCheck(e->iacc);
     e->mem.exact += nacc * sizeof(int64_t);
