@@ -64,3 +64,21 @@ void zt_sampler_rows(const zt_sampler *s, uint64_t step, int W, int r, uint64_t 
     for (uint64_t t = 0; t < per; t++)
         out[t] = zt_perm(s->n_rows, s->seed, e, (pos0 + t) % s->n_rows);
 }
+
+void zt_sampler_share(uint64_t k, int W, int r, uint64_t *first, uint64_t *count) {
+    if (W <= 0 || r < 0 || r >= W) { *first = 0; *count = 0; return; }
+    uint64_t q = k / (uint64_t)W, extra = k % (uint64_t)W, ur = (uint64_t)r;
+    *count = q + (ur < extra);
+    *first = ur * q + (ur < extra ? ur : extra);
+}
+
+uint64_t zt_sampler_rows_mb(const zt_sampler *s, uint64_t step, uint64_t mb, int W, int r, uint64_t *out) {
+    if (W <= 0 || r < 0 || r >= W || s->n_rows == 0 || mb == 0) return 0;
+    uint64_t B = s->global_batch, first, count;
+    zt_sampler_share(B / mb, W, r, &first, &count);
+    uint64_t e = zt_sampler_epoch(s, step), j = zt_sampler_step_in_epoch(s, step);
+    uint64_t pos0 = j * B + first * mb, n = count * mb;
+    for (uint64_t t = 0; t < n; t++)
+        out[t] = zt_perm(s->n_rows, s->seed, e, (pos0 + t) % s->n_rows);
+    return n;
+}

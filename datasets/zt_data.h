@@ -32,6 +32,15 @@ uint64_t zt_sampler_steps_per_epoch(const zt_sampler *s);
 uint64_t zt_sampler_epoch(const zt_sampler *s, uint64_t step);
 /* rows for (step, W, r): writes B/W row indices into out. */
 void     zt_sampler_rows(const zt_sampler *s, uint64_t step, int W, int r, uint64_t *out);
+/* Micro-batch granular split, for any W <= k = B / mb (mb divides B): the
+ * step's positions are k micro-batches of mb consecutive positions; rank r
+ * takes micro-batches [first, first + count), count = ceil(k/W) for the first
+ * k mod W ranks and floor(k/W) for the others (zt_sampler_share). The union
+ * over ranks, and each micro-batch's rows, are independent of W; when W
+ * divides k this is exactly zt_sampler_rows. zt_sampler_rows_mb writes the
+ * count*mb row indices into out and returns that number. */
+void     zt_sampler_share(uint64_t k, int W, int r, uint64_t *first, uint64_t *count);
+uint64_t zt_sampler_rows_mb(const zt_sampler *s, uint64_t step, uint64_t mb, int W, int r, uint64_t *out);
 /* i-th element of permutation(seed, epoch) over n: a bijection, O(1) memory. */
 uint64_t zt_perm(uint64_t n, uint64_t seed, uint64_t epoch, uint64_t i);
 /* Step within its epoch, j = step mod steps_per_epoch. The sampler

@@ -35,7 +35,7 @@ static const keydef KEYS[] = {
     I("model.n_head",       gpt_n_head,  "4",      "gpt: attention heads (divides d_model)"),
     S("model.preset",       gpt_preset,  "",       "gpt2 (C=768, L=12, H=12, T=1024) | gpt2-medium (C=1024, L=24, H=16, T=1024): sets model.name = gpt and the sizes; any key set explicitly wins"),
     L("train.global_batch", global_batch,"64",     "rows per optimizer step, fixed whatever W is"),
-    L("train.micro_batch",  micro_batch, "32",     "rows per forward/backward; accumulation k = global_batch / (W * micro_batch)"),
+    L("train.micro_batch",  micro_batch, "32",     "rows per forward/backward; divides global_batch; rank r runs ceil or floor of (global_batch / micro_batch) / W"),
     L("train.steps",        steps,       "100",    "optimizer steps in total"),
     I("train.zero_stage",   zero_stage,  "0",      "0 = DDP, 1, 2, 3 = ZeRO stage"),
     D("train.bucket_mb",    bucket_mb,   "1",      "gradient bucket size (MB) for the all-reduce / reduce-scatter"),
@@ -71,6 +71,7 @@ static const keydef KEYS[] = {
     S("ckpt.resume",        ckpt_resume, "auto",   "auto (resume from ckpt.dir/latest if any) | never | PATH"),
     B("ckpt.async",         ckpt_async,  "true",   "write checkpoints in a background thread"),
     S("ckpt.init_from",     ckpt_init_from, "",    "weights only (fresh optimizer, step 0) from a safetensors export (dir or file) or a checkpoint, when there is nothing to resume"),
+    B("train.exact",        exact,       "false",  "bitwise-identical parameters at any W and ZeRO stage (fixed-point gradient sums; cpu)"),
 };
 #define NKEYS (int)(sizeof KEYS / sizeof KEYS[0])
 _Static_assert(sizeof KEYS / sizeof KEYS[0] <= 64, "grow zt_config.origin");
@@ -174,6 +175,9 @@ static int validate(zt_config *c, char *err, size_t errlen) {
         BAD("model.hidden", "expected 1 to %d positive widths separated by commas, got '%s'", ZT_MLP_MAX_HIDDEN, c->mlp_hidden);
     if (c->global_batch <= 0) BAD("train.global_batch", "must be > 0");
     if (c->micro_batch <= 0) BAD("train.micro_batch", "must be > 0");
+    if (c->global_batch % c->micro_batch)
+        BAD("train.micro_batch", "must divide train.global_batch (%ld, %s), got %ld", c->global_batch,
+            zt_config_origin(c, "train.global_batch"), c->micro_batch);
     if (c->steps <= 0) BAD("train.steps", "must be > 0");
     if (c->zero_stage < 0 || c->zero_stage > 3) BAD("train.zero_stage", "expected 0, 1, 2 or 3, got %d", c->zero_stage);
     if (c->bucket_mb <= 0) BAD("train.bucket_mb", "must be > 0");
@@ -188,6 +192,9 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (!cuda && !strcmp(c->backend, "nccl"))
         BAD("train.backend", "nccl needs train.device = cuda (%s is %s): use mpi or auto",
             zt_config_origin(c, "train.device"), c->device);
+    if (cuda && c->exact)
+        BAD("train.exact", "needs train.device = cpu (%s is cuda): the fixed-point sums are host code",
+            zt_config_origin(c, "train.device"));
     if (!cuda && !strcmp(c->precision, "bf16"))
         BAD("train.precision", "bf16 needs train.device = cuda (the CPU path is fp32)");
     if (c->threads < 0) BAD("train.threads", "must be >= 0");
@@ -319,9 +326,11 @@ int zt_config_load_text(zt_config *c, const char *text, const char *name, char *
 }
 
 int zt_config_check_job(const zt_config *c, const zt_job_shape *j, char *err, size_t errlen) {
-    if (c->global_batch % ((long)j->world * c->micro_batch)) {
-        snprintf(err, errlen, "%s: train.global_batch = %ld is not divisible by W (%d) x train.micro_batch (%ld)",
-                 zt_config_origin(c, "train.global_batch"), c->global_batch, j->world, c->micro_batch);
+    long k = c->global_batch / c->micro_batch;   /* micro-batches per step; validate: divides */
+    if (j->world > k) {
+        snprintf(err, errlen, "%s: train.global_batch = %ld is %ld micro-batches of %ld rows, fewer than the %d ranks "
+                 "(each rank needs at least one): use at most %ld ranks or a smaller train.micro_batch",
+                 zt_config_origin(c, "train.global_batch"), c->global_batch, k, c->micro_batch, j->world, k);
         return -1;
     }
     if (strcmp(c->device, "cuda")) return 0;

@@ -22,6 +22,7 @@ typedef struct {
     char   precision[8];        /* fp32 | bf16 */
     char   backend[8];          /* auto | mpi | nccl */
     int    threads;             /* BLAS threads per rank, 0 = cores / local ranks */
+    int    exact;               /* train.exact: bitwise-identical results at any W and stage */
     double comm_timeout;        /* seconds, any collective */
     int    mem_check;           /* project host bytes before allocating (memplan.h) */
     /* [optim] */
@@ -77,7 +78,7 @@ typedef struct {
     int have_cuda;          /* this binary has the CUDA op table */
     const char *host;
 } zt_job_shape;
-/* global_batch divisible by W x micro_batch; cuda only in a CUDA build and
+/* W at most the micro-batches per step (global_batch / micro_batch); cuda only in a CUDA build and
  * with a GPU per local rank. 0, or -1 + message naming key and origin. */
 int  zt_config_check_job(const zt_config *c, const zt_job_shape *j, char *err, size_t errlen);
 

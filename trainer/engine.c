@@ -6,6 +6,7 @@
 #include <stdio.h>        /* snprintf */
 #include <stdlib.h>       /* calloc, free, malloc */
 #include <string.h>       /* memset */
+#include "exact.h"        /* fixed-point sums of train.exact */
 #include "ops.h"          /* device op table: memory, add_acc, sumsq, optim_step */
 #include "partition.h"    /* zt_plan: buckets and per-rank counts, planned once */
 #include "zt_launcher.h"  /* exit codes */
@@ -35,7 +36,23 @@ struct zt_engine {
     /* called right before each optimizer update (async checkpoint snapshot) */
     zt_engine_hook before_update;
     void     *before_update_arg;
+    /* micro-batches: k_glob per step over all ranks (0: unknown, every rank
+     * has the same count); under ZeRO-2/3 every rank runs `rounds` of them,
+     * padding with zero-gradient repeats (collectives per micro-batch) */
+    int       k_glob, rounds;
+    /* train.exact (exact.h): per-tensor fixed-point gradient sums */
+    int       exact;
+    uint64_t  terms;              /* bound on the terms of any sum this step (exact_terms) */
+    int64_t  *iacc;               /* stage 0/1: P; stage 2/3: plen */
+    int64_t  *ibuf[2], *irbuf[2]; /* stage 2/3: a bucket's terms, my share of their sum */
+    zt_fx_scale *tsc;             /* [n_tensors] scale of iacc (identical on every rank) */
+    zt_fx_scale *bsc[2];          /* [n_tensors] stage 2/3: agreed scale of the bucket in flight */
+    zt_fx_scale *lsc;             /* [n_tensors] this rank's own term scales (before agreeing) */
+    int64_t  *xch;                /* [2*(n_tensors+nb)] scale exchanges (all-reduce MAX) */
+    zt_req  **xq;                 /* [nb] stage 0/1: a bucket's scale exchange in flight */
+    int64_t   xflags[2];          /* stage 0/1: overflow / non-finite tensor + 1, this rank */
     double    t_exposed;          /* accumulated time blocked on communication */
+    double    bytes;              /* payload handed to collectives this step (zt_step_stats) */
     uint64_t  step;               /* step being computed (1-based), for messages */
 };
 
@@ -128,6 +145,8 @@ void zt_engine_destroy(zt_engine *e) {
     for (int i = 0; i < 2; i++) { o->free(e->bbuf[i]); o->free(e->rbuf[i]); o->free(e->ubuf[i]); }
     zt_plan_free(&e->plan);
     free(e->ddp);
+    free(e->iacc); free(e->tsc); free(e->lsc); free(e->bsc[0]); free(e->bsc[1]); free(e->xch); free(e->xq);
+    for (int i = 0; i < 2; i++) { free(e->ibuf[i]); free(e->irbuf[i]); }
     free(e);
 }
 
@@ -153,6 +172,7 @@ void zt_engine_formula(size_t P, int W, int stage, int S, zt_mem *o) {
 /* ---- ZeRO-3 unit gathering ------------------------------------------- */
 static inflight gather_unit(zt_engine *e, int u, float *dst) {
     const zt_range_plan *up = &e->plan.unit[u];
+    e->bytes += (double)up->len * sizeof(float);
     inflight f = { zt_iallgather_v(e->c, e->ppart + (up->my_lo - e->plo), dst, up->counts, ZT_F32),
                    "allgather_v", "parameters of unit", u, 0 };
     stepReqCheck(e, f.q, f.op, f.what, u);
@@ -182,10 +202,15 @@ static void forward_all(zt_engine *e) {
 }
 
 /* ---- gradient reduction per bucket ----------------------------------- */
+static void exact_merge_share(zt_engine *e, int b, int buf);
+static void exact_quantize_bucket(zt_engine *e, int b, int buf);
+static void exact_ddp_bucket(zt_engine *e, int b, zt_step_stats *st);
+
 static void finish_rs(zt_engine *e, inflight *f, zt_step_stats *st) {
     if (!f->q) return;
     wait_req(e, f, st);
-    if (e->stage >= 2) {   /* accumulate my part of the bucket into gpart */
+    if (e->exact && e->stage >= 2) exact_merge_share(e, f->idx, f->buf);
+    else if (e->stage >= 2) {   /* accumulate my part of the bucket into gpart */
         const zt_range_plan *bp = &e->plan.bucket[f->idx];
         e->ops->add_acc(e->gpart + (bp->my_lo - e->plo), e->rbuf[f->buf], bp->my_len);
     }
@@ -194,9 +219,14 @@ static void finish_rs(zt_engine *e, inflight *f, zt_step_stats *st) {
 static inflight launch_bucket(zt_engine *e, int b, int buf) {
     const zt_range_plan *bp = &e->plan.bucket[b];
     inflight f = { NULL, NULL, "gradients of bucket", b, buf };
+    e->bytes += (double)bp->len * (e->exact ? sizeof(int64_t) : sizeof(float));
     if (e->stage <= 1) {
         f.op = "allreduce";
         f.q = zt_iallreduce(e->c, e->grads + bp->off, e->grads + bp->off, bp->len, ZT_F32, ZT_SUM);
+    } else if (e->exact) {   /* the bucket's terms as agreed-scale int64 (exact.h) */
+        exact_quantize_bucket(e, b, buf);
+        f.op = "reduce_scatter_v";
+        f.q = zt_ireduce_scatter_v(e->c, e->ibuf[buf], e->irbuf[buf], bp->counts, ZT_I64, ZT_SUM);
     } else {
         f.op = "reduce_scatter_v";
         f.q = zt_ireduce_scatter_v(e->c, e->bbuf[buf], e->rbuf[buf], bp->counts, ZT_F32, ZT_SUM);
@@ -233,7 +263,8 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
                                   : e->bbuf[bslot] + (m->unit_off[u] - pl->bucket[b].off);
         m->backward(m, u, pu, gu);
         if (u == pl->b_lo[b] && reduce) {
-            if (e->stage <= 1) ddp[nddp++] = launch_bucket(e, b, 0).q;
+            if (e->exact && e->stage <= 1) exact_ddp_bucket(e, b, st);
+            else if (e->stage <= 1) ddp[nddp++] = launch_bucket(e, b, 0).q;
             else { fl[bslot] = launch_bucket(e, b, bslot); bslot ^= 1; }
         }
     }
@@ -262,29 +293,294 @@ static void optimize_range(zt_engine *e, size_t lo, size_t hi, uint64_t t, float
     }
 }
 
+/* ---- train.exact: fixed-point gradient sums (exact.h) ------------------
+ * Every micro-batch's gradient of every tensor is one term, quantized at its
+ * own scale; sums are int64 at the finest lsb of their terms, so they do not
+ * depend on which rank summed which micro-batches. Scales are agreed with an
+ * all-reduce MAX of (e, -lsb) per tensor, which is exact and order-free; the
+ * same all-reduce carries the overflow / non-finite flags, so every rank
+ * stops at the same point with the same message. */
+
+/* an upper bound on the terms of any sum: the step's micro-batches */
+static uint64_t exact_terms(const zt_engine *e, int k) {
+    return e->k_glob > 0 ? (uint64_t)e->k_glob : (uint64_t)k * (uint64_t)e->W;
+}
+
+/* tensors [*t0, *t1) of bucket b (tensors lie inside units, in offset order) */
+static void bucket_tensors(const zt_engine *e, int b, int *t0, int *t1) {
+    const zt_model *m = e->m;
+    int lo = e->plan.b_lo[b], hi = e->plan.b_hi[b], a = m->n_tensors, z = 0;
+    for (int t = 0; t < m->n_tensors; t++)
+        if (m->tensors[t].unit >= lo && m->tensors[t].unit <= hi) { if (t < a) a = t; z = t + 1; }
+    *t0 = a < z ? a : 0; *t1 = a < z ? z : 0;
+}
+
+static _Noreturn void exact_failed(const zt_engine *e, int64_t over, int64_t bad) {
+    const zt_model *m = e->m;
+    if (bad)
+        zt_fatal(ZT_EXIT_INTERNAL, "train.exact: non-finite gradient in tensor %s at step %llu (the loss "
+                 "diverged; lower optim.lr or enable optim.grad_clip)", m->tensors[bad - 1].name,
+                 (unsigned long long)e->step);
+    zt_fatal(ZT_EXIT_INTERNAL, "train.exact: fixed-point range exceeded for tensor %s at step %llu: its "
+             "micro-batch gradients differ in scale by more than the %d - %d binary orders int64 leaves; "
+             "nothing was wrapped. Train with train.exact = false (sums rounded in float)",
+             m->tensors[over - 1].name, (unsigned long long)e->step, 62 - ZT_FX_BITS,
+             zt_fx_log2ceil((uint64_t)(e->k_glob > 0 ? e->k_glob : 1)));
+}
+
+/* Agree on the scales of tensors [t0, t1): loc (this rank's) -> out (max e,
+ * min lsb over ranks); flags[0] = overflow tensor + 1, flags[1] = non-finite
+ * tensor + 1 (0: none), agreed the same way. A set flag ends the job. */
+static void exact_agree(zt_engine *e, const zt_fx_scale *loc, zt_fx_scale *out, int t0, int t1,
+                        int64_t flags[2]) {
+    int n = t1 - t0; int64_t *x = e->xch;
+    for (int i = 0; i < n; i++) { x[2 * i] = loc[t0 + i].e; x[2 * i + 1] = -(int64_t)loc[t0 + i].lsb; }
+    x[2 * n] = flags[0]; x[2 * n + 1] = flags[1];
+    double tw = zt_now();
+    e->bytes += (double)(2 * n + 2) * sizeof(int64_t);
+    stepCheck(e, zt_allreduce(e->ctl, x, x, (size_t)(2 * n + 2), ZT_I64, ZT_MAX), "allreduce",
+              "exact gradient scales", -1);
+    e->t_exposed += zt_now() - tw;
+    if (x[2 * n] || x[2 * n + 1]) exact_failed(e, x[2 * n], x[2 * n + 1]);
+    for (int i = 0; i < n; i++) out[t0 + i] = (zt_fx_scale){ (int)x[2 * i], (int)-x[2 * i + 1] };
+}
+
+/* stage 2/3: quantize bucket b's terms (bbuf[buf], one micro-batch) into
+ * ibuf[buf] at the scale all ranks agree on for this round */
+static void exact_quantize_bucket(zt_engine *e, int b, int buf) {
+    const zt_model *m = e->m;
+    const zt_range_plan *bp = &e->plan.bucket[b];
+    uint64_t terms = e->terms;
+    int t0, t1; bucket_tensors(e, b, &t0, &t1);
+    int64_t flags[2] = { 0, 0 };
+    for (int t = t0; t < t1; t++) {
+        const zt_tensor *T = &m->tensors[t];
+        if (zt_fx_term_scale(e->bbuf[buf] + (T->off - bp->off), T->numel, &e->lsc[t]) && !flags[1])
+            flags[1] = t + 1;
+    }
+    zt_fx_scale *g = e->bsc[buf];
+    exact_agree(e, e->lsc, g, t0, t1, flags);
+    for (int t = t0; t < t1; t++)   /* agreed inputs: every rank decides alike */
+        if (!zt_fx_fits(zt_fx_merge(e->tsc[t], g[t]), terms)) exact_failed(e, t + 1, 0);
+    for (int t = t0; t < t1; t++) {
+        const zt_tensor *T = &m->tensors[t];
+        int64_t *q = e->ibuf[buf] + (T->off - bp->off);
+        if (zt_fx_is_empty(e->lsc[t])) memset(q, 0, T->numel * sizeof *q);
+        else zt_fx_quantize(e->bbuf[buf] + (T->off - bp->off), T->numel, e->lsc[t].lsb,
+                            e->lsc[t].lsb - g[t].lsb, q);
+    }
+}
+
+/* stage 2/3: my reduced share of bucket b (irbuf[buf]) into iacc */
+static void exact_merge_share(zt_engine *e, int b, int buf) {
+    const zt_model *m = e->m;
+    const zt_range_plan *bp = &e->plan.bucket[b];
+    int t0, t1; bucket_tensors(e, b, &t0, &t1);
+    for (int t = t0; t < t1; t++) {
+        const zt_tensor *T = &m->tensors[t];
+        zt_fx_scale g = e->bsc[buf][t], a = e->tsc[t];
+        if (zt_fx_is_empty(g)) continue;
+        zt_fx_scale c = zt_fx_merge(a, g);
+        size_t lo = T->off > bp->my_lo ? T->off : bp->my_lo;
+        size_t hi = T->off + T->numel < bp->my_lo + bp->my_len ? T->off + T->numel : bp->my_lo + bp->my_len;
+        if (hi > lo) {
+            int64_t *acc = e->iacc + (lo - e->plo);
+            const int64_t *q = e->irbuf[buf] + (lo - bp->my_lo);
+            if (zt_fx_is_empty(a)) memcpy(acc, q, (hi - lo) * sizeof *acc);
+            else zt_fx_add_shifted(acc, a.lsb - c.lsb, q, g.lsb - c.lsb, hi - lo);
+        }
+        e->tsc[t] = c;
+    }
+}
+
+/* iacc over flat [lo, lo+n) (iacc[0] is flat index base) -> float out */
+static void exact_to_float(zt_engine *e, size_t base, size_t lo, size_t n, float *out) {
+    const zt_model *m = e->m;
+    for (int t = 0; t < m->n_tensors; t++) {
+        const zt_tensor *T = &m->tensors[t];
+        size_t a = T->off > lo ? T->off : lo, z = T->off + T->numel < lo + n ? T->off + T->numel : lo + n;
+        if (z <= a) continue;
+        if (zt_fx_is_empty(e->tsc[t])) memset(out + (a - lo), 0, (z - a) * sizeof(float));
+        else zt_fx_to_float(e->iacc + (a - base), z - a, e->tsc[t].lsb, out + (a - lo));
+    }
+}
+
+/* stage 0/1: local fixed-point sums of tensors [t0, t1) += this micro-batch */
+static void exact_accumulate(zt_engine *e, int t0, int t1) {
+    const zt_model *m = e->m;
+    for (int t = t0; t < t1 && !e->xflags[0] && !e->xflags[1]; t++) {
+        const zt_tensor *T = &m->tensors[t];
+        int rc = zt_fx_accumulate(e->iacc + T->off, &e->tsc[t], e->grads + T->off, T->numel, e->terms);
+        if (rc) e->xflags[rc == ZT_FX_NONFINITE] = t + 1;
+    }
+}
+
+/* stage 0/1, last micro-batch, bucket b's gradients final: finish its local
+ * sums and start agreeing on its scales (all-reduce MAX, async). Bucket b-1's
+ * agreement, started one bucket earlier, is then awaited and its int64 SUM
+ * launched: the reduction overlaps the backward, one bucket behind. */
+/* Bucket b's 2 (tensors + 1) slots of xch, disjoint from every other
+ * bucket's: buckets are numbered from the last units down, so bucket b has
+ * nb-1-b buckets of lower tensors before it. */
+static int64_t *exact_slots(zt_engine *e, int b, int t0) {
+    return e->xch + 2 * t0 + 2 * (e->plan.nb - 1 - b);
+}
+
+static void exact_ddp_launch(zt_engine *e, int b, zt_step_stats *st);
+static void exact_ddp_bucket(zt_engine *e, int b, zt_step_stats *st) {
+    int t0, t1; bucket_tensors(e, b, &t0, &t1);
+    exact_accumulate(e, t0, t1);
+    int n = t1 - t0; int64_t *x = exact_slots(e, b, t0);
+    for (int i = 0; i < n; i++) { x[2 * i] = e->tsc[t0 + i].e; x[2 * i + 1] = -(int64_t)e->tsc[t0 + i].lsb; }
+    x[2 * n] = e->xflags[0]; x[2 * n + 1] = e->xflags[1];
+    e->bytes += (double)(2 * n + 2) * sizeof(int64_t);
+    e->xq[b] = zt_iallreduce(e->c, x, x, (size_t)(2 * n + 2), ZT_I64, ZT_MAX);
+    stepReqCheck(e, e->xq[b], "allreduce", "exact gradient scales of bucket", b);
+    if (b > 0) exact_ddp_launch(e, b - 1, st);
+}
+
+static void exact_ddp_launch(zt_engine *e, int b, zt_step_stats *st) {
+    const zt_model *m = e->m;
+    inflight f = { e->xq[b], "allreduce", "exact gradient scales of bucket", b, 0 };
+    wait_req(e, &f, st);
+    int t0, t1; bucket_tensors(e, b, &t0, &t1);
+    int n = t1 - t0; const int64_t *x = exact_slots(e, b, t0);
+    if (x[2 * n] || x[2 * n + 1]) exact_failed(e, x[2 * n], x[2 * n + 1]);
+    for (int t = t0; t < t1; t++) {   /* agreed: every rank decides alike */
+        zt_fx_scale g = { (int)x[2 * (t - t0)], (int)-x[2 * (t - t0) + 1] };
+        if (!zt_fx_fits(g, e->terms)) exact_failed(e, t + 1, 0);
+        const zt_tensor *T = &m->tensors[t];
+        int64_t *acc = e->iacc + T->off;   /* bring this rank's sum to the agreed lsb */
+        if (zt_fx_is_empty(e->tsc[t])) memset(acc, 0, T->numel * sizeof *acc);
+        else zt_fx_shift(acc, T->numel, e->tsc[t].lsb - g.lsb);
+        e->tsc[t] = g;
+    }
+    const zt_range_plan *bp = &e->plan.bucket[b];
+    e->bytes += (double)bp->len * sizeof(int64_t);
+    e->ddp[b] = zt_iallreduce(e->c, e->iacc + bp->off, e->iacc + bp->off, bp->len, ZT_I64, ZT_SUM);
+    stepReqCheck(e, e->ddp[b], "allreduce", "exact gradients of bucket", b);
+}
+
+/* stage 0/1: k micro-batches summed locally in fixed point; the last one's
+ * buckets are agreed and all-reduced as they complete (exact_ddp_bucket);
+ * then converted once into grads */
+static void exact_step_ddp(zt_engine *e, const zt_batch *mb, int k, zt_step_stats *st) {
+    zt_model *m = e->m;
+    for (int t = 0; t < m->n_tensors; t++) e->tsc[t] = zt_fx_empty();
+    e->xflags[0] = e->xflags[1] = 0;
+    for (int i = 0; i < k; i++) {
+        e->ops->zero(e->grads, e->P * sizeof(float));
+        m->set_batch(m, &mb[i]);
+        forward_all(e);
+        st->loss_sum += m->loss_sum(m);
+        backward_all(e, i == k - 1, st);   /* last: exact_ddp_bucket per bucket */
+        if (i < k - 1) exact_accumulate(e, 0, m->n_tensors);
+    }
+    exact_ddp_launch(e, e->plan.nb - 1, st);
+    for (int b = 0; b < e->plan.nb; b++) {
+        inflight f = { e->ddp[b], "allreduce", "exact gradients of bucket", b, 0 };
+        wait_req(e, &f, st);
+    }
+    exact_to_float(e, 0, 0, e->P, e->grads);
+}
+
+/* Global gradient norm² under train.exact: the largest exponent agreed
+ * (MAX), squares summed as integers (exact.h), so the bits do not depend on
+ * how the partition splits the gradient. Stage 0/1 hold it all: no comm. */
+static double exact_norm2(zt_engine *e) {
+    int full = e->stage <= 1;
+    const float *g = full ? e->grads : e->gpart;
+    size_t n = full ? e->P : e->plen;
+    int64_t em = zt_fx_max_exponent(g, n), w[ZT_FX_SQ_WORDS];
+    double tw = zt_now();
+    if (!full) e->bytes += (1 + ZT_FX_SQ_WORDS) * sizeof(int64_t);
+    if (!full) stepCheck(e, zt_allreduce(e->ctl, &em, &em, 1, ZT_I64, ZT_MAX), "allreduce", "grad norm exponent", -1);
+    if (em == ZT_FX_EMPTY_E) { e->t_exposed += zt_now() - tw; return 0; }
+    int lsb2 = zt_fx_sumsq_lsb((int)em);
+    zt_fx_sumsq(g, n, lsb2, w);
+    if (!full) stepCheck(e, zt_allreduce(e->ctl, w, w, ZT_FX_SQ_WORDS, ZT_I64, ZT_SUM), "allreduce", "grad norm²", -1);
+    e->t_exposed += zt_now() - tw;
+    return zt_fx_sumsq_value(w, lsb2);
+}
+
+void zt_engine_set_micro_batches(zt_engine *e, int k_glob) {
+    e->k_glob = k_glob;
+    e->rounds = k_glob > 0 ? (k_glob + e->W - 1) / e->W : 0;
+}
+
+void zt_engine_set_exact(zt_engine *e, int on) {
+    if (!on || e->exact) return;
+    const zt_model *m = e->m;
+    ztCheck(!e->ops->device, ZT_EXIT_CONFIG, "train.exact: the %s op table is not supported (cpu only)",
+            e->ops->name);
+    size_t covered = 0;
+    for (int t = 0; t < m->n_tensors; t++) covered += m->tensors[t].numel;
+    ztCheck(covered == e->P, ZT_EXIT_INTERNAL, "train.exact: the tensors cover %zu of %zu parameters",
+            covered, e->P);
+    for (int t = 0; t < m->n_tensors; t++) {   /* bucket_tensors relies on it */
+        const zt_tensor *T = &m->tensors[t];
+        int u = T->unit;
+        ztCheck(u >= 0 && u < m->n_units && (t == 0 || m->tensors[t - 1].unit <= u) &&
+                T->off >= m->unit_off[u] && T->off + T->numel <= m->unit_off[u] + m->unit_len[u],
+                ZT_EXIT_INTERNAL, "train.exact: tensor %s is not inside unit %d in order", T->name, u);
+    }
+    size_t nacc = e->stage <= 1 ? e->P : e->plen, nT = (size_t)(m->n_tensors ? m->n_tensors : 1);
+    e->iacc = malloc((nacc ? nacc : 1) * sizeof(int64_t)); mallocCheck(e->iacc);
+    e->mem.exact += nacc * sizeof(int64_t);
+    if (e->stage >= 2)
+        for (int i = 0; i < 2; i++) {
+            e->ibuf[i] = malloc((e->plan.max_bucket ? e->plan.max_bucket : 1) * sizeof(int64_t));
+            e->irbuf[i] = malloc((e->plan.max_my_bucket ? e->plan.max_my_bucket : 1) * sizeof(int64_t));
+            mallocCheck(e->ibuf[i]); mallocCheck(e->irbuf[i]);
+            e->mem.exact += (e->plan.max_bucket + e->plan.max_my_bucket) * sizeof(int64_t);
+        }
+    e->tsc = calloc(nT, sizeof *e->tsc); e->lsc = calloc(nT, sizeof *e->lsc);
+    e->bsc[0] = calloc(nT, sizeof *e->bsc[0]); e->bsc[1] = calloc(nT, sizeof *e->bsc[1]);
+    e->xch = calloc(2 * nT + 2 * (size_t)(e->plan.nb + 1), sizeof *e->xch);
+    e->xq = calloc((size_t)(e->plan.nb ? e->plan.nb : 1), sizeof *e->xq);
+    mallocCheck(e->xq);
+    mallocCheck(e->tsc); mallocCheck(e->lsc); mallocCheck(e->bsc[0]); mallocCheck(e->bsc[1]); mallocCheck(e->xch);
+    e->exact = 1;
+}
+
 void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float lr,
                     zt_step_stats *st) {
     zt_model *m = e->m;
     memset(st, 0, sizeof *st);
     double t0 = zt_now();
-    e->t_exposed = 0;
+    e->t_exposed = 0; e->bytes = 0;
     e->step = t;
-    if (e->stage <= 1) e->ops->zero(e->grads, e->P * sizeof(float));
-    else               e->ops->zero(e->gpart, e->plen * sizeof(float));
-    for (int i = 0; i < k; i++) {
-        m->set_batch(m, &mb[i]);
-        forward_all(e);
-        st->loss_sum += m->loss_sum(m);
-        int last = i == k - 1;
-        backward_all(e, e->stage >= 2 || last, st);
+    e->terms = exact_terms(e, k);
+    if (e->exact && e->stage <= 1) exact_step_ddp(e, mb, k, st);
+    else {
+        if (e->stage <= 1) e->ops->zero(e->grads, e->P * sizeof(float));
+        else if (!e->exact) e->ops->zero(e->gpart, e->plen * sizeof(float));
+        else for (int i = 0; i < m->n_tensors; i++) e->tsc[i] = zt_fx_empty();
+        /* ZeRO-2/3 communicate per micro-batch: a rank with fewer than
+         * `rounds` micro-batches repeats its first one with grad_scale 0
+         * (a zero gradient) so that every rank issues the same collectives */
+        int n = e->stage >= 2 && e->rounds > k ? e->rounds : k;
+        for (int i = 0; i < n; i++) {
+            int pad = i >= k;
+            float gs = m->grad_scale;
+            if (pad) m->grad_scale = 0;
+            m->set_batch(m, &mb[pad ? 0 : i]);
+            forward_all(e);
+            if (!pad) st->loss_sum += m->loss_sum(m);
+            backward_all(e, e->stage >= 2 || i == n - 1, st);
+            m->grad_scale = gs;
+        }
+        if (e->exact) exact_to_float(e, e->plo, e->plo, e->plen, e->gpart);
     }
     /* global gradient norm², in double under every stage: DDP has the full
-     * reduced gradient everywhere; ZeRO sums the partitions' squared norms */
+     * reduced gradient everywhere; ZeRO sums the partitions' squared norms
+     * (train.exact: as integers, the same bits at any W) */
     double n2;
-    if (e->stage == 0) n2 = e->ops->sumsq(e->grads, e->P);
+    if (e->exact) n2 = exact_norm2(e);
+    else if (e->stage == 0) n2 = e->ops->sumsq(e->grads, e->P);
     else {   /* host scalar: the control communicator */
         double part = e->ops->sumsq(e->gpart, e->plen), tw = zt_now();
-        n2 = 0;
+        n2 = 0; e->bytes += sizeof(double);
         stepCheck(e, zt_allreduce(e->ctl, &part, &n2, 1, ZT_F64, ZT_SUM), "allreduce", "grad norm²", -1);
         e->t_exposed += zt_now() - tw;
     }
@@ -299,12 +595,14 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     else               optimize_range(e, e->plo, e->plo + e->plen, t, lr, gscale, e->ppart, e->gpart);
     if (e->stage == 1 || e->stage == 2) {
         double tw = zt_now();
+        e->bytes += (double)e->P * sizeof(float);
         stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "updated parameters", -1);
         e->t_exposed += zt_now() - tw;
     }
     st->t_step = zt_now() - t0;
     st->t_exposed_comm = e->t_exposed;
+    st->comm_bytes = e->bytes;
 }
 
 double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct) {

@@ -27,6 +27,8 @@ typedef struct {
     double t_backward_end;  /* backward of the last micro-batch done */
     double t_first_comm;    /* first gradient collective actually started */
     double t_last_comm_end; /* last gradient collective finished */
+    double comm_bytes;      /* payload bytes this rank handed to collectives in the step
+                             * (elements x element size, before any algorithm's copies) */
 } zt_step_stats;
 
 /* Bytes this rank holds, by purpose. params/grads/optim/transient live in
@@ -42,6 +44,8 @@ typedef struct {
                          * (1 + slots) x plen floats, when checkpointing is on */
     size_t plan;        /* communication plan: per-bucket (and under ZeRO-3
                          * per-unit) counts for every rank */
+    size_t exact;       /* train.exact: int64 gradient sums (stage 0/1: P,
+                         * stage 2/3: plen + 2 buckets + 2 shares), host */
 } zt_mem;
 
 /* Opaque outside engine.c: other modules use the functions below. */
@@ -56,6 +60,15 @@ void   zt_engine_init_params(zt_engine *e, uint64_t seed);
  * (this rank's share of the global batch). */
 void   zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float lr,
                       zt_step_stats *st);
+/* k_glob micro-batches per step over all ranks (rank r runs ceil or floor of
+ * k_glob/W of them). Needed when W does not divide k_glob: ZeRO-2/3 then pad
+ * every rank to ceil(k_glob/W) rounds of collectives. 0 (the default): every
+ * rank has the same count. */
+void   zt_engine_set_micro_batches(zt_engine *e, int k_glob);
+/* train.exact: gradients summed in fixed point (exact.h), so the parameters
+ * after any step are the same bits at every W and stage (cpu op table only;
+ * anything else exits 2). Once, before the first step. */
+void   zt_engine_set_exact(zt_engine *e, int on);
 /* Forward only (evaluation): sum of row losses and correct count of batch b. */
 double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct);
 /* Formula bytes for (P, W, stage, S) next to what this rank holds. */

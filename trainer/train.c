@@ -64,7 +64,8 @@ typedef struct {
     zt_saver *saver;
     zt_loader *train, *eval;
     zt_sampler sampler;
-    int W, r, k, mb;        /* ranks, rank, micro-batches per step, micro-batch rows */
+    int W, r, k, mb;        /* ranks, rank, this rank's micro-batches per step, micro-batch rows */
+    int k_glob, k_max;      /* micro-batches per step over all ranks; most any rank runs */
     int threads;            /* BLAS threads per rank */
     long rows_per_rank;
     /* this rank's rows of one step, double-buffered: the loader's thread
@@ -205,9 +206,17 @@ static void check_job(run *R) {
     char err[1024];
     if (zt_config_check_job(c, &j, err, sizeof err)) zt_fatal(ZT_EXIT_CONFIG, "config error: %s", err);
     R->mb = (int)c->micro_batch;
-    R->rows_per_rank = c->global_batch / R->W;
-    R->k = (int)(R->rows_per_rank / R->mb);
-    R->threads = c->threads ? c->threads : usable_cores() / j.local_ranks;
+    /* rank r runs micro-batches [first, first + k) of the step's k_glob: any W
+     * up to k_glob, the counts differing by at most one (zt_sampler_share) */
+    R->k_glob = (int)(c->global_batch / R->mb);
+    uint64_t first, count;
+    zt_sampler_share((uint64_t)R->k_glob, R->W, R->r, &first, &count);
+    R->k = (int)count;
+    R->k_max = (R->k_glob + R->W - 1) / R->W;
+    R->rows_per_rank = (long)R->k_max * R->mb;   /* buffers: the largest share */
+    /* train.exact pins what would change a micro-batch's gradient with W: the
+     * BLAS thread count per rank (auto would be cores / local ranks) */
+    R->threads = c->threads ? c->threads : c->exact ? 1 : usable_cores() / j.local_ranks;
     if (R->threads < 1) R->threads = 1;
     openblas_set_num_threads(R->threads);
 }
@@ -374,6 +383,7 @@ static void report_memory(run *R) {
         zt_info("  ckpt   %10zu B (host snapshot of this rank's partition)", m->ckpt);
         zt_info("  plan   %10zu B (per-rank counts of buckets and units)", m->plan);
         zt_info("  acts   %10zu B (activations: the model's buffers for micro_batch rows)", R->model->act_bytes);
+        if (m->exact) zt_info("  exact  %10zu B (train.exact: int64 gradient sums)", m->exact);
     }
     metric(R, "{s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "event", "memory",
         "stage", stage, "world", R->W, "params", (json_int_t)P,
@@ -407,19 +417,22 @@ static void set_up(run *R) {
     optim_from_config(c, &R->oc);
     R->model->grad_scale = 1.0f / (float)c->global_batch;
     R->eng = zt_engine_create(R->model, R->comm, R->ctl, &R->oc, c->zero_stage, c->bucket_mb);
+    zt_engine_set_micro_batches(R->eng, R->k_glob);
+    zt_engine_set_exact(R->eng, c->exact);
     zt_engine_init_params(R->eng, (uint64_t)c->seed);
     if (R->r == 0)
         zt_info("job %s step %s restart %d | %s on %d rank(s), %d node(s) via %s | %s/%s, %s | stage %d | "
-                "global batch %ld = %d ranks x %d micro x %ld rows | %d BLAS threads/rank",
+                "global batch %ld = %d micro x %ld rows over %d ranks (%d-%d each)%s | %d BLAS threads/rank",
                 R->proc.jobid, R->proc.stepid, R->proc.restarts, R->model->kind, R->W, R->proc.num_nodes,
                 R->proc.launcher, R->model->ops->name, c->precision, zt_comm_backend(R->comm), c->zero_stage,
-                c->global_batch, R->W, R->k, c->micro_batch, R->threads);
+                c->global_batch, R->k_glob, c->micro_batch, R->W, R->k_glob / R->W, R->k_max,
+                c->exact ? " | exact" : "", R->threads);
     open_metrics(R);
     R->rows = calloc((size_t)R->rows_per_rank, sizeof *R->rows); mallocCheck(R->rows);
     for (int s = 0; s < 2; s++) {
         alloc_rows(R, R->rows_per_rank, &R->xf[s], &R->xi[s], &R->y[s]);
-        R->mbs[s] = calloc((size_t)R->k, sizeof *R->mbs[s]); mallocCheck(R->mbs[s]);
-        for (int i = 0; i < R->k; i++) R->mbs[s][i] = micro(R, R->xf[s], R->xi[s], R->y[s], i, R->mb);
+        R->mbs[s] = calloc((size_t)R->k_max, sizeof *R->mbs[s]); mallocCheck(R->mbs[s]);
+        for (int i = 0; i < R->k_max; i++) R->mbs[s][i] = micro(R, R->xf[s], R->xi[s], R->y[s], i, R->mb);
     }
 }
 
@@ -525,11 +538,11 @@ static void log_progress(run *R, interval *iv, float lr, const zt_step_stats *st
     }
     /* first_comm_start, backward_end, last_comm_end: this step's timeline
      * (zt_now seconds), the overlap evidence */
-    metric(R, "{s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "step", (json_int_t)R->step,
+    metric(R, "{s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "step", (json_int_t)R->step,
            "loss", loss, "lr", (double)lr, "grad_norm", st->grad_norm, "samples_per_s", sps,
            "tokens_per_s", tps, "step_ms", step_ms, "compute_ms", step_ms - comm_ms, "comm_ms", comm_ms,
            "first_comm_start", st->t_first_comm, "backward_end", st->t_backward_end,
-           "last_comm_end", st->t_last_comm_end);
+           "last_comm_end", st->t_last_comm_end, "comm_bytes", st->comm_bytes);
     *iv = (interval){ .t0 = now };
 }
 
@@ -547,8 +560,8 @@ static void stop(run *R) {
 /* the rows of `step` start loading in the background, straight into set step&1 */
 static void prefetch(run *R, uint64_t step) {
     int s = (int)(step & 1);
-    zt_sampler_rows(&R->sampler, step, R->W, R->r, R->rows);
-    if (zt_loader_prefetch_into(R->train, R->rows, (int)R->rows_per_rank, R->xf[s], R->xi[s], R->y[s]))
+    uint64_t n = zt_sampler_rows_mb(&R->sampler, step, (uint64_t)R->mb, R->W, R->r, R->rows);
+    if (zt_loader_prefetch_into(R->train, R->rows, (int)n, R->xf[s], R->xi[s], R->y[s]))
         zt_fatal(ZT_EXIT_INTERNAL, "loader: a prefetch was queued while another was pending");
 }
 

@@ -16,10 +16,17 @@ expect_exit 2 "$ZT" train --config "$cfg" --set train.zero_stage=7
 grep -q "train.zero_stage" "$T/err" || fail "range: $(cat $T/err)"
 expect_exit 2 "$ZT" train --config "$T/nonexistent.ini"
 grep -q "nonexistent.ini: cannot open" "$T/err" || fail "missing file: $(cat $T/err)"
-# global_batch 24 is not divisible by W=4 x micro_batch 4
-expect_exit 2 run_w 4 train --config "$cfg" --set data.path="$DATA/mnist.h5" --set train.micro_batch=4
-grep -q "tiny_mlp.ini:6: train.global_batch = 24 is not divisible by W (4) x train.micro_batch (4)" "$T/err" \
-    || fail "divisibility: $(cat $T/err)"
+# more ranks than micro-batches per step: global_batch 24 / micro_batch 12 = 2 < W=4
+expect_exit 2 run_w 4 train --config "$cfg" --set data.path="$DATA/mnist.h5" --set train.micro_batch=12
+grep -q "tiny_mlp.ini:6: train.global_batch = 24 is 2 micro-batches of 12 rows, fewer than the 4 ranks" "$T/err" \
+    || fail "W > micro-batches: $(cat $T/err)"
+# micro_batch must divide global_batch
+expect_exit 2 "$ZT" train --config "$cfg" --set train.micro_batch=5
+grep -q "train.micro_batch: must divide train.global_batch (24, .*tiny_mlp.ini:6), got 5" "$T/err" \
+    || fail "micro_batch divides: $(cat $T/err)"
+# train.exact is cpu only
+expect_exit 2 "$ZT" train --config "$cfg" --set train.exact=true --set train.device=cuda
+grep -q "train.exact: needs train.device = cpu" "$T/err" || fail "exact on cuda: $(cat $T/err)"
 # missing dataset: exit 4 naming the file
 expect_exit 4 "$ZT" train --config "$cfg" --set data.path="$T/none.h5"
 grep -q "none.h5" "$T/err" || fail "missing data: $(cat $T/err)"

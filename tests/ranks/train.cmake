@@ -33,3 +33,6 @@ zt_rank_test(data_prep_idx data_idx.sh)
 # `ztrain plot` (gnuplot from scripts/setup.sh): finished, restarted and running runs
 zt_rank_test(plot plot.sh)
 zt_rank_test(lm_bpe_sample lm.sh)
+# train.exact: byte-identical params and optimizer state at any W and stage
+zt_rank_test(train_exact_mlp exact.sh mlp)
+zt_rank_test(train_exact_gpt exact.sh gpt)

@@ -187,8 +187,11 @@ Test(config, job_checks) {
     cr_assert(load(&c, NULL, NULL) == 0);   /* global 64, micro 32 */
     zt_job_shape j = {.world = 2, .local_ranks = 2, .gpus = 0, .have_cuda = 0, .host = "h1"};
     cr_expect(zt_config_check_job(&c, &j, err, sizeof err) == 0, "%s", err);
-    j.world = 4;
-    cr_expect(zt_config_check_job(&c, &j, err, sizeof err) == -1 && strstr(err, "not divisible by W (4)"), "%s", err);
+    j.world = 3;   /* 2 micro-batches of 32: at most 2 ranks */
+    cr_expect(zt_config_check_job(&c, &j, err, sizeof err) == -1 && strstr(err, "fewer than the 3 ranks"), "%s", err);
+    cr_assert(load(&c, NULL, "train.micro_batch=8") == 0);   /* 8 micro-batches: W = 3 splits them 3+3+2 */
+    cr_expect(zt_config_check_job(&c, &j, err, sizeof err) == 0, "%s", err);
+    cr_expect(load(&c, NULL, "train.micro_batch=24") == -1 && strstr(err, "must divide train.global_batch"), "%s", err);
     j.world = 2;
     cr_assert(load(&c, NULL, "train.device=cuda") == 0);
     cr_expect(zt_config_check_job(&c, &j, err, sizeof err) == -1 && strstr(err, "built without CUDA"), "%s", err);

@@ -184,3 +184,43 @@ Test(datasets_sampler, sha256_fips_vectors) {
     cr_assert_str_eq(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     free(a);
 }
+
+/* Any W up to k = B/mb micro-batches: shares differ by at most one
+ * micro-batch, are contiguous and in rank order, so the ranks' rows
+ * concatenated are the W=1 rows; when W divides k they are zt_sampler_rows. */
+Test(sampler, micro_batch_shares_any_w) {
+    uint64_t ref[96], cat[96], one[96];
+    int cases = 0;
+    for (uint64_t mb = 1; mb <= 4; mb++)
+        for (uint64_t k = 1; k <= 24 && k * mb <= 96; k++) {
+            uint64_t B = k * mb;
+            zt_sampler s = {.n_rows = 1000 + k, .global_batch = B, .seed = rnd()};
+            for (uint64_t st = 0; st < 3; st++) {
+                cr_assert_eq(zt_sampler_rows_mb(&s, st, mb, 1, 0, ref), B);
+                for (int W = 1; W <= (int)k; W++) {
+                    uint64_t n = 0, lo = k, hi = 0;
+                    for (int r = 0; r < W; r++) {
+                        uint64_t first, count;
+                        zt_sampler_share(k, W, r, &first, &count);
+                        cr_assert_eq(first * mb, n, "W=%d r=%d starts at micro-batch %llu", W, r,
+                                     (unsigned long long)first);
+                        lo = count < lo ? count : lo; hi = count > hi ? count : hi;
+                        uint64_t got = zt_sampler_rows_mb(&s, st, mb, W, r, cat + n);
+                        cr_assert_eq(got, count * mb);
+                        if (k % (uint64_t)W == 0) {
+                            zt_sampler_rows(&s, st, W, r, one);
+                            cr_assert(memcmp(one, cat + n, got * sizeof *one) == 0, "W=%d r=%d: not zt_sampler_rows", W, r);
+                        }
+                        n += got;
+                    }
+                    cr_assert_eq(n, B);
+                    cr_assert(hi - lo <= 1 && lo >= 1, "W=%d k=%llu: shares %llu..%llu", W, (unsigned long long)k,
+                              (unsigned long long)lo, (unsigned long long)hi);
+                    cr_assert(memcmp(cat, ref, B * sizeof *ref) == 0, "W=%d mb=%llu k=%llu differs from W=1", W,
+                              (unsigned long long)mb, (unsigned long long)k);
+                    cases++;
+                }
+            }
+        }
+    cr_assert(cases > 1000);
+}

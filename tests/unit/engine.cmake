@@ -15,3 +15,11 @@ if(CRITERION_FOUND)
   add_test(NAME unit_engine_bigstep COMMAND test_engine_bigstep)
   set_tests_properties(unit_engine_bigstep PROPERTIES LABELS unit TIMEOUT 120)
 endif()
+
+# train.exact's fixed-point sums (trainer/exact.c) against float64
+if(CRITERION_FOUND)
+  add_executable(test_engine_exact ${CMAKE_CURRENT_SOURCE_DIR}/unit/engine_exact.c)
+  target_link_libraries(test_engine_exact PRIVATE zt_trainer PkgConfig::CRITERION m)
+  add_test(NAME unit_engine_exact COMMAND test_engine_exact --jobs=2)
+  set_tests_properties(unit_engine_exact PROPERTIES LABELS unit TIMEOUT 120)
+endif()

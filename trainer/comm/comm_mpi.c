@@ -37,11 +37,11 @@
  * AVG is SUM followed by a division by W. i64, u8 and f64 are MPI_INT64_T,
  * MPI_UINT8_T and MPI_DOUBLE.
  *
- * Reduce-scatter (f32, f64) runs as the ring below by default: OpenMPI
+ * Reduce-scatter (f32, f64, i64) runs as the ring below by default: OpenMPI
  * 4.1's MPI_Reduce_scatter(_block) was slower than its own MPI_Allreduce on
  * the same bytes (BENCHMARKS.md "Collectives"; bench/comm_bench --rs).
  * ZT_COMM_RS=mpi selects the MPI call instead; bf16 always uses it.
- * All-reduces of f32/f64 from 64 KB up run as that ring reduce-scatter +
+ * All-reduces of f32/f64/i64 from 64 KB up run as that ring reduce-scatter +
  * MPI_Allgatherv by default too: at W=2 on 147 MB it took 0.17x of OpenMPI
  * 4.1's MPI_Allreduce, and never more at 1-32 MB (BENCHMARKS.md).
  * ZT_COMM_AR=mpi selects MPI_Allreduce. */
@@ -356,7 +356,14 @@ static int exec_polled(zt_comm *c, const zt_op *op, double t0, const zt_op *repo
 /* dst[i] = a[i] (op) b[i]; dst may be a or b. */
 static void ring_combine(void *dst, const void *a, const void *b, size_t n, zt_dtype t,
                          zt_redop red) {
-    if (t == ZT_F64) {
+    if (t == ZT_I64) {   /* train.exact's fixed-point sums: exact in any order */
+        int64_t *d = dst;
+        const int64_t *x = a, *y = b;
+        if (red == ZT_MAX)
+            for (size_t i = 0; i < n; i++) d[i] = x[i] > y[i] ? x[i] : y[i];
+        else
+            for (size_t i = 0; i < n; i++) d[i] = x[i] + y[i];
+    } else if (t == ZT_F64) {
         double *d = dst;
         const double *x = a, *y = b;
         if (red == ZT_MAX)
@@ -467,7 +474,8 @@ static int ring_allreduce(zt_comm *c, const zt_op *op) {
 
 static int use_ring(const zt_comm *c, const zt_op *op) {
     const mpi_state *s = c->bk;
-    if (c->size < 2 || (op->dt != ZT_F32 && op->dt != ZT_F64)) return 0;
+    if (c->size < 2 || (op->dt != ZT_F32 && op->dt != ZT_F64 && op->dt != ZT_I64)) return 0;
+    if (op->dt == ZT_I64 && op->red == ZT_AVG) return 0;   /* integer AVG: MPI's path */
     if (op->kind == ZT_OP_REDUCE_SCATTER || op->kind == ZT_OP_REDUCE_SCATTER_V) return s->rs_ring;
     if (op->kind != ZT_OP_ALLREDUCE || !s->ar_ring) return 0;
     size_t es = zt_dtype_size(op->dt);
