@@ -40,7 +40,7 @@ static const keydef KEYS[] = {
     D("train.bucket_mb",    bucket_mb,   "1",      "gradient bucket size (MB) for the all-reduce / reduce-scatter"),
     L("train.seed",         seed,        "1234",   "parameter init and data order"),
     S("train.device",       device,      "cpu",    "cpu | cuda (one GPU per local rank)"),
-    S("train.precision",    precision,   "fp32",   "fp32 | bf16 (cuda: bf16 compute, fp32 master weights)"),
+    S("train.precision",    precision,   "fp32",   "fp32 | bf16: matrix products (linear, attention) in bf16 with fp32 accumulation, on cpu (oneDNN) and cuda; master weights, gradients, optimizer state fp32"),
     S("train.backend",      backend,     "auto",   "auto | mpi | nccl (auto: nccl on cuda, else mpi)"),
     I("train.threads",      threads,     "0",      "BLAS threads per rank; 0 = cores / local ranks"),
     D("train.comm_timeout", comm_timeout,"60",     "seconds before a stuck collective aborts the job (exit 6)"),
@@ -185,8 +185,6 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (!cuda && !strcmp(c->backend, "nccl"))
         BAD("train.backend", "nccl needs train.device = cuda (%s is %s): use mpi or auto",
             zt_config_origin(c, "train.device"), c->device);
-    if (!cuda && !strcmp(c->precision, "bf16"))
-        BAD("train.precision", "bf16 needs train.device = cuda (the CPU path is fp32)");
     if (c->threads < 0) BAD("train.threads", "must be >= 0");
     if (c->comm_timeout <= 0) BAD("train.comm_timeout", "must be > 0");
     if (strcmp(c->optim_name, "sgd") && strcmp(c->optim_name, "adamw")) BAD("optim.name", "expected sgd or adamw, got '%s'", c->optim_name);

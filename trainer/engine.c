@@ -37,6 +37,7 @@ struct zt_engine {
     void     *before_update_arg;
     double    t_exposed;          /* accumulated time blocked on communication */
     uint64_t  step;               /* step being computed (1-based), for messages */
+    int       wfresh;             /* parameters changed since the op table's bf16 copy */
 };
 
 /* A collective that fails ends the job (zt_comm_fatal, exit 6): the line names
@@ -89,6 +90,7 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
     e->P = m->n_params;
     zt_part(e->P, e->W, e->r, &e->plo, &e->plen);
     e->nslots = zt_optim_n_slots(oc);
+    e->wfresh = 1;
 
     /* buckets and per-rank counts, once: they never change while training */
     size_t cap = (size_t)(bucket_mb * 1024 * 1024 / sizeof(float));
@@ -122,6 +124,7 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
 void zt_engine_destroy(zt_engine *e) {
     if (!e) return;
     const zt_ops *o = e->ops;
+    if (o->weights_ready) o->weights_ready(NULL, 0);   /* no bf16 copy outlives the buffers */
     if (e->stage <= 2) o->free(e->params); else o->free(e->ppart);
     if (e->stage <= 1) o->free(e->grads); else o->free(e->gpart);
     for (int i = 0; i < e->nslots; i++) o->free(e->slots[i]);
@@ -165,18 +168,34 @@ static const float *unit_params(zt_engine *e, int u, int slot) {
     return e->stage == 3 ? e->ubuf[slot] : e->params + e->m->unit_off[u];
 }
 
+/* A bf16 op table converts unit u's parameters once they are final (ops.h
+ * weights_ready): at the first forward after they changed (wfresh), and under
+ * ZeRO-3 after every gather. NULL hook (fp32 tables): nothing. */
+static void weights_ready(zt_engine *e, int u, const float *pu) {
+    if (e->ops->weights_ready) e->ops->weights_ready(pu, e->m->unit_len[u]);
+}
+static void params_changed(zt_engine *e) {
+    e->wfresh = 1;
+    if (e->ops->weights_ready) e->ops->weights_ready(NULL, 0);
+}
+
 /* forward through all units; under ZeRO-3 each unit is gathered just before
  * use with the next one prefetched. Leaves the last unit's params in ubuf. */
 static void forward_all(zt_engine *e) {
     zt_model *m = e->m; int U = m->n_units;
     if (e->stage != 3) {
-        for (int u = 0; u < U; u++) m->forward(m, u, unit_params(e, u, 0));
+        for (int u = 0; u < U; u++) {
+            if (e->wfresh) weights_ready(e, u, unit_params(e, u, 0));
+            m->forward(m, u, unit_params(e, u, 0));
+        }
+        e->wfresh = 0;
         return;
     }
     inflight pend = gather_unit(e, 0, e->ubuf[0]);
     for (int u = 0; u < U; u++) {
         wait_req(e, &pend, NULL);
         if (u + 1 < U) pend = gather_unit(e, u + 1, e->ubuf[(u + 1) & 1]);
+        weights_ready(e, u, e->ubuf[u & 1]);
         m->forward(m, u, e->ubuf[u & 1]);
     }
 }
@@ -225,7 +244,7 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
         }
         const float *pu;
         if (e->stage == 3) {
-            if (u != have) wait_req(e, &pend, NULL);
+            if (u != have) { wait_req(e, &pend, NULL); weights_ready(e, u, e->ubuf[u & 1]); }
             if (u > 0) pend = gather_unit(e, u - 1, e->ubuf[(u - 1) & 1]);
             pu = e->ubuf[u & 1];
         } else pu = e->params + m->unit_off[u];
@@ -303,6 +322,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
                   "allgather", "updated parameters", -1);
         e->t_exposed += zt_now() - tw;
     }
+    params_changed(e);
     st->t_step = zt_now() - t0;
     st->t_exposed_comm = e->t_exposed;
 }
@@ -344,6 +364,7 @@ float *zt_engine_slot_part(zt_engine *e, int i) { return e->slots[i] + (e->plo -
 void zt_engine_count_ckpt(zt_engine *e, size_t bytes) { e->mem.ckpt = bytes; }
 
 void zt_engine_sync_partitions(zt_engine *e) {
+    params_changed(e);
     if (e->stage <= 2)
         stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "loaded parameters", -1);
