@@ -38,6 +38,10 @@ struct zt_engine {
     double    t_exposed;          /* accumulated time blocked on communication */
     uint64_t  step;               /* step being computed (1-based), for messages */
     int       wfresh;             /* parameters changed since the op table's bf16 copy */
+    /* train.grad_comm = bf16: gradients travel and are summed in bf16 */
+    int       grad_bf16;
+    uint16_t *g16;                /* stage 0/1: P, the buckets' bf16 copies */
+    uint16_t *b16[2], *r16[2];    /* stage 2/3: bf16 of bbuf / rbuf */
 };
 
 /* A collective that fails ends the job (zt_comm_fatal, exit 6): the line names
@@ -130,6 +134,8 @@ void zt_engine_destroy(zt_engine *e) {
     for (int i = 0; i < e->nslots; i++) o->free(e->slots[i]);
     for (int i = 0; i < 2; i++) { o->free(e->bbuf[i]); o->free(e->rbuf[i]); o->free(e->ubuf[i]); }
     zt_plan_free(&e->plan);
+    free(e->g16);
+    for (int i = 0; i < 2; i++) { free(e->b16[i]); free(e->r16[i]); }
     free(e->ddp);
     free(e);
 }
@@ -201,11 +207,36 @@ static void forward_all(zt_engine *e) {
 }
 
 /* ---- gradient reduction per bucket ----------------------------------- */
+/* grad_comm = bf16 (host memory): round to nearest even, and back */
+static void to_bf16(uint16_t *d, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) d[i] = zt_f32_to_bf16(x[i]);
+}
+static void from_bf16(float *x, const uint16_t *d, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = zt_bf16_to_f32(d[i]);
+}
+
+void zt_engine_set_grad_comm_bf16(zt_engine *e) {
+    ztCheck(!e->ops->device, ZT_EXIT_CONFIG, "train.grad_comm = bf16 is implemented for train.device = cpu only");
+    e->grad_bf16 = 1;
+    size_t n[2] = { e->plan.max_bucket, e->plan.max_my_bucket };
+    if (e->stage <= 1) {
+        e->g16 = calloc(e->P ? e->P : 1, sizeof(uint16_t));
+        mallocCheck(e->g16);
+        e->mem.transient += e->P * sizeof(uint16_t);
+    } else
+        for (int i = 0; i < 2; i++) {
+            e->b16[i] = calloc(n[0] ? n[0] : 1, sizeof(uint16_t));
+            e->r16[i] = calloc(n[1] ? n[1] : 1, sizeof(uint16_t));
+            mallocCheck(e->b16[i]); mallocCheck(e->r16[i]);
+            e->mem.transient += (n[0] + n[1]) * sizeof(uint16_t);
+        }
+}
 static void finish_rs(zt_engine *e, inflight *f, zt_step_stats *st) {
     if (!f->q) return;
     wait_req(e, f, st);
     if (e->stage >= 2) {   /* accumulate my part of the bucket into gpart */
         const zt_range_plan *bp = &e->plan.bucket[f->idx];
+        if (e->grad_bf16) from_bf16(e->rbuf[f->buf], e->r16[f->buf], bp->my_len);
         e->ops->add_acc(e->gpart + (bp->my_lo - e->plo), e->rbuf[f->buf], bp->my_len);
     }
 }
@@ -215,9 +246,17 @@ static inflight launch_bucket(zt_engine *e, int b, int buf) {
     inflight f = { NULL, NULL, "gradients of bucket", b, buf };
     if (e->stage <= 1) {
         f.op = "allreduce";
+        if (e->grad_bf16) {
+            to_bf16(e->g16 + bp->off, e->grads + bp->off, bp->len);
+            f.q = zt_iallreduce(e->c, e->g16 + bp->off, e->g16 + bp->off, bp->len, ZT_BF16, ZT_SUM);
+        } else
         f.q = zt_iallreduce(e->c, e->grads + bp->off, e->grads + bp->off, bp->len, ZT_F32, ZT_SUM);
     } else {
         f.op = "reduce_scatter_v";
+        if (e->grad_bf16) {
+            to_bf16(e->b16[buf], e->bbuf[buf], bp->len);
+            f.q = zt_ireduce_scatter_v(e->c, e->b16[buf], e->r16[buf], bp->counts, ZT_BF16, ZT_SUM);
+        } else
         f.q = zt_ireduce_scatter_v(e->c, e->bbuf[buf], e->rbuf[buf], bp->counts, ZT_F32, ZT_SUM);
     }
     stepReqCheck(e, f.q, f.op, f.what, b);
@@ -261,6 +300,7 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
     for (int i = 0; i < nddp; i++) {
         inflight f = { ddp[i], "allreduce", "gradients of bucket", i, 0 };
         wait_req(e, &f, st);
+        if (e->grad_bf16) from_bf16(e->grads + pl->bucket[i].off, e->g16 + pl->bucket[i].off, pl->bucket[i].len);
     }
     finish_rs(e, &fl[bslot], st); finish_rs(e, &fl[bslot ^ 1], st);   /* older first */
     wait_req(e, &pend, NULL);

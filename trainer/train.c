@@ -412,12 +412,14 @@ static void set_up(run *R) {
     optim_from_config(c, &R->oc);
     R->model->grad_scale = 1.0f / (float)c->global_batch;
     R->eng = zt_engine_create(R->model, R->comm, R->ctl, &R->oc, c->zero_stage, c->bucket_mb);
+    if (!strcmp(c->grad_comm, "bf16")) zt_engine_set_grad_comm_bf16(R->eng);
     zt_engine_init_params(R->eng, (uint64_t)c->seed);
     char isa[96] = "";   /* what the CPU offers for bf16 (oneDNN's ISA query) */
     if (!strcmp(c->device, "cpu")) {
         int native = 0;
         const char *name = zt_ops_dnnl_isa(&native);
-        snprintf(isa, sizeof isa, " | cpu isa %s, bf16 %s", name, native ? "native" : "none");
+        snprintf(isa, sizeof isa, " | cpu isa %s, bf16 %s%s", name, native ? "native" : "none",
+                 !strcmp(c->grad_comm, "bf16") ? " | gradients reduced in bf16" : "");
     }
     if (R->r == 0)
         zt_info("job %s step %s restart %d | %s on %d rank(s), %d node(s) via %s | %s/%s, %s | stage %d | "

@@ -20,6 +20,8 @@
 #               bit-identical to an uninterrupted bf16 run (the bf16 weight
 #               copies are rebuilt from the loaded fp32 checkpoint); the mixed
 #               chain ends close to it but not equal (the fp32 leg ran fp32).
+#  gradcomm     train.grad_comm = bf16 at W=3, stages 0 and 3: loss within 2%
+#               of fp32 reductions after 100 steps; a bad value exits 2.
 # threads = 1: oneDNN's OpenMP threads spin while waiting, which costs seconds
 # per run on an oversubscribed test machine.
 . "$(dirname "$0")/lib.sh"
@@ -104,5 +106,23 @@ PYEOF
   echo "bf16 -> fp32 -> bf16 vs uninterrupted bf16: ${line#"$T/"}"
   echo "PASS: resume across precisions"
   ;;
-*) fail "case '$case': track mlp|gpt, invariance, resume" ;;
+gradcomm)
+  # train.grad_comm = bf16: W=3 DDP and ZeRO-3, 100 steps, against fp32
+  # reductions: the loss tracks (2%), the parameters differ (bf16 sums ran)
+  for s in 0 3; do
+    for g in fp32 bf16; do
+      run_w 3 train "${gpt[@]}" --set train.steps=100 --set train.zero_stage=$s --set train.grad_comm=$g \
+          --dump-params "$T/s$s-$g.bin" >"$T/s$s-$g.log" 2>&1 || { cat "$T/s$s-$g.log"; fail "grad_comm=$g stage $s"; }
+    done
+    grep -q "gradients reduced in bf16" "$T/s$s-bf16.log" || fail "start-up line does not say gradients are reduced in bf16"
+    read -r a _ < <(loss_of "$T/s$s-fp32.log"); read -r b _ < <(loss_of "$T/s$s-bf16.log")
+    d=$(relclose "$b" "$a" 0.02) || fail "stage $s: loss with bf16 gradient reductions $b vs fp32 $a: rel diff $d > 2%"
+    cmp_params "$T/s$s-fp32.bin" "$T/s$s-bf16.bin" 1e-6 >/dev/null && fail "stage $s: grad_comm=bf16 left the parameters as fp32 reductions do"
+    echo "grad_comm=bf16 W=3 stage $s: loss $b vs fp32 $a (rel $d)"
+  done
+  expect_exit 2 run_w 1 train "${gpt[@]}" --set train.grad_comm=fp16
+  grep -q "train.grad_comm" "$T/err" "$T/out" || fail "bad train.grad_comm: no line naming the key"
+  echo "PASS: bf16 gradient reductions"
+  ;;
+*) fail "case '$case': track mlp|gpt, invariance, resume, gradcomm" ;;
 esac
