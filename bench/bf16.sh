@@ -28,7 +28,7 @@ elif grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; fi
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
-echo "# machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores; bf16 flags: $(grep -o -w 'avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+echo "# machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(getconf _NPROCESSORS_ONLN) cores; bf16 flags: $(grep -o -w 'avx512_bf16\|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ); core $CORE, 1 thread, ftz on both sides, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}; torch $($py -c 'import torch; print(torch.__version__)'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "## matrix products, 2048², GFLOP/s (best of 5)"

@@ -306,7 +306,7 @@ static void open_data(run *R) {
 }
 
 /* cpu-bf16 needs bf16 instructions (oneDNN's ISA; DNNL_MAX_CPU_ISA caps it):
- * without them oneDNN emulates bf16 products at ~2.7x the time of the fp32
+ * without them oneDNN emulates bf16 products at ~2.6x the time of the fp32
  * table's (measured at 2048², avx512_core), so bf16 would only be slower:
  * refused (exit 2) rather than allowed with a warning. */
 static const zt_ops *cpu_bf16_ops(run *R) {
@@ -314,7 +314,7 @@ static const zt_ops *cpu_bf16_ops(run *R) {
     const char *isa = zt_ops_dnnl_isa(&native);
     if (!native)
         zt_fatal(ZT_EXIT_CONFIG, "%s: train.precision = bf16 on cpu needs bf16 instructions "
-                 "(avx512_bf16 or amx); oneDNN reports ISA %s, where bf16 is emulated at ~2.7x "
+                 "(avx512_bf16 or amx); oneDNN reports ISA %s, where bf16 is emulated at ~2.6x "
                  "the time of fp32: use train.precision = fp32", zt_config_origin(&R->cfg, "train.precision"), isa);
     return zt_ops_cpu_bf16();
 }
