@@ -85,21 +85,27 @@ static uint16_t *bf16_of(int slot, const float *x, size_t n) {
 }
 
 /* ---- weight shadows ------------------------------------------------------ */
-typedef struct { const float *p; size_t n; uint16_t *bf; size_t cap; } shadow;
+/* A shadow keeps its buffer (and the address it last covered) when it is
+ * forgotten, so the next step's registration of the same unit reuses it:
+ * no allocation, no page faults in the steady state. */
+typedef struct { const float *p; size_t n; int valid; uint16_t *bf; size_t cap; } shadow;
 static shadow *g_sh;
 static int g_nsh, g_capsh;
 
 static void cpu_bf16_weights_ready(const float *p, size_t n) {
-    if (!p || !n) {   /* forget all (buffers are kept for reuse) */
-        for (int i = 0; i < g_nsh; i++) g_sh[i].p = NULL, g_sh[i].n = 0;
+    if (!p || !n) {   /* forget all */
+        for (int i = 0; i < g_nsh; i++) g_sh[i].valid = 0;
         return;
     }
-    shadow *s = NULL;
-    for (int i = 0; i < g_nsh; i++) {   /* a range overlapping [p, p+n) is replaced */
+    shadow *s = NULL, *spare = NULL;
+    for (int i = 0; i < g_nsh; i++) {
         shadow *t = &g_sh[i];
-        if (t->p && t->p < p + n && p < t->p + t->n) { t->p = NULL; t->n = 0; }
-        if (!t->p && !s) s = t;
+        if (t->valid && t->p < p + n && p < t->p + t->n) t->valid = 0;   /* overlapped: replaced */
+        if (t->valid) continue;
+        if (t->p == p && !s) s = t;                        /* this unit's own buffer */
+        else if (!spare || (t->cap >= n && spare->cap < n)) spare = t;
     }
+    if (!s) s = spare;
     if (!s) {
         if (g_nsh == g_capsh) {
             g_capsh = g_capsh ? 2 * g_capsh : 16;
@@ -116,14 +122,14 @@ static void cpu_bf16_weights_ready(const float *p, size_t n) {
         s->cap = n;
     }
     to_bf16(s->bf, p, n);
-    s->p = p; s->n = n;
+    s->p = p; s->n = n; s->valid = 1;
 }
 
 /* bf16 of w[0..n): the shadow if one covers it, else converted into `slot` */
 static const uint16_t *weight_bf16(int slot, const float *w, size_t n) {
     for (int i = 0; i < g_nsh; i++) {
         const shadow *s = &g_sh[i];
-        if (s->p && w >= s->p && w + n <= s->p + s->n) return s->bf + (w - s->p);
+        if (s->valid && w >= s->p && w + n <= s->p + s->n) return s->bf + (w - s->p);
     }
     return bf16_of(slot, w, n);
 }
