@@ -57,21 +57,30 @@ run() {   # run LABEL side(ours|torch) prec model args...
   echo "$label: $line" >&2
   echo "$line"
 }
-table() {   # table NAME UNIT model args...
+table() {   # table NAME UNIT model args...: rates from wall time, and from CPU time
   local name=$1 unit=$2; shift 2
   local of ob tf tb
   of=$(run "ztrain fp32" ours fp32 "$@"); ob=$(run "ztrain bf16" ours bf16 "$@")
   tf=$(run "torch fp32" torch fp32 "$@"); tb=$(run "torch bf16 autocast" torch bf16 "$@")
   local k=tokens_per_s; [ "$unit" = samples/s ] && k=samples_per_s
-  awk -v n="$name" -v u="$unit" -v of="$(echo "$of" | field $k)" -v ob="$(echo "$ob" | field $k)" \
-      -v tf="$(echo "$tf" | field $k)" -v tb="$(echo "$tb" | field $k)" -v gb="$(echo "$ob" | field gflops)" \
-      -v mmb="$mm_bf16" -v mmf="$mm_fp32" -v gf="$(echo "$of" | field gflops)" \
-    'BEGIN {printf "| %s | %.0f | %.0f | %.0f | %.0f | **%.2f×** | **%.2f×** | %.0f%% of %.0f | %.0f%% of %.0f |\n",
-            n, of, ob, tf, tb, ob/of, ob/tb, 100*gb/mmb, mmb, 100*gf/mmf, mmf}'
+  for clock in wall cpu; do
+    awk -v n="$name" -v c="$clock" -v of="$(echo "$of" | field $k)" -v ob="$(echo "$ob" | field $k)" \
+        -v tf="$(echo "$tf" | field $k)" -v tb="$(echo "$tb" | field $k)" -v gb="$(echo "$ob" | field gflops)" \
+        -v mmb="$mm_bf16" -v mmf="$mm_fp32" -v gf="$(echo "$of" | field gflops)" \
+        -v wof="$(echo "$of" | field ms_per_step)" -v wob="$(echo "$ob" | field ms_per_step)" \
+        -v wtf="$(echo "$tf" | field ms_per_step)" -v wtb="$(echo "$tb" | field ms_per_step)" \
+        -v cof="$(echo "$of" | field cpu_ms_per_step)" -v cob="$(echo "$ob" | field cpu_ms_per_step)" \
+        -v ctf="$(echo "$tf" | field cpu_ms_per_step)" -v ctb="$(echo "$tb" | field cpu_ms_per_step)" \
+      'BEGIN { if (c == "cpu") { of *= wof/cof; ob *= wob/cob; tf *= wtf/ctf; tb *= wtb/ctb; gb *= wob/cob; gf *= wof/cof }
+              printf "| %s | %s | %.0f | %.0f | %.0f | %.0f | **%.2f×** | **%.2f×** | %.0f%% of %.0f | %.0f%% of %.0f |\n",
+              n, c, of, ob, tf, tb, ob/of, ob/tb, 100*gb/mmb, mmb, 100*gf/mmf, mmf}'
+  done
 }
 echo "## training steps ($GPT_STEPS gpt / $MLP_STEPS mlp timed steps after 3 untimed)"
-echo "| model | ztrain fp32 | ztrain bf16 | torch fp32 | torch bf16 autocast | bf16 / fp32 | bf16 / torch autocast | ztrain bf16 model GFLOP/s vs bf16 mm | ztrain fp32 vs fp32 mm |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "# rates from wall time, and from each process's CPU time (on a loaded machine the"
+echo "# time it computed rather than waited for the core); matrix-product rates: best of 5, wall"
+echo "| model | clock | ztrain fp32 | ztrain bf16 | torch fp32 | torch bf16 autocast | bf16 / fp32 | bf16 / torch autocast | ztrain bf16 model GFLOP/s vs bf16 mm | ztrain fp32 vs fp32 mm |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 table "gpt C768 L12 H12 T256 B2 (tokens/s)" tokens/s gpt --vocab 96 --ctx 256 --d_model 768 --n_layer 12 --n_head 12 --batch 2 --steps "$GPT_STEPS"
 table "mlp 784-1024-1024-10 B256 (samples/s)" samples/s mlp --hidden 1024,1024 --batch 256 --steps "$MLP_STEPS"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -151,6 +151,7 @@ def main():
     while True:
         if it == warm:
             t0 = time.perf_counter()
+            c0 = time.process_time()
         x, y = data[it % NB]
         opt.zero_grad(set_to_none=False)
         if a.autocast:
@@ -168,6 +169,7 @@ def main():
         if it >= warm:
             steps += 1
             t_end = time.perf_counter()
+            c_end = time.process_time()
             if steps >= nsteps:
                 break
         it += 1
@@ -176,7 +178,8 @@ def main():
     print(f"model={a.model} params={nparams} batch={B} threads={torch.get_num_threads()} steps={steps} "
           f"ms_per_step={dt * 1e3:.3f} samples_per_s={rows:.1f} tokens_per_s={rows * tokens_per_row:.1f} "
           f"gflops={flops_per_row * rows * 1e-9:.2f} loss_first={loss_first:.4f} loss_last={loss_last:.4f} "
-          f"torch={torch.__version__} flush_denormal={a.flush_denormal} autocast={a.autocast or 'off'}")
+          f"torch={torch.__version__} flush_denormal={a.flush_denormal} autocast={a.autocast or 'off'} "
+          f"cpu_ms_per_step={(c_end - c0) / steps * 1e3:.3f}")
 
 
 if __name__ == "__main__":
