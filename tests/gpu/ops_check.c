@@ -556,12 +556,17 @@ int main(int argc, char **argv) {
         printf("%-10s %-46s %12s %10s  %s\n", "table", "check", "rel err", "tol", "result");
         run_table(&zt_ops_cpu, seed);
     } else if (!strcmp(which, "cpu-bf16")) {   /* the oneDNN bf16 table, same tolerances */
+#ifndef ZT_HAVE_DNNL
+        printf("ops_check: built without oneDNN: no cpu-bf16 table\n");
+        return 77;
+#else
         int native = 0;
         const char *isa = zt_ops_dnnl_isa(&native);
         printf("ops_check: cpu-bf16 table against the CPU table; oneDNN ISA %s (bf16 %s)\n", isa,
                native ? "native" : "emulated");
         printf("%-10s %-46s %12s %10s  %s\n", "table", "check", "rel err", "tol", "result");
         run_table(zt_ops_cpu_bf16(), seed);
+#endif
     } else {
 #ifndef ZT_HAVE_CUDA
         printf("ops_check: built without CUDA: only --table cpu | cpu-bf16\n");

@@ -141,8 +141,11 @@ extern const zt_ops zt_ops_cuda_bf16 __attribute__((weak));
 void *zt_ops_cuda_stream(void);
 
 /* The CPU bf16 table (ops_dnnl.c): the CPU table with matmul and attention
- * products in bf16 through oneDNN (fp32 accumulation and outputs). */
-const zt_ops *zt_ops_cpu_bf16(void);
+ * products in bf16 through oneDNN (fp32 accumulation and outputs). Weak, like
+ * the CUDA tables: the standalone GPU check (tests/gpu/run.sh) builds
+ * ops_cpu.c without oneDNN; the trainer's strong references to the two
+ * functions below pull ops_dnnl.o in. */
+const zt_ops *zt_ops_cpu_bf16(void) __attribute__((weak));
 /* oneDNN's effective CPU ISA ("avx512_core_bf16", "avx512_core_amx", ...;
  * DNNL_MAX_CPU_ISA caps it) and whether it has bf16 instructions. */
 const char *zt_ops_dnnl_isa(int *native_bf16);

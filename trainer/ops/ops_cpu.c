@@ -507,7 +507,7 @@ const zt_ops zt_ops_cpu = {
 
 const zt_ops *zt_ops_by_name(const char *name) {
     if (!name || strcmp(name, "cpu") == 0) return &zt_ops_cpu;
-    if (strcmp(name, "cpu-bf16") == 0) return zt_ops_cpu_bf16();
+    if (strcmp(name, "cpu-bf16") == 0) return zt_ops_cpu_bf16 ? zt_ops_cpu_bf16() : NULL;
     if (strcmp(name, "cuda") == 0) return &zt_ops_cuda ? &zt_ops_cuda : NULL;
     if (strcmp(name, "cuda-bf16") == 0) return &zt_ops_cuda_bf16 ? &zt_ops_cuda_bf16 : NULL;
     return NULL;
