@@ -261,24 +261,66 @@ static void bf_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dou
 /* The CPU table's algorithm (ops_cpu.c) with its six products in bf16: per
  * (b, h) S = scale·Q Kᵀ, P = causal softmax (fp32, saved [B,NH,T,T]), O = P V;
  * backward dV = Pᵀ dO, dP = dO Vᵀ, dS = softmax backward (fp32), dQ = dS K,
- * dK = dSᵀ Q. Q, K, V are strided views into one bf16 copy of qkv (ld 3C). */
+ * dK = dSᵀ Q. Operands are converted into head-major bf16 copies ([parts][B]
+ * [NH][T][hs], dense): oneDNN runs dense operands on its brgemm kernels but
+ * strided ones (ld 3C) on a slower gemm path. Products write dense fp32
+ * [T, hs] tiles that are then stored / added into the strided outputs. */
+
+/* dst[p][b][h][t][0..hs) = bf16(src[(b·T + t)·ld + p·C + h·hs + 0..hs)) for p < parts */
+ZT_VEC static void heads_bf16(uint16_t *restrict dst, const float *restrict src, int parts, int ld,
+                              int B, int T, int C, int NH) {
+    const int hs = C / NH;
+    for (int p = 0; p < parts; p++)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < NH; h++)
+                for (int t = 0; t < T; t++) {
+                    const float *x = src + ((size_t)b * T + t) * ld + (size_t)p * C + (size_t)h * hs;
+                    uint16_t *y = dst + ((((size_t)p * B + b) * NH + h) * T + t) * hs;
+                    for (int d = 0; d < hs; d++) y[d] = zt_f32_to_bf16(x[d]);
+                }
+}
+/* y[t·ld + 0..hs) (+)= x[t·hs + 0..hs) */
+ZT_VEC static void tile_out(float *restrict y, const float *restrict x, int T, int hs, int ld, int acc) {
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < hs; d++) {
+            float v = x[(size_t)t * hs + d];
+            y[(size_t)t * ld + d] = acc ? y[(size_t)t * ld + d] + v : v;
+        }
+}
+static float *g_tile;
+static size_t g_tile_n;
+static float *tile(size_t n) {
+    if (n > g_tile_n) {
+        free(g_tile);
+        g_tile = malloc(n * sizeof(float));
+        mallocCheck(g_tile);
+        g_tile_n = n;
+    }
+    return g_tile;
+}
+
 static void bf_attention_fwd(float *out, float *saved, float *scratch_f, const float *qkv,
                              int B, int T, int C, int NH) {
     (void)scratch_f;
     if (B <= 0 || T <= 0) return;
     const unsigned ftz = zt_ftz_enter();
-    const int hs = C / NH, C3 = 3 * C;
+    const int hs = C / NH;
+    const size_t X = (size_t)B * T * C, TH = (size_t)T * hs;
     const float scale = 1.0f / sqrtf((float)hs);
-    const uint16_t *X = bf16_of(S_A, qkv, (size_t)B * T * C3);
+    uint16_t *H = scratch(S_A, 3 * X);
+    heads_bf16(H, qkv, 3, 3 * C, B, T, C, NH);
     uint16_t *P16 = scratch(S_B, (size_t)T * T);
+    float *O = tile(TH);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
-            const uint16_t *q = X + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-            float *P = saved + ((size_t)b * NH + h) * T * T;
-            gemm(0, 1, T, T, hs, scale, q, C3, k, C3, 0, P, T, NULL);
+            const size_t bh = (size_t)b * NH + h;
+            const uint16_t *q = H + bh * TH, *k = H + X + bh * TH, *v = H + 2 * X + bh * TH;
+            float *P = saved + bh * T * T;
+            gemm(0, 1, T, T, hs, scale, q, hs, k, hs, 0, P, T, NULL);
             zt_cpu_causal_softmax_rows(P, T);
             to_bf16(P16, P, (size_t)T * T);
-            gemm(0, 0, T, hs, T, 1.0f, P16, T, v, C3, 0, out + (size_t)b * T * C + h * hs, C, NULL);
+            gemm(0, 0, T, hs, T, 1.0f, P16, T, v, hs, 0, O, hs, NULL);
+            tile_out(out + (size_t)b * T * C + h * hs, O, T, hs, C, 0);
         }
     zt_ftz_leave(ftz);
 }
@@ -288,24 +330,31 @@ static void bf_attention_bwd(float *dqkv, float *scratch_f, const float *dout, c
     if (B <= 0 || T <= 0) return;
     const unsigned ftz = zt_ftz_enter();
     const int hs = C / NH, C3 = 3 * C;
+    const size_t X = (size_t)B * T * C, TH = (size_t)T * hs;
     const float scale = 1.0f / sqrtf((float)hs);
-    const uint16_t *X = bf16_of(S_A, qkv, (size_t)B * T * C3);
-    const uint16_t *DO = bf16_of(S_B, dout, (size_t)B * T * C);
+    uint16_t *H = scratch(S_A, 3 * X), *DO = scratch(S_B, X);
+    heads_bf16(H, qkv, 3, C3, B, T, C, NH);
+    heads_bf16(DO, dout, 1, C, B, T, C, NH);
     uint16_t *P16 = scratch(S_C, (size_t)T * T), *DS16 = scratch(S_D, (size_t)T * T);
     float *dP = scratch_f;   /* [T,T] fp32 */
+    float *G = tile(TH);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
-            const uint16_t *q = X + (size_t)b * T * C3 + h * hs, *k = q + C, *v = q + 2 * C;
-            const uint16_t *dO = DO + (size_t)b * T * C + h * hs;
+            const size_t bh = (size_t)b * NH + h;
+            const uint16_t *q = H + bh * TH, *k = H + X + bh * TH, *v = H + 2 * X + bh * TH;
+            const uint16_t *dO = DO + bh * TH;
             float *dq = dqkv + (size_t)b * T * C3 + h * hs, *dk = dq + C, *dv = dq + 2 * C;
-            const float *P = saved + ((size_t)b * NH + h) * T * T;
+            const float *P = saved + bh * T * T;
             to_bf16(P16, P, (size_t)T * T);
-            gemm(1, 0, T, hs, T, 1.0f, P16, T, dO, C, 1, dv, C3, NULL);     /* dV += Pᵀ dO */
-            gemm(0, 1, T, T, hs, 1.0f, dO, C, v, C3, 0, dP, T, NULL);       /* dP = dO Vᵀ */
+            gemm(1, 0, T, hs, T, 1.0f, P16, T, dO, hs, 0, G, hs, NULL);     /* dV += Pᵀ dO */
+            tile_out(dv, G, T, hs, C3, 1);
+            gemm(0, 1, T, T, hs, 1.0f, dO, hs, v, hs, 0, dP, T, NULL);      /* dP = dO Vᵀ */
             zt_cpu_causal_softmax_bwd_rows(dP, P, T, scale);
             to_bf16(DS16, dP, (size_t)T * T);
-            gemm(0, 0, T, hs, T, 1.0f, DS16, T, k, C3, 1, dq, C3, NULL);    /* dQ += dS K */
-            gemm(1, 0, T, hs, T, 1.0f, DS16, T, q, C3, 1, dk, C3, NULL);    /* dK += dSᵀ Q */
+            gemm(0, 0, T, hs, T, 1.0f, DS16, T, k, hs, 0, G, hs, NULL);     /* dQ += dS K */
+            tile_out(dq, G, T, hs, C3, 1);
+            gemm(1, 0, T, hs, T, 1.0f, DS16, T, q, hs, 0, G, hs, NULL);     /* dK += dSᵀ Q */
+            tile_out(dk, G, T, hs, C3, 1);
         }
     zt_ftz_leave(ftz);
 }
