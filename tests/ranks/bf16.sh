@@ -3,7 +3,8 @@
 #  track MODEL  300 steps in bf16 track fp32 at W=1: final training loss (mean
 #               of the last 50 steps' losses) within 2% relative, the eval loss
 #               within 5% (one 1,000-row evaluation is noisier: measured 1.5%
-#               mlp); the parameters differ (bf16 products really ran). The mlp uses 96-row batches (24 rows: SGD's trajectory
+#               mlp); the parameters differ (bf16 products really ran). gpt
+#               also: with oneDNN capped to avx512_core (no bf16) bf16 exits 2. The mlp uses 96-row batches (24 rows: SGD's trajectory
 #               is chaotic enough that even two fp32 orders part by ~2%).
 #  invariance   GPT in bf16 (tests/ranks/invariance.sh's W-invariance):
 #               - after 1 step, W=3 ZeRO-3 and W=3 DDP equal W=1 within the fp32
@@ -49,6 +50,11 @@ track)
   # bf16 must have changed something (else the table was not used), but not much
   cmp_params "$T/fp32.bin" "$T/bf16.bin" 1e-6 >/dev/null && fail "$model: bf16 parameters equal fp32 within 1e-6: bf16 products did not run"
   line=$(cmp_params "$T/fp32.bin" "$T/bf16.bin" 1) || true   # reported: trajectories part (mlp ~6%)
+  if [ "$model" = gpt ]; then   # a CPU without bf16 units (oneDNN capped to avx512_core): exit 2, one line
+    DNNL_MAX_CPU_ISA=AVX512_CORE expect_exit 2 run_w 1 train "${args[@]}" --set train.precision=bf16
+    grep -q "train.precision = bf16 on cpu needs bf16 instructions.*ISA avx512_core" "$T/out" "$T/err" \
+        || fail "no clear line for bf16 without bf16 instructions"
+  fi
   echo "PASS: $model 300 steps: loss bf16 $b16 fp32 $f32 (rel $d), eval $b16e vs $f32e (rel $de); params ${line#"$T/"}"
   ;;
 invariance)
