@@ -10,6 +10,7 @@
  *   model_bench sgemm [--n 2048] [--threads 1] [--steps 10]
  *                   the machine's sgemm rate through the same OpenBLAS: C = A·B,
  *                   square n x n, 2n³ FLOPs per call (bench/gpt_torch.sh)
+ *   either with [--precision fp32|bf16] (bf16: the cpu-bf16 op table)
  * A fixed number of steps (after 3 untimed ones), so both sides time the same
  * stretch of training (the values met, denormals included, depend on it).
  * Prints one line: key=value pairs (model, params, batch, threads, steps,
@@ -29,6 +30,13 @@
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+/* CPU seconds of the process: on a loaded machine the time it computed, not
+ * the time it waited for a core */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -82,6 +90,7 @@ int main(int argc, char **argv) {
     const char *kind = argv[1];
     int batch = -1, threads = 2, vocab = 96, ctx = 64, d_model = 64, n_layer = 2, n_head = 4;
     int nsteps = -1;
+    int bf16 = 0;   /* --precision bf16: the cpu-bf16 table, weights converted once per step */
     zt_mlp_cfg mc = {.in_dim = 784, .out_dim = 10, .n_hidden = 2, .hidden = {256, 128}};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
@@ -95,6 +104,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--d_model")) d_model = atoi(v);
         else if (!strcmp(a, "--n_layer")) n_layer = atoi(v);
         else if (!strcmp(a, "--n_head")) n_head = atoi(v);
+        else if (!strcmp(a, "--precision")) bf16 = !strcmp(v, "bf16");
         else if (!strcmp(a, "--hidden")) {
             mc.n_hidden = 0;
             for (char *s = (char *)v; *s && mc.n_hidden < 8;) {
@@ -105,16 +115,18 @@ int main(int argc, char **argv) {
         } else usage();
     }
     openblas_set_num_threads(threads);
+    zt_ops_dnnl_set_threads(threads);
+    const zt_ops *ops = bf16 ? zt_ops_cpu_bf16() : &zt_ops_cpu;
 
     zt_model *m;
     int is_gpt = !strcmp(kind, "gpt");
     if (is_gpt) {
         if (batch < 0) batch = 16;
         zt_gpt_cfg gc = {.vocab = vocab, .ctx = ctx, .d_model = d_model, .n_layer = n_layer, .n_head = n_head};
-        m = zt_gpt_create(&gc, batch);
+        m = zt_gpt_create_ops(&gc, batch, ops);
     } else if (!strcmp(kind, "mlp")) {
         if (batch < 0) batch = 64;
-        m = zt_mlp_create(&mc, batch);
+        m = zt_mlp_create_ops(&mc, batch, ops);
     } else usage();
     if (!m) zt_fatal(ZT_EXIT_CONFIG, "model_bench: cannot build the %s model (see above)", kind);
     if (nsteps <= 0) nsteps = is_gpt ? 40 : 300;
@@ -150,11 +162,13 @@ int main(int argc, char **argv) {
 
     double loss_first = 0, loss_last = 0;
     int steps = 0, warm = 3;
-    double t0 = 0, t_end = 0, t_fb = 0, t_opt = 0;
+    double t0 = 0, t_end = 0, t_fb = 0, t_opt = 0, c0 = 0, c_end = 0;
     for (int it = 0;; it++) {
-        if (it == warm) t0 = now();
+        if (it == warm) { t0 = now(); c0 = cpu_now(); }
         double ta = now();
         memset(g, 0, P * sizeof(float));
+        if (ops->weights_ready)   /* as the engine: each unit's bf16 copy, once per step */
+            for (int u = 0; u < m->n_units; u++) ops->weights_ready(p + m->unit_off[u], m->unit_len[u]);
         double l = zt_model_loss_and_grad(m, &b[it % NB], p, g) / batch;
         double tb = now();
         float gs = zt_clip_scale(&oc, zt_grad_sumsq(g, P));
@@ -165,12 +179,14 @@ int main(int argc, char **argv) {
             zt_optim_step(&oc, (uint64_t)it + 1, lr, gs, p + t->off, g + t->off, sl, t->numel,
                           zt_optim_tensor_wd(&oc, t));
         }
+        if (ops->weights_ready) ops->weights_ready(NULL, 0);
         if (it >= warm) { t_fb += tb - ta; t_opt += now() - tb; }
         if (it == 0) loss_first = l;
         loss_last = l;
         if (it >= warm) {
             steps++;
             t_end = now();
+            c_end = cpu_now();
             if (steps >= nsteps) break;
         }
     }
@@ -178,10 +194,10 @@ int main(int argc, char **argv) {
     double rows_s = batch / dt;
     printf("model=%s params=%zu batch=%d threads=%d steps=%d ms_per_step=%.3f samples_per_s=%.1f "
            "tokens_per_s=%.1f gflops=%.2f loss_first=%.4f loss_last=%.4f blas=%s "
-           "ms_fwd_bwd=%.3f ms_clip_optim=%.3f\n",
+           "ms_fwd_bwd=%.3f ms_clip_optim=%.3f table=%s cpu_ms_per_step=%.3f\n",
            kind, P, batch, threads, steps, dt * 1e3, rows_s, rows_s * m->tokens_per_row,
            m->flops_per_row * rows_s * 1e-9, loss_first, loss_last, zt_ops_cpu_blas_corename(),
-           t_fb / steps * 1e3, t_opt / steps * 1e3);
+           t_fb / steps * 1e3, t_opt / steps * 1e3, ops->name, (c_end - c0) / steps * 1e3);
     for (int k = 0; k < NB; k++) { free((void *)b[k].xf); free((void *)b[k].xi); free((void *)b[k].y); }
     free(p); free(g); free(s0); free(s1);
     m->destroy(m);

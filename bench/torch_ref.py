@@ -104,6 +104,8 @@ def main():
     ap.add_argument("--n_head", type=int, default=4)
     ap.add_argument("--flush-denormal", type=int, default=0,
                     help="1: torch.set_flush_denormal(True) (FTZ/DAZ, as ztrain's CPU ops)")
+    ap.add_argument("--autocast", default="", choices=["", "bf16"],
+                    help="bf16: forward under torch.autocast('cpu', dtype=torch.bfloat16)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     if a.flush_denormal:
@@ -149,9 +151,14 @@ def main():
     while True:
         if it == warm:
             t0 = time.perf_counter()
+            c0 = time.process_time()
         x, y = data[it % NB]
         opt.zero_grad(set_to_none=False)
-        loss = model(x, y)
+        if a.autocast:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = model(x, y)
+        else:
+            loss = model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -162,6 +169,7 @@ def main():
         if it >= warm:
             steps += 1
             t_end = time.perf_counter()
+            c_end = time.process_time()
             if steps >= nsteps:
                 break
         it += 1
@@ -170,7 +178,8 @@ def main():
     print(f"model={a.model} params={nparams} batch={B} threads={torch.get_num_threads()} steps={steps} "
           f"ms_per_step={dt * 1e3:.3f} samples_per_s={rows:.1f} tokens_per_s={rows * tokens_per_row:.1f} "
           f"gflops={flops_per_row * rows * 1e-9:.2f} loss_first={loss_first:.4f} loss_last={loss_last:.4f} "
-          f"torch={torch.__version__} flush_denormal={a.flush_denormal}")
+          f"torch={torch.__version__} flush_denormal={a.flush_denormal} autocast={a.autocast or 'off'} "
+          f"cpu_ms_per_step={(c_end - c0) / steps * 1e3:.3f}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       libpmix-dev libopenmpi-dev openmpi-bin
       libhdf5-dev hdf5-tools libcriterion-dev libopenblas-dev
       libinih-dev libjansson-dev zlib1g-dev
+      libdnnl-dev
       slurm-wlm slurmctld slurmd slurm-client munge
       fortunes python3-h5py python3-numpy python3-torch
       dataset-fashion-mnist gnuplot-nox

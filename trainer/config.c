@@ -41,7 +41,8 @@ static const keydef KEYS[] = {
     D("train.bucket_mb",    bucket_mb,   "1",      "gradient bucket size (MB) for the all-reduce / reduce-scatter"),
     L("train.seed",         seed,        "1234",   "parameter init and data order"),
     S("train.device",       device,      "cpu",    "cpu | cuda (one GPU per local rank)"),
-    S("train.precision",    precision,   "fp32",   "fp32 | bf16 (cuda: bf16 compute, fp32 master weights)"),
+    S("train.precision",    precision,   "fp32",   "fp32 | bf16: matrix products (linear, attention) in bf16 with fp32 accumulation, on cpu (oneDNN) and cuda; master weights, gradients, optimizer state fp32"),
+    S("train.grad_comm",    grad_comm,   "fp32",   "fp32 | bf16: dtype of the gradient all-reduce / reduce-scatter (bf16: half the bytes, cpu only)"),
     S("train.backend",      backend,     "auto",   "auto | mpi | nccl (auto: nccl on cuda, else mpi)"),
     I("train.threads",      threads,     "0",      "BLAS threads per rank; 0 = cores / local ranks"),
     D("train.comm_timeout", comm_timeout,"60",     "seconds before a stuck collective aborts the job (exit 6)"),
@@ -183,6 +184,7 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (c->bucket_mb <= 0) BAD("train.bucket_mb", "must be > 0");
     if (strcmp(c->device, "cpu") && strcmp(c->device, "cuda")) BAD("train.device", "expected cpu or cuda, got '%s'", c->device);
     if (strcmp(c->precision, "fp32") && strcmp(c->precision, "bf16")) BAD("train.precision", "expected fp32 or bf16, got '%s'", c->precision);
+    if (strcmp(c->grad_comm, "fp32") && strcmp(c->grad_comm, "bf16")) BAD("train.grad_comm", "expected fp32 or bf16, got '%s'", c->grad_comm);
     if (strcmp(c->backend, "auto") && strcmp(c->backend, "mpi") && strcmp(c->backend, "nccl")) BAD("train.backend", "expected auto, mpi or nccl, got '%s'", c->backend);
     /* tensors live where the device is: MPI moves host memory, NCCL GPU memory */
     int cuda = !strcmp(c->device, "cuda");
@@ -195,8 +197,11 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (cuda && c->exact)
         BAD("train.exact", "needs train.device = cpu (%s is cuda): the fixed-point sums are host code",
             zt_config_origin(c, "train.device"));
-    if (!cuda && !strcmp(c->precision, "bf16"))
-        BAD("train.precision", "bf16 needs train.device = cuda (the CPU path is fp32)");
+    if (cuda && !strcmp(c->grad_comm, "bf16"))
+        BAD("train.grad_comm", "bf16 is implemented for train.device = cpu only (%s is cuda)",
+            zt_config_origin(c, "train.device"));
+    if (c->exact && !strcmp(c->grad_comm, "bf16"))
+        BAD("train.grad_comm", "bf16 reductions are not exact: train.exact needs train.grad_comm = fp32");
     if (c->threads < 0) BAD("train.threads", "must be >= 0");
     if (c->comm_timeout <= 0) BAD("train.comm_timeout", "must be > 0");
     if (strcmp(c->optim_name, "sgd") && strcmp(c->optim_name, "adamw")) BAD("optim.name", "expected sgd or adamw, got '%s'", c->optim_name);

@@ -20,6 +20,7 @@ typedef struct {
     long   seed;
     char   device[8];           /* cpu | cuda */
     char   precision[8];        /* fp32 | bf16 */
+    char   grad_comm[8];        /* fp32 | bf16: dtype of gradient reductions */
     char   backend[8];          /* auto | mpi | nccl */
     int    threads;             /* BLAS threads per rank, 0 = cores / local ranks */
     int    exact;               /* train.exact: bitwise-identical results at any W and stage */

@@ -54,6 +54,11 @@ struct zt_engine {
     double    t_exposed;          /* accumulated time blocked on communication */
     double    bytes;              /* payload handed to collectives this step (zt_step_stats) */
     uint64_t  step;               /* step being computed (1-based), for messages */
+    int       wfresh;             /* parameters changed since the op table's bf16 copy */
+    /* train.grad_comm = bf16: gradients travel and are summed in bf16 */
+    int       grad_bf16;
+    uint16_t *g16;                /* stage 0/1: P, the buckets' bf16 copies */
+    uint16_t *b16[2], *r16[2];    /* stage 2/3: bf16 of bbuf / rbuf */
 };
 
 /* A collective that fails ends the job (zt_comm_fatal, exit 6): the line names
@@ -106,6 +111,7 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
     e->P = m->n_params;
     zt_part(e->P, e->W, e->r, &e->plo, &e->plen);
     e->nslots = zt_optim_n_slots(oc);
+    e->wfresh = 1;
 
     /* buckets and per-rank counts, once: they never change while training */
     size_t cap = (size_t)(bucket_mb * 1024 * 1024 / sizeof(float));
@@ -139,11 +145,14 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
 void zt_engine_destroy(zt_engine *e) {
     if (!e) return;
     const zt_ops *o = e->ops;
+    if (o->weights_ready) o->weights_ready(NULL, 0);   /* no bf16 copy outlives the buffers */
     if (e->stage <= 2) o->free(e->params); else o->free(e->ppart);
     if (e->stage <= 1) o->free(e->grads); else o->free(e->gpart);
     for (int i = 0; i < e->nslots; i++) o->free(e->slots[i]);
     for (int i = 0; i < 2; i++) { o->free(e->bbuf[i]); o->free(e->rbuf[i]); o->free(e->ubuf[i]); }
     zt_plan_free(&e->plan);
+    free(e->g16);
+    for (int i = 0; i < 2; i++) { free(e->b16[i]); free(e->r16[i]); }
     free(e->ddp);
     free(e->iacc); free(e->tsc); free(e->lsc); free(e->bsc[0]); free(e->bsc[1]); free(e->xch); free(e->xq);
     for (int i = 0; i < 2; i++) { free(e->ibuf[i]); free(e->irbuf[i]); }
@@ -185,18 +194,34 @@ static const float *unit_params(zt_engine *e, int u, int slot) {
     return e->stage == 3 ? e->ubuf[slot] : e->params + e->m->unit_off[u];
 }
 
+/* A bf16 op table converts unit u's parameters once they are final (ops.h
+ * weights_ready): at the first forward after they changed (wfresh), and under
+ * ZeRO-3 after every gather. NULL hook (fp32 tables): nothing. */
+static void weights_ready(zt_engine *e, int u, const float *pu) {
+    if (e->ops->weights_ready) e->ops->weights_ready(pu, e->m->unit_len[u]);
+}
+static void params_changed(zt_engine *e) {
+    e->wfresh = 1;
+    if (e->ops->weights_ready) e->ops->weights_ready(NULL, 0);
+}
+
 /* forward through all units; under ZeRO-3 each unit is gathered just before
  * use with the next one prefetched. Leaves the last unit's params in ubuf. */
 static void forward_all(zt_engine *e) {
     zt_model *m = e->m; int U = m->n_units;
     if (e->stage != 3) {
-        for (int u = 0; u < U; u++) m->forward(m, u, unit_params(e, u, 0));
+        for (int u = 0; u < U; u++) {
+            if (e->wfresh) weights_ready(e, u, unit_params(e, u, 0));
+            m->forward(m, u, unit_params(e, u, 0));
+        }
+        e->wfresh = 0;
         return;
     }
     inflight pend = gather_unit(e, 0, e->ubuf[0]);
     for (int u = 0; u < U; u++) {
         wait_req(e, &pend, NULL);
         if (u + 1 < U) pend = gather_unit(e, u + 1, e->ubuf[(u + 1) & 1]);
+        weights_ready(e, u, e->ubuf[u & 1]);
         m->forward(m, u, e->ubuf[u & 1]);
     }
 }
@@ -206,12 +231,37 @@ static void exact_merge_share(zt_engine *e, int b, int buf);
 static void exact_quantize_bucket(zt_engine *e, int b, int buf);
 static void exact_ddp_bucket(zt_engine *e, int b, zt_step_stats *st);
 
+/* grad_comm = bf16 (host memory): round to nearest even, and back */
+static void to_bf16(uint16_t *d, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) d[i] = zt_f32_to_bf16(x[i]);
+}
+static void from_bf16(float *x, const uint16_t *d, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = zt_bf16_to_f32(d[i]);
+}
+
+void zt_engine_set_grad_comm_bf16(zt_engine *e) {
+    ztCheck(!e->ops->device, ZT_EXIT_CONFIG, "train.grad_comm = bf16 is implemented for train.device = cpu only");
+    e->grad_bf16 = 1;
+    size_t n[2] = { e->plan.max_bucket, e->plan.max_my_bucket };
+    if (e->stage <= 1) {
+        e->g16 = calloc(e->P ? e->P : 1, sizeof(uint16_t));
+        mallocCheck(e->g16);
+        e->mem.transient += e->P * sizeof(uint16_t);
+    } else
+        for (int i = 0; i < 2; i++) {
+            e->b16[i] = calloc(n[0] ? n[0] : 1, sizeof(uint16_t));
+            e->r16[i] = calloc(n[1] ? n[1] : 1, sizeof(uint16_t));
+            mallocCheck(e->b16[i]); mallocCheck(e->r16[i]);
+            e->mem.transient += (n[0] + n[1]) * sizeof(uint16_t);
+        }
+}
 static void finish_rs(zt_engine *e, inflight *f, zt_step_stats *st) {
     if (!f->q) return;
     wait_req(e, f, st);
     if (e->exact && e->stage >= 2) exact_merge_share(e, f->idx, f->buf);
     else if (e->stage >= 2) {   /* accumulate my part of the bucket into gpart */
         const zt_range_plan *bp = &e->plan.bucket[f->idx];
+        if (e->grad_bf16) from_bf16(e->rbuf[f->buf], e->r16[f->buf], bp->my_len);
         e->ops->add_acc(e->gpart + (bp->my_lo - e->plo), e->rbuf[f->buf], bp->my_len);
     }
 }
@@ -222,6 +272,10 @@ static inflight launch_bucket(zt_engine *e, int b, int buf) {
     e->bytes += (double)bp->len * (e->exact ? sizeof(int64_t) : sizeof(float));
     if (e->stage <= 1) {
         f.op = "allreduce";
+        if (e->grad_bf16) {
+            to_bf16(e->g16 + bp->off, e->grads + bp->off, bp->len);
+            f.q = zt_iallreduce(e->c, e->g16 + bp->off, e->g16 + bp->off, bp->len, ZT_BF16, ZT_SUM);
+        } else
         f.q = zt_iallreduce(e->c, e->grads + bp->off, e->grads + bp->off, bp->len, ZT_F32, ZT_SUM);
     } else if (e->exact) {   /* the bucket's terms as agreed-scale int64 (exact.h) */
         exact_quantize_bucket(e, b, buf);
@@ -229,6 +283,10 @@ static inflight launch_bucket(zt_engine *e, int b, int buf) {
         f.q = zt_ireduce_scatter_v(e->c, e->ibuf[buf], e->irbuf[buf], bp->counts, ZT_I64, ZT_SUM);
     } else {
         f.op = "reduce_scatter_v";
+        if (e->grad_bf16) {
+            to_bf16(e->b16[buf], e->bbuf[buf], bp->len);
+            f.q = zt_ireduce_scatter_v(e->c, e->b16[buf], e->r16[buf], bp->counts, ZT_BF16, ZT_SUM);
+        } else
         f.q = zt_ireduce_scatter_v(e->c, e->bbuf[buf], e->rbuf[buf], bp->counts, ZT_F32, ZT_SUM);
     }
     stepReqCheck(e, f.q, f.op, f.what, b);
@@ -255,7 +313,7 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
         }
         const float *pu;
         if (e->stage == 3) {
-            if (u != have) wait_req(e, &pend, NULL);
+            if (u != have) { wait_req(e, &pend, NULL); weights_ready(e, u, e->ubuf[u & 1]); }
             if (u > 0) pend = gather_unit(e, u - 1, e->ubuf[(u - 1) & 1]);
             pu = e->ubuf[u & 1];
         } else pu = e->params + m->unit_off[u];
@@ -273,6 +331,7 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
     for (int i = 0; i < nddp; i++) {
         inflight f = { ddp[i], "allreduce", "gradients of bucket", i, 0 };
         wait_req(e, &f, st);
+        if (e->grad_bf16) from_bf16(e->grads + pl->bucket[i].off, e->g16 + pl->bucket[i].off, pl->bucket[i].len);
     }
     finish_rs(e, &fl[bslot], st); finish_rs(e, &fl[bslot ^ 1], st);   /* older first */
     wait_req(e, &pend, NULL);
@@ -600,6 +659,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
                   "allgather", "updated parameters", -1);
         e->t_exposed += zt_now() - tw;
     }
+    params_changed(e);
     st->t_step = zt_now() - t0;
     st->t_exposed_comm = e->t_exposed;
     st->comm_bytes = e->bytes;
@@ -642,6 +702,7 @@ float *zt_engine_slot_part(zt_engine *e, int i) { return e->slots[i] + (e->plo -
 void zt_engine_count_ckpt(zt_engine *e, size_t bytes) { e->mem.ckpt = bytes; }
 
 void zt_engine_sync_partitions(zt_engine *e) {
+    params_changed(e);
     if (e->stage <= 2)
         stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "loaded parameters", -1);

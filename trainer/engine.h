@@ -100,6 +100,11 @@ float *zt_engine_slot_part(zt_engine *e, int i);
 /* Collective, after a load wrote every rank's partition: rebuild what the
  * stage keeps in full (params for 0-2, optimizer slots for 0). */
 void   zt_engine_sync_partitions(zt_engine *e);
+/* train.grad_comm = bf16 (CPU only): gradient buckets are all-reduced /
+ * reduce-scattered in bf16 (half the bytes; sums rounded to bf16 at each
+ * step of the reduction), then accumulated and applied in fp32. Call once
+ * after zt_engine_create. */
+void   zt_engine_set_grad_comm_bf16(zt_engine *e);
 /* Host bytes another module keeps on the engine's behalf (the saver's
  * snapshot buffer), so that the memory report accounts for them. */
 void   zt_engine_count_ckpt(zt_engine *e, size_t bytes);

@@ -219,6 +219,7 @@ static void check_job(run *R) {
     R->threads = c->threads ? c->threads : c->exact ? 1 : usable_cores() / j.local_ranks;
     if (R->threads < 1) R->threads = 1;
     openblas_set_num_threads(R->threads);
+    zt_ops_dnnl_set_threads(R->threads);
 }
 
 static void open_comms(run *R) {
@@ -321,10 +322,24 @@ static void open_data(run *R) {
     if (text) R->unigram = di->unigram_entropy;   /* counted while the open checked the tokens */
 }
 
-/* The op table: cpu, or cuda / cuda-bf16 (fp32 master weights either way). */
+/* cpu-bf16 needs bf16 instructions (oneDNN's ISA; DNNL_MAX_CPU_ISA caps it):
+ * without them oneDNN emulates bf16 products at ~2.6x the time of the fp32
+ * table's (measured at 2048², avx512_core), so bf16 would only be slower:
+ * refused (exit 2) rather than allowed with a warning. */
+static const zt_ops *cpu_bf16_ops(run *R) {
+    int native = 0;
+    const char *isa = zt_ops_dnnl_isa(&native);
+    if (!native)
+        zt_fatal(ZT_EXIT_CONFIG, "%s: train.precision = bf16 on cpu needs bf16 instructions "
+                 "(avx512_bf16 or amx); oneDNN reports ISA %s, where bf16 is emulated at ~2.6x "
+                 "the time of fp32: use train.precision = fp32", zt_config_origin(&R->cfg, "train.precision"), isa);
+    return zt_ops_cpu_bf16();
+}
+
+/* The op table: cpu / cpu-bf16, or cuda / cuda-bf16 (fp32 master weights either way). */
 static const zt_ops *select_ops(run *R) {
     zt_config *c = &R->cfg;
-    if (!strcmp(c->device, "cpu")) return &zt_ops_cpu;
+    if (!strcmp(c->device, "cpu")) return !strcmp(c->precision, "bf16") ? cpu_bf16_ops(R) : &zt_ops_cpu;
 #ifdef ZT_HAVE_CUDA
     zt_ops_cuda_stream();   /* create the compute stream now (and link ops_cuda.cu) */
 #endif
@@ -419,14 +434,22 @@ static void set_up(run *R) {
     R->eng = zt_engine_create(R->model, R->comm, R->ctl, &R->oc, c->zero_stage, c->bucket_mb);
     zt_engine_set_micro_batches(R->eng, R->k_glob);
     zt_engine_set_exact(R->eng, c->exact);
+    if (!strcmp(c->grad_comm, "bf16")) zt_engine_set_grad_comm_bf16(R->eng);
     zt_engine_init_params(R->eng, (uint64_t)c->seed);
+    char isa[96] = "";   /* what the CPU offers for bf16 (oneDNN's ISA query) */
+    if (!strcmp(c->device, "cpu")) {
+        int native = 0;
+        const char *name = zt_ops_dnnl_isa(&native);
+        snprintf(isa, sizeof isa, " | cpu isa %s, bf16 %s%s", name, native ? "native" : "none",
+                 !strcmp(c->grad_comm, "bf16") ? " | gradients reduced in bf16" : "");
+    }
     if (R->r == 0)
         zt_info("job %s step %s restart %d | %s on %d rank(s), %d node(s) via %s | %s/%s, %s | stage %d | "
-                "global batch %ld = %d micro x %ld rows over %d ranks (%d-%d each)%s | %d BLAS threads/rank",
+                "global batch %ld = %d micro x %ld rows over %d ranks (%d-%d each)%s | %d BLAS threads/rank%s",
                 R->proc.jobid, R->proc.stepid, R->proc.restarts, R->model->kind, R->W, R->proc.num_nodes,
                 R->proc.launcher, R->model->ops->name, c->precision, zt_comm_backend(R->comm), c->zero_stage,
                 c->global_batch, R->k_glob, c->micro_batch, R->W, R->k_glob / R->W, R->k_max,
-                c->exact ? " | exact" : "", R->threads);
+                c->exact ? " | exact" : "", R->threads, isa);
     open_metrics(R);
     R->rows = calloc((size_t)R->rows_per_rank, sizeof *R->rows); mallocCheck(R->rows);
     for (int s = 0; s < 2; s++) {

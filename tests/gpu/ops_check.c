@@ -30,10 +30,15 @@
  * Output: one line per check (table, op, error, tolerance, PASS/FAIL); exit
  * status 0 if all pass, 1 if any fails or the harness cannot run (out of
  * memory), 77 if no CUDA device is visible.
- * Usage: zt_ops_check [--table cuda|cuda-bf16|all|cpu] [--seed N]
+ * Usage: zt_ops_check [--table cuda|cuda-bf16|all|cpu|cpu-bf16] [--seed N] [--small]
  * `--table cpu` runs this harness with the CPU table on both sides (no GPU
- * needed; every error must be exactly 0): the ctest gpu_build runs it. */
+ * needed; every error must be exactly 0): the ctest gpu_build runs it.
+ * `--table cpu-bf16` checks the oneDNN bf16 CPU table (ops_dnnl.c) with the
+ * bf16 tolerances; it builds without CUDA too, and the CPU ctest ops_bf16
+ * runs it with --small (no production shapes). */
+#ifdef ZT_HAVE_CUDA
 #include <cuda_runtime_api.h>  /* cudaGetDeviceCount, device properties */
+#endif
 #include <math.h>               /* sqrt, fabs, isnan */
 #include <stdint.h>             /* int32_t, uint64_t */
 #include <stdio.h>              /* printf */
@@ -47,11 +52,14 @@
 /* C linkage, defined in ops_cuda.cu. Referencing it also makes the linker pull
  * ops_cuda.o out of libzt_trainer.a: the tables are declared weak in ops.h, and
  * a weak reference alone never extracts an archive member. */
+#ifdef ZT_HAVE_CUDA
 void *zt_ops_cuda_stream(void);
+#endif
 
 static const zt_ops *CPU = &zt_ops_cpu;
 static const zt_ops *DEV;          /* the table under test */
 static int g_bf16;                 /* DEV computes matmul/attention in bf16 */
+static int g_small;                /* --small: skip the production shapes (CPU CI) */
 static int g_fail, g_checks;
 
 /* ---- random data ---------------------------------------------------------- */
@@ -499,7 +507,7 @@ static void check_models(void) {
 
 static void run_table(const zt_ops *t, uint64_t seed) {
     DEV = t;
-    g_bf16 = strcmp(t->name, "cuda-bf16") == 0;
+    g_bf16 = strstr(t->name, "bf16") != NULL;   /* cuda-bf16, cpu-bf16 */
     seed_rng(seed);
     check_memory();
     check_matmul(37, 67, 45, 1, 1);
@@ -520,9 +528,11 @@ static void run_table(const zt_ops *t, uint64_t seed) {
     check_softmax_ce(37, 10, 1);
     check_softmax_ce(29, 517, 1);
     /* production shapes (GPT-2 small): see the header */
-    check_attention(2, 1024, 768, 12);
-    check_softmax_ce(1024, 50257, 1);
-    check_softmax_ce(16, 50257, 0);
+    if (!g_small) {
+        check_attention(2, 1024, 768, 12);
+        check_softmax_ce(1024, 50257, 1);
+        check_softmax_ce(16, 50257, 0);
+    }
     check_optim("sgd", ZT_OPTIM_SGD, 0.0f, 0, 1, 10007);
     check_optim("sgd momentum", ZT_OPTIM_SGD, 0.9f, 0, 1, 10007);
     check_optim("sgd nesterov", ZT_OPTIM_SGD, 0.9f, 1, 1, 10007);
@@ -538,13 +548,30 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--table") && i + 1 < argc) which = argv[++i];
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
-        else zt_fatal(2, "usage: %s [--table cuda|cuda-bf16|all|cpu] [--seed N]", argv[0]);
+        else if (!strcmp(argv[i], "--small")) g_small = 1;
+        else zt_fatal(2, "usage: %s [--table cuda|cuda-bf16|all|cpu|cpu-bf16] [--seed N] [--small]", argv[0]);
     }
     if (!strcmp(which, "cpu")) {   /* self-test of this harness, no GPU: CPU table vs itself */
         printf("ops_check: self-test, CPU table against itself (every error must be 0)\n");
         printf("%-10s %-46s %12s %10s  %s\n", "table", "check", "rel err", "tol", "result");
         run_table(&zt_ops_cpu, seed);
+    } else if (!strcmp(which, "cpu-bf16")) {   /* the oneDNN bf16 table, same tolerances */
+#ifndef ZT_HAVE_DNNL
+        printf("ops_check: built without oneDNN: no cpu-bf16 table\n");
+        return 77;
+#else
+        int native = 0;
+        const char *isa = zt_ops_dnnl_isa(&native);
+        printf("ops_check: cpu-bf16 table against the CPU table; oneDNN ISA %s (bf16 %s)\n", isa,
+               native ? "native" : "emulated");
+        printf("%-10s %-46s %12s %10s  %s\n", "table", "check", "rel err", "tol", "result");
+        run_table(zt_ops_cpu_bf16(), seed);
+#endif
     } else {
+#ifndef ZT_HAVE_CUDA
+        printf("ops_check: built without CUDA: only --table cpu | cpu-bf16\n");
+        return 77;
+#else
         int ndev = 0;
         cudaError_t e = cudaGetDeviceCount(&ndev);
         if (e != cudaSuccess || ndev == 0) {
@@ -561,6 +588,7 @@ int main(int argc, char **argv) {
         if (!&zt_ops_cuda || !&zt_ops_cuda_bf16) { printf("ops_check: CUDA tables not linked\n"); return 1; }
         if (!strcmp(which, "all") || !strcmp(which, "cuda")) run_table(&zt_ops_cuda, seed);
         if (!strcmp(which, "all") || !strcmp(which, "cuda-bf16")) run_table(&zt_ops_cuda_bf16, seed);
+#endif
     }
     printf("ops_check: %d checks, %d failed: %s\n", g_checks, g_fail, g_fail ? "FAIL" : "PASS");
     return g_fail ? 1 : 0;

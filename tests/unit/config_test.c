@@ -166,10 +166,16 @@ Test(config, device_and_backend_must_match) {
     const char *f = file_with("cuda_mpi.ini", "[train]\ndevice = cuda\nbackend = mpi\n");
     cr_expect(load(&c, f, NULL) == -1 && strstr(err, "train.backend") && strstr(err, "cuda_mpi.ini:3"), "%s", err);
     cr_expect(load(&c, NULL, "train.backend=nccl") == -1 && strstr(err, "nccl needs train.device = cuda"), "%s", err);
-    cr_expect(load(&c, NULL, "train.precision=bf16") == -1 && strstr(err, "train.precision"), "%s", err);
+    /* bf16 runs on both devices (cpu: oneDNN); bf16 gradient reductions on cpu only */
+    cr_expect(load(&c, NULL, "train.precision=bf16") == 0 && !strcmp(c.precision, "bf16"), "%s", err);
+    cr_expect(load(&c, NULL, "train.precision=fp16") == -1 && strstr(err, "train.precision"), "%s", err);
+    cr_expect(load(&c, NULL, NULL) == 0 && !strcmp(c.grad_comm, "fp32"), "%s", err);
+    cr_expect(load(&c, NULL, "train.grad_comm=bf16") == 0 && !strcmp(c.grad_comm, "bf16"), "%s", err);
+    cr_expect(load(&c, NULL, "train.grad_comm=fp16") == -1 && strstr(err, "train.grad_comm"), "%s", err);
     f = file_with("cuda_auto.ini", "[train]\ndevice = cuda\n");
     cr_expect(load(&c, f, NULL) == 0, "cuda + auto is fine: %s", err);
     cr_expect(load(&c, f, "train.backend=nccl") == 0, "cuda + nccl is fine: %s", err);
+    cr_expect(load(&c, f, "train.grad_comm=bf16") == -1 && strstr(err, "train.grad_comm"), "%s", err);
 }
 
 Test(config, schedule_keys) {

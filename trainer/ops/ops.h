@@ -120,6 +120,14 @@ typedef struct zt_ops {
                        float *p, const float *g, float *const *slots, size_t n, float wd);
     double (*sumsq)(const float *x, size_t n);     /* Σ x², accumulated in double */
     void (*scale)(float *x, float s, size_t n);    /* x *= s */
+
+    /* ---- reduced-precision weight copies (NULL in fp32 tables) --------- */
+    /* The engine calls weights_ready(p, n) once per step per unit, after the
+     * unit's parameters [p, p+n) are final (or gathered, ZeRO-3), before its
+     * forward: a bf16 table converts them once and its matmuls use that copy
+     * for any weight inside the range. weights_ready(NULL, 0): the parameters
+     * changed (after the optimizer), forget every copy. */
+    void (*weights_ready)(const float *p, size_t n);
 } zt_ops;
 
 extern const zt_ops zt_ops_cpu;
@@ -132,7 +140,23 @@ extern const zt_ops zt_ops_cuda_bf16 __attribute__((weak));
  * ordered after the kernels that produce their inputs. Only in CUDA builds. */
 void *zt_ops_cuda_stream(void);
 
-/* "cpu" | "cuda" | "cuda-bf16" -> table, or NULL if not built in. */
+/* The CPU bf16 table (ops_dnnl.c): the CPU table with matmul and attention
+ * products in bf16 through oneDNN (fp32 accumulation and outputs). Weak, like
+ * the CUDA tables: the standalone GPU check (tests/gpu/run.sh) builds
+ * ops_cpu.c without oneDNN; the trainer's strong references to the two
+ * functions below pull ops_dnnl.o in. */
+const zt_ops *zt_ops_cpu_bf16(void) __attribute__((weak));
+/* oneDNN's effective CPU ISA ("avx512_core_bf16", "avx512_core_amx", ...;
+ * DNNL_MAX_CPU_ISA caps it) and whether it has bf16 instructions. */
+const char *zt_ops_dnnl_isa(int *native_bf16);
+/* oneDNN's thread count (OpenMP), set by the trainer with the BLAS threads */
+void zt_ops_dnnl_set_threads(int n);
+/* The CPU table's causal softmax rows (forward, in place) and backward
+ * (dS in place in dP, times scale), shared with the bf16 table. */
+void zt_cpu_causal_softmax_rows(float *S, int T);
+void zt_cpu_causal_softmax_bwd_rows(float *dP, const float *P, int T, float scale);
+
+/* "cpu" | "cpu-bf16" | "cuda" | "cuda-bf16" -> table, or NULL if not built in. */
 const zt_ops *zt_ops_by_name(const char *name);
 
 /* CPU BLAS kernels. OpenBLAS (Debian's 0.3.21, DYNAMIC_ARCH) picks its kernel

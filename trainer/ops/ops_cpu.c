@@ -400,6 +400,12 @@ static void cpu_attention_bwd(float *dqkv, float *scratch, const float *dout, co
     zt_ftz_leave(ftz_);
 }
 
+/* for the bf16 table (ops_dnnl.c), which shares the fp32 softmax of attention */
+void zt_cpu_causal_softmax_rows(float *S, int T) { causal_softmax_rows(S, T); }
+void zt_cpu_causal_softmax_bwd_rows(float *dP, const float *P, int T, float scale) {
+    causal_softmax_bwd_rows(dP, P, T, scale);
+}
+
 /* ---- softmax cross-entropy --------------------------------------------- */
 
 /* logits, probs [N,V]; targets, losses [N] */
@@ -501,6 +507,7 @@ const zt_ops zt_ops_cpu = {
 
 const zt_ops *zt_ops_by_name(const char *name) {
     if (!name || strcmp(name, "cpu") == 0) return &zt_ops_cpu;
+    if (strcmp(name, "cpu-bf16") == 0) return zt_ops_cpu_bf16 ? zt_ops_cpu_bf16() : NULL;
     if (strcmp(name, "cuda") == 0) return &zt_ops_cuda ? &zt_ops_cuda : NULL;
     if (strcmp(name, "cuda-bf16") == 0) return &zt_ops_cuda_bf16 ? &zt_ops_cuda_bf16 : NULL;
     return NULL;
