@@ -4,6 +4,7 @@
 #include <stdlib.h>    /* setenv */
 #include <string.h>    /* strcmp */
 #include <unistd.h>    /* execv */
+#include "build_info.h" /* zt_build_version, zt_build_features */
 #include "ops.h"       /* zt_ops_cpu_blas_coretype_hint */
 #include "train.h"     /* zt_train_main, zt_info_main */
 #include "zt_ckpt.h"   /* zt_ck_cmd */
@@ -17,7 +18,8 @@ static void usage(FILE *f) {
         "  train -c FILE.ini [-s section.key=value ...]        train (see README)\n"
         "  info [--build] [--backend mpi|nccl]                 who am I, per rank\n"
         "  data prep mnist OUT.h5 [JSON_DIR] | data prep text OUT.h5 [FILES...]\n"
-        "  ckpt info DIR | ckpt verify DIR | ckpt export DIR OUT.h5 [--optim]\n");
+        "  ckpt info DIR | ckpt verify DIR | ckpt export DIR OUT.h5 [--optim]\n"
+        "  --version                                           version and build features\n");
 }
 
 int main(int argc, char **argv) {
@@ -32,6 +34,11 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "info"))  return zt_info_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "data"))  return zt_data_cmd(argc - 1, argv + 1);
     if (!strcmp(cmd, "ckpt"))  return zt_ck_cmd(argc - 1, argv + 1);
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
+        printf("ztrain %s (%s)\nfeatures: %s\n", zt_build_version(),
+               !strcmp(zt_build_version_source(), "git") ? "git describe" : "project version", zt_build_features());
+        return ZT_EXIT_OK;
+    }
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return ZT_EXIT_OK; }
     zt_error("unknown command '%s'", cmd);
     usage(stderr);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cluster.sh — a private, real Slurm cluster on this machine for the tests.
 #
-#   cluster.sh start [1|2]   one node (CPUs=8) or two simulated nodes n1,n2 (CPUs=4 each)
+#   cluster.sh start [1|2|4] one node (CPUs=8), two simulated nodes n1,n2 (CPUs=4 each)
+#                            or four n1..n4 (CPUs=2 each: 4 nodes x 2 tasks)
 #   cluster.sh stop          cancel jobs, stop slurmd(s), slurmctld, munged; remove the dir
 #   cluster.sh status        exit 0 if up with every node idle/allocated/mixed, else 1
 #   cluster.sh env           print "export SLURM_CONF=..." for a shell
@@ -15,7 +16,7 @@
 # find the cluster through SLURM_CONF=$ZT_SLURM_DIR/slurm.conf (ctest sets it;
 # by hand: eval "$(tests/slurm/cluster.sh env)"). `stop` removes the directory,
 # so nothing is left behind. Ports: slurmctld ZT_SLURM_PORT (default 16817),
-# slurmd ZT_SLURM_PORT+1, or 17001-17002 for n1,n2 (ZT_SLURM_PORT+184..185).
+# slurmd ZT_SLURM_PORT+1, or 17001-17004 for n1..n4 (ZT_SLURM_PORT+184..187).
 #
 # Facts this relies on (Slurm 22.05.8 on Debian 12):
 # run as root; proctrack/linuxproc + task/none; MpiDefault=pmix;
@@ -80,8 +81,12 @@ PATH=$PATH:/usr/sbin:/sbin
 pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
 pid_of() { [[ -s $1 ]] && cat "$1" 2>/dev/null; }
 
-nodes_of_shape() {   # the node names of shape 1 or 2
-    if [[ $1 == 2 ]]; then echo "n1 n2"; else echo "$HOST"; fi
+nodes_of_shape() {   # the node names of shape 1, 2 or 4
+    case $1 in
+        2) echo "n1 n2" ;;
+        4) echo "n1 n2 n3 n4" ;;
+        *) echo "$HOST" ;;
+    esac
 }
 
 write_conf() {
@@ -93,9 +98,12 @@ write_conf() {
     # readable by root alone; munged makes its socket 0777).
     chmod 755 "$DIR" "$DIR/munge" "$DIR/tmp"
     local nodes
-    if [[ $shape == 2 ]]; then
-        mkdir -p "$DIR"/spool/n1 "$DIR"/spool/n2 "$DIR"/tmp/n1 "$DIR"/tmp/n2
-        nodes="NodeName=n[1-2] NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 184))-$((PORT + 185)) CPUs=4 State=UNKNOWN"
+    if [[ $shape == 2 || $shape == 4 ]]; then
+        # 8 CPUs in all on 2 cores (config_overrides), as one node has: 2 nodes
+        # x 4 or 4 nodes x 2; no RealMemory (CR_CPU: memory is not scheduled)
+        local n cpus=$((8 / shape))
+        for n in $(nodes_of_shape "$shape"); do mkdir -p "$DIR/spool/$n" "$DIR/tmp/$n"; done
+        nodes="NodeName=n[1-$shape] NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 184))-$((PORT + 183 + shape)) CPUs=$cpus State=UNKNOWN"
     else
         mkdir -p "$DIR/spool/$HOST" "$DIR/tmp/$HOST"
         nodes="NodeName=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 1)) CPUs=8 State=UNKNOWN"
@@ -204,7 +212,7 @@ running_shape() {   # prints the shape of a running cluster, or nothing
 
 do_start() {
     local shape=${1:-1}
-    [[ $shape == 1 || $shape == 2 ]] || { say "start wants 1 or 2, got '$shape'"; return 2; }
+    [[ $shape == 1 || $shape == 2 || $shape == 4 ]] || { say "start wants 1, 2 or 4, got '$shape'"; return 2; }
     check_installed
     local t0ns
     t0ns=$(date +%s%N)
@@ -219,11 +227,13 @@ do_start() {
     echo "$shape" >"$DIR/shape"
     start_munged || { dump_logs; return 1; }
     # the daemons find slurm.conf through SLURM_CONF (exported above), so
-    # their command lines stay "slurmctld -i", "slurmd -N n1", "slurmd -N n2"
+    # their command lines stay "slurmctld -i", "slurmd -N n1", "slurmd -N n2"...
     slurmctld -i || { say "slurmctld failed"; dump_logs; return 1; }
-    if [[ $shape == 2 ]]; then
-        slurmd -N n1 || { say "slurmd -N n1 failed"; dump_logs; return 1; }
-        slurmd -N n2 || { say "slurmd -N n2 failed"; dump_logs; return 1; }
+    if [[ $shape != 1 ]]; then
+        local n
+        for n in $(nodes_of_shape "$shape"); do
+            slurmd -N "$n" || { say "slurmd -N $n failed"; dump_logs; return 1; }
+        done
     else
         slurmd || { say "slurmd failed"; dump_logs; return 1; }
     fi
@@ -332,16 +342,17 @@ do_kill_node() {
 # revive-node NODE: start that node's slurmd again and resume it (after
 # kill-node), so later tests and `stop` find a whole cluster
 do_revive_node() {
-    local node=${1:-} pid
+    local node=${1:-} pid shape
     [[ -n $node ]] || { say "revive-node wants a node name"; return 2; }
-    [[ $(running_shape) == 2 ]] || { say "revive-node: no two-node cluster running"; return 1; }
+    shape=$(running_shape)
+    [[ $shape == 2 || $shape == 4 ]] || { say "revive-node: no multi-node cluster running"; return 1; }
     pid=$(pid_of "$DIR/run/slurmd-$node.pid")
     if ! pid_alive "$pid"; then
         slurmd -N "$node" || { say "slurmd -N $node failed"; dump_logs; return 1; }
     fi
     scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1
     local deadline=$((SECONDS + 60))
-    until nodes_ready 2; do
+    until nodes_ready "$shape"; do
         ((SECONDS > deadline)) && { say "node $node not ready 60 s after revive"; sinfo -N >&2; return 1; }
         sinfo -h -n "$node" -o '%T' 2>/dev/null | grep -Eq '^(down|drain)' &&
             scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1
@@ -374,5 +385,5 @@ case ${1:-} in
     env)    echo "export SLURM_CONF=$CONF" ;;
     kill-node) do_kill_node "${2:-}" ;;
     revive-node) do_revive_node "${2:-}" ;;
-    *) echo "usage: $me start [1|2] | stop | status | env | kill-node NODE | revive-node NODE" >&2; exit 2 ;;
+    *) echo "usage: $me start [1|2|4] | stop | status | env | kill-node NODE | revive-node NODE" >&2; exit 2 ;;
 esac
