@@ -77,3 +77,6 @@ zt_slurm_test(slurm4_info_n8 slurm4 ${ZT_SLURM_SH}/test_info.sh 4 8 4 -- ${ZT_IN
 # --- no cluster needed -----------------------------------------------------
 add_test(NAME slurm_check_info_selftest COMMAND ${ZT_SLURM_SH}/check_info_selftest.sh)
 set_tests_properties(slurm_check_info_selftest PROPERTIES LABELS unit TIMEOUT 30)
+# cmake --install into a temp prefix: files, modulefiles, --version (no Slurm)
+add_test(NAME install_prefix COMMAND ${ZT_SLURM_SH}/install_check.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+set_tests_properties(install_prefix PROPERTIES LABELS unit TIMEOUT 60)
