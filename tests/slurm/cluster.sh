@@ -79,6 +79,20 @@ check_installed() {
 PATH=$PATH:/usr/sbin:/sbin
 
 pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+
+# nofd CMD...: run CMD with every inherited descriptor above 2 closed. The
+# daemons outlive this script; one that kept the caller's descriptors would
+# keep holding whatever they hold — notably the shared lock of
+# `flock /tmp/ztrain-slurm.lock ctest ...` (flock(1) passes its locked
+# descriptor to the command unless -o), so a cluster left running would
+# block every later flock user until its munged died (seen).
+nofd() (
+    local fd
+    for fd in $(ls /proc/$BASHPID/fd); do
+        ((fd > 2)) && eval "exec $fd>&-"
+    done
+    exec "$@"
+)
 pid_of() { [[ -s $1 ]] && cat "$1" 2>/dev/null; }
 
 nodes_of_shape() {   # the node names of shape 1, 2 or 4
@@ -177,7 +191,7 @@ start_munged() {
             { dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 status=none; }
         chmod 600 "$DIR/munge/munge.key"
     fi
-    munged --force --socket="$MUNGE_SOCK" --key-file="$DIR/munge/munge.key" \
+    nofd munged --force --socket="$MUNGE_SOCK" --key-file="$DIR/munge/munge.key" \
         --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/log/munged.log" \
         --seed-file="$DIR/munge/munged.seed" ||
         { say "munged failed to start"; cat "$DIR/log/munged.log" >&2; return 1; }
@@ -228,14 +242,14 @@ do_start() {
     start_munged || { dump_logs; return 1; }
     # the daemons find slurm.conf through SLURM_CONF (exported above), so
     # their command lines stay "slurmctld -i", "slurmd -N n1", "slurmd -N n2"...
-    slurmctld -i || { say "slurmctld failed"; dump_logs; return 1; }
+    nofd slurmctld -i || { say "slurmctld failed"; dump_logs; return 1; }
     if [[ $shape != 1 ]]; then
         local n
         for n in $(nodes_of_shape "$shape"); do
-            slurmd -N "$n" || { say "slurmd -N $n failed"; dump_logs; return 1; }
+            nofd slurmd -N "$n" || { say "slurmd -N $n failed"; dump_logs; return 1; }
         done
     else
-        slurmd || { say "slurmd failed"; dump_logs; return 1; }
+        nofd slurmd || { say "slurmd failed"; dump_logs; return 1; }
     fi
     local deadline=$((SECONDS + 60))
     until nodes_ready "$shape"; do
@@ -352,7 +366,7 @@ do_revive_node() {
     [[ $shape == 2 || $shape == 4 ]] || { say "revive-node: no multi-node cluster running"; return 1; }
     pid=$(pid_of "$DIR/run/slurmd-$node.pid")
     if ! pid_alive "$pid"; then
-        slurmd -N "$node" || { say "slurmd -N $node failed"; dump_logs; return 1; }
+        nofd slurmd -N "$node" || { say "slurmd -N $node failed"; dump_logs; return 1; }
     fi
     scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1
     local deadline=$((SECONDS + 60))

@@ -12,7 +12,7 @@ source "$(dirname "$0")/e2e_lib.sh"
 require_cluster 4
 trap 'cleanup_e2e; "$CLUSTER" revive-node n4 >/dev/null 2>&1' EXIT
 base="--set data.path=$DATA/mnist.h5 --set train.steps=$HUGE --set train.global_batch=48 --set train.micro_batch=2 \
---set ckpt.every=5 --set eval.every=0 --set log.every=100 --set log.metrics="
+--set ckpt.every=20 --set eval.every=0 --set log.every=100 --set log.metrics="
 out=$W_DIR/job.out
 export CONFIG="$SRC/configs/mnist_mlp.ini" SETS="$base --set ckpt.dir=$W_DIR/ckpt" MAX_RESTARTS=1
 # exactly 4 nodes first (a min-max range would start on whatever is idle
