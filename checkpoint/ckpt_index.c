@@ -345,6 +345,7 @@ int zt_ck_write_index_blobs(const char *tmpdir, int W, const zt_ck_layout *L,
     h5Check(ck_attr_write_str(f, "optim", m->optim));
     h5Check(ck_attr_write_str(f, "config", m->config));
     h5Check(ck_attr_write_str(f, "state", m->state));
+    if (m->writer_version[0]) h5Check(ck_attr_write_str(f, "writer_version", m->writer_version));
     h5Check(ck_attr_write(f, "shard_lo", H5T_NATIVE_UINT64, W, s.lo));
     h5Check(ck_attr_write(f, "shard_hi", H5T_NATIVE_UINT64, W, s.hi));
     h5Check(ck_attr_write(f, "shard_size", H5T_NATIVE_UINT64, W, s.size));

@@ -43,6 +43,8 @@ typedef struct {
     char     config[16384];     /* the full effective config, ini text */
     char     state[512];        /* training state at `step`: sampler cursor (epoch,
                                  * step in epoch), LR schedule position and next lr */
+    char     writer_version[64];/* `ztrain --version` of the writer (informational;
+                                 * root attr writer_version, omitted when empty) */
 } zt_ck_meta;
 
 /* Paths. */

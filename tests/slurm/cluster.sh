@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # cluster.sh — a private, real Slurm cluster on this machine for the tests.
 #
-#   cluster.sh start [1|2]   one node (CPUs=8) or two simulated nodes n1,n2 (CPUs=4 each)
+#   cluster.sh start [1|2|4] one node (CPUs=8), two simulated nodes n1,n2 (CPUs=4 each)
+#                            or four n1..n4 (CPUs=2 each: 4 nodes x 2 tasks)
 #   cluster.sh stop          cancel jobs, stop slurmd(s), slurmctld, munged; remove the dir
 #   cluster.sh status        exit 0 if up with every node idle/allocated/mixed, else 1
 #   cluster.sh env           print "export SLURM_CONF=..." for a shell
@@ -15,7 +16,7 @@
 # find the cluster through SLURM_CONF=$ZT_SLURM_DIR/slurm.conf (ctest sets it;
 # by hand: eval "$(tests/slurm/cluster.sh env)"). `stop` removes the directory,
 # so nothing is left behind. Ports: slurmctld ZT_SLURM_PORT (default 16817),
-# slurmd ZT_SLURM_PORT+1, or 17001-17002 for n1,n2 (ZT_SLURM_PORT+184..185).
+# slurmd ZT_SLURM_PORT+1, or 17001-17004 for n1..n4 (ZT_SLURM_PORT+184..187).
 #
 # Facts this relies on (Slurm 22.05.8 on Debian 12):
 # run as root; proctrack/linuxproc + task/none; MpiDefault=pmix;
@@ -78,10 +79,28 @@ check_installed() {
 PATH=$PATH:/usr/sbin:/sbin
 
 pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+
+# nofd CMD...: run CMD with every inherited descriptor above 2 closed. The
+# daemons outlive this script; one that kept the caller's descriptors would
+# keep holding whatever they hold — notably the shared lock of
+# `flock /tmp/ztrain-slurm.lock ctest ...` (flock(1) passes its locked
+# descriptor to the command unless -o), so a cluster left running would
+# block every later flock user until its munged died (seen).
+nofd() (
+    local fd
+    for fd in $(ls /proc/$BASHPID/fd); do
+        ((fd > 2)) && eval "exec $fd>&-"
+    done
+    exec "$@"
+)
 pid_of() { [[ -s $1 ]] && cat "$1" 2>/dev/null; }
 
-nodes_of_shape() {   # the node names of shape 1 or 2
-    if [[ $1 == 2 ]]; then echo "n1 n2"; else echo "$HOST"; fi
+nodes_of_shape() {   # the node names of shape 1, 2 or 4
+    case $1 in
+        2) echo "n1 n2" ;;
+        4) echo "n1 n2 n3 n4" ;;
+        *) echo "$HOST" ;;
+    esac
 }
 
 write_conf() {
@@ -93,9 +112,12 @@ write_conf() {
     # readable by root alone; munged makes its socket 0777).
     chmod 755 "$DIR" "$DIR/munge" "$DIR/tmp"
     local nodes
-    if [[ $shape == 2 ]]; then
-        mkdir -p "$DIR"/spool/n1 "$DIR"/spool/n2 "$DIR"/tmp/n1 "$DIR"/tmp/n2
-        nodes="NodeName=n[1-2] NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 184))-$((PORT + 185)) CPUs=4 State=UNKNOWN"
+    if [[ $shape == 2 || $shape == 4 ]]; then
+        # 8 CPUs in all on 2 cores (config_overrides), as one node has: 2 nodes
+        # x 4 or 4 nodes x 2; no RealMemory (CR_CPU: memory is not scheduled)
+        local n cpus=$((8 / shape))
+        for n in $(nodes_of_shape "$shape"); do mkdir -p "$DIR/spool/$n" "$DIR/tmp/$n"; done
+        nodes="NodeName=n[1-$shape] NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 184))-$((PORT + 183 + shape)) CPUs=$cpus State=UNKNOWN"
     else
         mkdir -p "$DIR/spool/$HOST" "$DIR/tmp/$HOST"
         nodes="NodeName=$HOST NodeAddr=127.0.0.1 Port=$((PORT + 1)) CPUs=8 State=UNKNOWN"
@@ -169,7 +191,7 @@ start_munged() {
             { dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 status=none; }
         chmod 600 "$DIR/munge/munge.key"
     fi
-    munged --force --socket="$MUNGE_SOCK" --key-file="$DIR/munge/munge.key" \
+    nofd munged --force --socket="$MUNGE_SOCK" --key-file="$DIR/munge/munge.key" \
         --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/log/munged.log" \
         --seed-file="$DIR/munge/munged.seed" ||
         { say "munged failed to start"; cat "$DIR/log/munged.log" >&2; return 1; }
@@ -204,7 +226,7 @@ running_shape() {   # prints the shape of a running cluster, or nothing
 
 do_start() {
     local shape=${1:-1}
-    [[ $shape == 1 || $shape == 2 ]] || { say "start wants 1 or 2, got '$shape'"; return 2; }
+    [[ $shape == 1 || $shape == 2 || $shape == 4 ]] || { say "start wants 1, 2 or 4, got '$shape'"; return 2; }
     check_installed
     local t0ns
     t0ns=$(date +%s%N)
@@ -219,13 +241,15 @@ do_start() {
     echo "$shape" >"$DIR/shape"
     start_munged || { dump_logs; return 1; }
     # the daemons find slurm.conf through SLURM_CONF (exported above), so
-    # their command lines stay "slurmctld -i", "slurmd -N n1", "slurmd -N n2"
-    slurmctld -i || { say "slurmctld failed"; dump_logs; return 1; }
-    if [[ $shape == 2 ]]; then
-        slurmd -N n1 || { say "slurmd -N n1 failed"; dump_logs; return 1; }
-        slurmd -N n2 || { say "slurmd -N n2 failed"; dump_logs; return 1; }
+    # their command lines stay "slurmctld -i", "slurmd -N n1", "slurmd -N n2"...
+    nofd slurmctld -i || { say "slurmctld failed"; dump_logs; return 1; }
+    if [[ $shape != 1 ]]; then
+        local n
+        for n in $(nodes_of_shape "$shape"); do
+            nofd slurmd -N "$n" || { say "slurmd -N $n failed"; dump_logs; return 1; }
+        done
     else
-        slurmd || { say "slurmd failed"; dump_logs; return 1; }
+        nofd slurmd || { say "slurmd failed"; dump_logs; return 1; }
     fi
     local deadline=$((SECONDS + 60))
     until nodes_ready "$shape"; do
@@ -246,11 +270,15 @@ do_start() {
     say "up ($shape node(s): $(nodes_of_shape "$shape")) in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s; SLURM_CONF=$CONF"
 }
 
-# slurmstepd processes of this cluster (their open files lie under $DIR)
+# slurmstepd processes of this cluster (their open files lie under $DIR).
+# The name is read with the shell's own `read` (no fork per process: with a
+# few hundred processes on a loaded machine a `cat` each took ~15 s).
 our_stepds() {
-    local p
-    for p in /proc/[0-9]*; do
-        [[ $(cat "$p/comm" 2>/dev/null) == slurmstepd ]] || continue
+    local f p c
+    for f in /proc/[0-9]*/comm; do
+        read -r c 2>/dev/null <"$f" || continue
+        [[ $c == slurmstepd ]] || continue
+        p=${f%/comm}
         local fd
         for fd in "$p"/fd/*; do
             [[ $(readlink "$fd" 2>/dev/null) == "$DIR/"* ]] && { echo "${p#/proc/}"; break; }
@@ -332,16 +360,17 @@ do_kill_node() {
 # revive-node NODE: start that node's slurmd again and resume it (after
 # kill-node), so later tests and `stop` find a whole cluster
 do_revive_node() {
-    local node=${1:-} pid
+    local node=${1:-} pid shape
     [[ -n $node ]] || { say "revive-node wants a node name"; return 2; }
-    [[ $(running_shape) == 2 ]] || { say "revive-node: no two-node cluster running"; return 1; }
+    shape=$(running_shape)
+    [[ $shape == 2 || $shape == 4 ]] || { say "revive-node: no multi-node cluster running"; return 1; }
     pid=$(pid_of "$DIR/run/slurmd-$node.pid")
     if ! pid_alive "$pid"; then
-        slurmd -N "$node" || { say "slurmd -N $node failed"; dump_logs; return 1; }
+        nofd slurmd -N "$node" || { say "slurmd -N $node failed"; dump_logs; return 1; }
     fi
     scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1
     local deadline=$((SECONDS + 60))
-    until nodes_ready 2; do
+    until nodes_ready "$shape"; do
         ((SECONDS > deadline)) && { say "node $node not ready 60 s after revive"; sinfo -N >&2; return 1; }
         sinfo -h -n "$node" -o '%T' 2>/dev/null | grep -Eq '^(down|drain)' &&
             scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1
@@ -374,5 +403,5 @@ case ${1:-} in
     env)    echo "export SLURM_CONF=$CONF" ;;
     kill-node) do_kill_node "${2:-}" ;;
     revive-node) do_revive_node "${2:-}" ;;
-    *) echo "usage: $me start [1|2] | stop | status | env | kill-node NODE | revive-node NODE" >&2; exit 2 ;;
+    *) echo "usage: $me start [1|2|4] | stop | status | env | kill-node NODE | revive-node NODE" >&2; exit 2 ;;
 esac

@@ -2,9 +2,9 @@
 # tests/slurm/cluster.sh (munged + slurmctld + slurmd as root; config, state
 # and logs under ZT_SLURM_DIR, clients find it through SLURM_CONF).
 #
-# Fixtures: `slurm1` (one node, CPUs=8) and `slurm2` (simulated nodes n1,n2,
-# CPUs=4 each). slurm2's start DEPENDS on slurm1's stop, so the two never
-# overlap; every test holds RESOURCE_LOCK slurm_cluster (2 cores). Where Slurm
+# Fixtures: `slurm1` (one node, CPUs=8), `slurm2` (simulated nodes n1,n2,
+# CPUs=4 each) and `slurm4` (n1..n4, CPUs=2 each). slurm2's start DEPENDS on
+# slurm1's stop and slurm4's on slurm2's, so no two overlap; every test holds RESOURCE_LOCK slurm_cluster (2 cores). Where Slurm
 # is not installed (or not root) each test exits 77 -> SKIPPED, loudly.
 # A test of another area joins with:
 #   set_tests_properties(T PROPERTIES FIXTURES_REQUIRED slurm1 LABELS slurm
@@ -35,7 +35,7 @@ function(zt_slurm_test name fixture)
 endfunction()
 
 # --- cluster fixtures ------------------------------------------------------
-foreach(shape 1 2)
+foreach(shape 1 2 4)
   add_test(NAME slurm${shape}_start COMMAND ${ZT_SLURM_SH}/cluster.sh start ${shape})
   add_test(NAME slurm${shape}_stop COMMAND ${ZT_SLURM_SH}/cluster.sh stop)
   set_tests_properties(slurm${shape}_start PROPERTIES FIXTURES_SETUP slurm${shape})
@@ -44,6 +44,7 @@ foreach(shape 1 2)
     RESOURCE_LOCK slurm_cluster ENVIRONMENT "${ZT_SLURM_ENV}" SKIP_RETURN_CODE 77 TIMEOUT 120)
 endforeach()
 set_tests_properties(slurm2_start PROPERTIES DEPENDS slurm1_stop)
+set_tests_properties(slurm4_start PROPERTIES DEPENDS slurm2_stop)
 
 # --- one node --------------------------------------------------------------
 # srun --mpi=pmix -n 3 <ztrain> info: three distinct ranks of size 3
@@ -69,6 +70,13 @@ zt_slurm_test(slurm2_probe_peers_n4 slurm2
   ${ZT_SLURM_SH}/test_info.sh 2 4 2 -- $<TARGET_FILE:zt_info_probe> info --mpi)
 set_property(TEST slurm2_probe_peers_n4 APPEND PROPERTY ENVIRONMENT ZT_BOOT_NODE_EXCHANGE=2)
 
+# --- four simulated nodes --------------------------------------------------
+# srun --mpi=pmix -N 4 -n 8 <ztrain> info: node ids 0..3, local ranks 0,1 on each
+zt_slurm_test(slurm4_info_n8 slurm4 ${ZT_SLURM_SH}/test_info.sh 4 8 4 -- ${ZT_INFO_CMD})
+
 # --- no cluster needed -----------------------------------------------------
 add_test(NAME slurm_check_info_selftest COMMAND ${ZT_SLURM_SH}/check_info_selftest.sh)
 set_tests_properties(slurm_check_info_selftest PROPERTIES LABELS unit TIMEOUT 30)
+# cmake --install into a temp prefix: files, modulefiles, --version (no Slurm)
+add_test(NAME install_prefix COMMAND ${ZT_SLURM_SH}/install_check.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+set_tests_properties(install_prefix PROPERTIES LABELS unit TIMEOUT 60)

@@ -1,5 +1,5 @@
 # End-to-end tests of sbatch/ on the real local Slurm cluster. They use the
-# fixtures of slurm.cmake (slurm1: one node; slurm2: n1 + n2) and the prepared
+# fixtures of slurm.cmake (slurm1: one node; slurm2: n1 + n2; slurm4: n1..n4) and the prepared
 # datasets (fixture testdata, tests/ranks/train.cmake). Each job trains for
 # more steps than any machine finishes in the test's time: only the event the
 # test waits for and then causes (a signal, a killed rank, a lost node, Slurm's
@@ -22,3 +22,9 @@ zt_e2e_test(slurm_e2e_crash     slurm1 e2e_crash.sh)
 zt_e2e_test(slurm_e2e_nightly   slurm1 e2e_nightly.sh)
 # a lost node: resubmitted on the remaining node, resumed at W=2
 zt_e2e_test(slurm2_e2e_nodeloss slurm2 e2e_nodeloss.sh)
+# four nodes lose one: resubmitted on the three left, resumed at W=6 from W=8
+zt_e2e_test(slurm4_e2e_nodeloss slurm4 e2e_nodeloss4.sh)
+# cmake --install into a temp prefix; a job from the installed sbatch template
+# finds bin/ztrain on PATH; version in the metrics and the checkpoint index
+zt_e2e_test(slurm_e2e_install   slurm1 e2e_install.sh)
+set_property(TEST slurm_e2e_install APPEND PROPERTY ENVIRONMENT BUILD=${CMAKE_BINARY_DIR})
