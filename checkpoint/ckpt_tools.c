@@ -30,7 +30,10 @@ static void usage(FILE *f, const char *sub) {
     if (!sub || !strcmp(sub, "export"))
         fprintf(f, "usage: ztrain ckpt export [--optim] DIR OUT.h5\n"
                    "                                         one HDF5 file: /param/<name> in global shape\n"
-                   "      --optim                            also /optim/<slot>/<name>\n");
+                   "      --optim                            also /optim/<slot>/<name>\n"
+                   "       ztrain ckpt export DIR OUT --format safetensors\n"
+                   "                                         a GPT as Hugging Face GPT2LMHeadModel (`--format\n"
+                   "                                         safetensors --help` says more)\n");
     fprintf(f, "DIR: a step dir (ckpt/step-00001200) or a checkpoint root with a `latest` file\n"
                "exit: 0 ok, 2 usage, 5 checkpoint bad, incomplete or missing\n");
 }

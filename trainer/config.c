@@ -28,7 +28,7 @@ typedef struct {
 
 static const keydef KEYS[] = {
     S("model.name",         model_name,  "mlp",    "mlp | gpt"),
-    S("model.hidden",       mlp_hidden,  "256,128","mlp: hidden widths, comma separated (784 -> ... -> 10)"),
+    S("model.hidden",       mlp_hidden,  "256,128","mlp: hidden widths, comma separated (input width and classes come from the data file)"),
     I("model.ctx",          gpt_ctx,     "64",     "gpt: context length T"),
     I("model.d_model",      gpt_d_model, "64",     "gpt: embedding width C"),
     I("model.n_layer",      gpt_n_layer, "2",      "gpt: transformer blocks"),

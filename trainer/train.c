@@ -530,7 +530,7 @@ static void evaluate(run *R) {
     if (R->r != 0) return;
     if (mnist) zt_info("eval step %llu: %s loss %.4f  %s accuracy %.2f%% (%d rows)",
                        (unsigned long long)R->step, di->split, R->eval_loss, di->split, 100 * R->eval_acc, (int)s[2]);
-    else zt_info("eval step %llu: val loss %.4f nats/char (unigram entropy %.4f)",
+    else zt_info("eval step %llu: val loss %.4f nats/token (unigram entropy %.4f)",
                  (unsigned long long)R->step, R->eval_loss, R->unigram);
 }
 
