@@ -288,6 +288,8 @@ static int pick_candidate(const zt_config *cfg, const char *root, uint64_t befor
         *single = 1; rc = before ? -1 : 0;
         snprintf(path, cap, "%s", root);
         if (rc) snprintf(err, sizeof err, "%s failed verification", root);
+        /* opened fully here, before the other ranks open it trusted */
+        else if (!(*r = zt_ck_open(path, err, sizeof err))) rc = -1;
     } else if (!is_dir(root)) {
         rc = strcmp(cfg->ckpt_resume, "auto") ? -1 : 1;
         snprintf(err, sizeof err, "%s: no such checkpoint directory", root);
@@ -322,7 +324,9 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
         if (code > 0) { if (rank == 0) zt_info("no checkpoint under '%s': fresh start", root); return 1; }
         resumeCheck(ctl, zt_bcast(ctl, path, sizeof path, ZT_U8, 0), "bcast", "checkpoint path");
         char err[2048] = "";
-        if (!r) r = zt_ck_open(path, err, sizeof err);
+        /* rank 0 opened it fully (index CRC, every shard's size): the others
+         * skip that O(W) work each */
+        if (!r) r = zt_ck_open_ex(path, rank == 0 ? 0 : ZT_CK_OPEN_TRUSTED, err, sizeof err);
         int64_t bad = r == NULL || zt_ck_verify_shards(r, rank, W, err, sizeof err) != 0, anybad = 0;
         if (bad) zt_warn("resume: skipping %s: %s", path, err);
         resumeCheck(ctl, zt_allreduce(ctl, &bad, &anybad, 1, ZT_I64, ZT_MAX), "allreduce", "shard verification");
