@@ -41,6 +41,7 @@ typedef struct {
     long   ckpt_every, ckpt_keep_last, ckpt_keep_every;
     char   ckpt_resume[512];    /* auto | never | PATH */
     int    ckpt_async;
+    char   ckpt_layout[16];     /* per-rank | per-node */
 
     /* where each key was last set ("file:line" or "--set"), for error messages */
     char   origin[64][96];
