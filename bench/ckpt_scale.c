@@ -18,8 +18,9 @@
  * (float)(i % 100003) * 1e-3f + s, recomputed by every check (h5py too).
  * Prints one "key value" line each:
  *   shards_write_s index_write_s commit_s index_bytes open_s
- *   resume_<W'>_per_rank_ms (mean over up to S sampled ranks: open + layout
- *   check + read params, m, v of its partition, compared with the values). */
+ *   resume_<W'>_per_rank_ms (mean over up to S sampled ranks: open (rank 0
+ *   fully, the others ZT_CK_OPEN_TRUSTED, as trainer/saver.c) + layout check
+ *   + read params, m, v of its partition, compared with the values). */
 #define _GNU_SOURCE
 #include <stdio.h>      /* printf */
 #include <stdlib.h>     /* malloc, strtol */
@@ -171,7 +172,8 @@ int main(int argc, char **argv) {
             uint64_t a, b;
             part(P, Wp, rp, &a, &b);
             t0 = now();
-            zt_ck_reader *q = zt_ck_open(step, err, sizeof err);
+            /* as the saver does: rank 0 opens fully, the others trusted */
+            zt_ck_reader *q = zt_ck_open_ex(step, rp == 0 ? 0 : ZT_CK_OPEN_TRUSTED, err, sizeof err);
             if (!q || zt_ck_check_layout(q, &lay, err, sizeof err)) die("resume open", err);
             for (int s = 0; s < 3; s++) {
                 if (zt_ck_read(q, s ? lay.slot[s - 1] : NULL, a, b, out, err, sizeof err)) die("resume read", err);
