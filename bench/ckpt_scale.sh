@@ -10,7 +10,8 @@
 #   env: MODEL (gpt2 | gpt2-medium), SCALE (1: full size; K divides V, T, C
 #        by K: same tensors and pieces per shard, 1/K^2 of the bytes),
 #        NODE (1: per-rank files; N: per-node, N ranks per file),
-#        DIR (a temp dir under /tmp), KEEP (1: leave the checkpoint there)
+#        DIR (a temp dir under /tmp), KEEP (1: leave the checkpoint there),
+#        H5PY (1; 0 skips the h5py line: minutes at W=16384 per-rank)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${MODEL:-gpt2}; SCALE=${SCALE:-1}; NODE=${NODE:-1}
@@ -23,7 +24,7 @@ for W in "$@"; do
   out=$(build/bench/ckpt_scale --dir "$d/ck" --W "$W" --model "$MODEL" --scale "$SCALE" --node "$NODE")
   echo "$out" | grep -v '^expect'
   step=$d/ck/step-00000001
-  /usr/bin/python3 - "$step/index.h5" "$SCALE" <<'PY'
+  [ "${H5PY:-1}" = 1 ] && /usr/bin/python3 - "$step/index.h5" "$SCALE" <<'PY'
 import sys, time, h5py, numpy as np
 t0 = time.monotonic()
 with h5py.File(sys.argv[1], "r") as f:

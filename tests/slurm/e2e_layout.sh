@@ -2,7 +2,7 @@
 # e2e_layout.sh — ckpt.layout=per-node on two simulated nodes (n1, n2): a job
 # of 4 ranks over n1 and n2 (2 per node, HUGE steps) commits checkpoints with
 # one shard file per node; a warning signal stops it (MAX_RESTARTS=0). A
-# second job on one node with 3 ranks and the per-rank layout resumes from
+# second job on one node with 2 ranks and the per-rank layout resumes from
 # that checkpoint; a signal stops it at S2. Its parameters at S2 match an
 # uninterrupted W=4 run stopped after S2 within the W-invariance tolerance.
 set -uo pipefail
@@ -28,9 +28,9 @@ step=$ck/$(cat "$ck/latest")
 "$ZT" ckpt verify "$ck" || fail "ckpt verify $ck"
 out=$W_DIR/job2.out
 jid2=$(SETS="$base --set ckpt.dir=$ck --dump-params $W_DIR/final.bin" \
-       submit --nodes=1 --ntasks-per-node=3 --output="$out" "$SRC/sbatch/train.sbatch") || fail "sbatch 2"
+       submit --nodes=1 --ntasks-per-node=2 --output="$out" "$SRC/sbatch/train.sbatch") || fail "sbatch 2"
 wait_for 180 grep -q "resumed from" "$out" || fail "second job did not resume"
-grep -q "written by W=4 stage 0; now W=3 stage 0" "$out" || fail "did not resume the per-node W=4 checkpoint at W=3"
+grep -q "written by W=4 stage 0; now W=2 stage 0" "$out" || fail "did not resume the per-node W=4 checkpoint at W=2"
 signal_job "$jid2" || fail "scancel --signal $jid2"
 wait_for 60 grep -q "restart limit 0 reached: not requeueing" "$out" || fail "second job did not stop on the signal"
 s2=$(stop_step "$out")
@@ -38,4 +38,4 @@ s2=$(stop_step "$out")
 ref_run 4 "$s2" "$W_DIR/ref.bin" "$W_DIR/ref.log" --config "$SRC/configs/mnist_mlp.ini" $base --set ckpt.dir="$W_DIR/refck" \
    || fail "reference W=4"
 "$PY" "$SRC/tests/ranks/cmp_params.py" "$W_DIR/ref.bin" "$W_DIR/final.bin" 1e-5 || fail "final parameters out of tolerance"
-echo "PASS: per-node on 2 nodes (2 files, stopped at $s1) -> per-rank W=3 on one node -> stopped at $s2 within tolerance"
+echo "PASS: per-node on 2 nodes (2 files, stopped at $s1) -> per-rank W=2 on one node -> stopped at $s2 within tolerance"

@@ -22,5 +22,5 @@ zt_e2e_test(slurm_e2e_crash     slurm1 e2e_crash.sh)
 zt_e2e_test(slurm_e2e_nightly   slurm1 e2e_nightly.sh)
 # a lost node: resubmitted on the remaining node, resumed at W=2
 zt_e2e_test(slurm2_e2e_nodeloss slurm2 e2e_nodeloss.sh)
-# ckpt.layout=per-node over 2 nodes (2 shard files), resumed per-rank at W=3
+# ckpt.layout=per-node over 2 nodes (2 shard files), resumed per-rank at W=2 on one node
 zt_e2e_test(slurm2_e2e_layout   slurm2 e2e_layout.sh)
