@@ -46,6 +46,6 @@ for ((i = 1; i <= ROUNDS; i++)); do
   awk -v i="$i" -v wn="$wn" -v ws="$ws" -v wa="$wa" -v ns="$ns" -v na="$na" -v wr="$wr" -v wp="$wp" -v np="$np" 'BEGIN {
     s = 1e3 * (ws - wn) / ns
     printf "%-4s %9.2f %9.2f %9.2f %6d | %14.1f %14.1f %12.1f %7.2f | %16s\n", i, wn, ws, wa, ns,
-           s, 1e3 * (wa - wn) / na, wr, wr > 0 ? s / wr : 0, wp > 0 ? sprintf("%.1f", 1e3 * (wp - wn) / np) : "-" }'
+           s, 1e3 * (wa - wn) / na, wr, (wr > 0 ? s / wr : 0), (wp > 0 ? sprintf("%.1f", 1e3 * (wp - wn) / np) : "-") }'
 done
 echo "# ms/save = (wall with saves - wall without) / saves; write_ms = bare shard write (rank 0, sync run); ratio = sync ms/save / write_ms"
