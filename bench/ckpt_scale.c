@@ -3,7 +3,7 @@
  * work grows with W. bench/ckpt_scale.sh runs it and adds the h5py and
  * `ztrain ckpt verify` lines.
  *
- *   ckpt_scale --dir DIR --W W [--model gpt2|gpt2-medium|tiny] [--scale K]
+ *   ckpt_scale --dir DIR --W W [--model gpt2|gpt2-medium|small|tiny] [--scale K]
  *              [--node N] [--samples S]
  *
  * Tensor table: trainer/models/model_gpt.c's (wte, wpe, per layer ln1.g/b,
@@ -101,6 +101,7 @@ int main(int argc, char **argv) {
     if (!dir || W < 1 || K < 1 || node < 1) die("usage", "--dir and W >= 1 needed");
     int C = !strcmp(model, "gpt2-medium") ? 1024 : 768, L = !strcmp(model, "gpt2-medium") ? 24 : 12;
     if (!strcmp(model, "tiny")) gpt(16, 4, 4, 1);   /* test fixtures: a few KB */
+    else if (!strcmp(model, "small")) gpt(96, 64, 256, 4);   /* bench/ckpt_async.sh's gpt (char vocab ~96) */
     else gpt(50257 / K, 1024 / K, C / K, L);
     zt_ck_layout lay = {.n_tensors = NT, .t = T, .n_flat = P, .n_slots = 2, .slot = {"m", "v"}};
     float *buf = malloc(sizeof(float) * 3 * P);
