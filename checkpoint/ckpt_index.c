@@ -398,7 +398,7 @@ int zt_ck_write_index(const char *tmpdir, int W, const zt_ck_layout *L,
     /* Our copy, strings terminated. */
     if (!(mm = malloc(sizeof *mm))) { ck_fail(C, "out of memory"); goto fail; }
     *mm = *m;
-    if (mm->world < 1) mm->world = W;   /* ranks; W here is the number of shard files */
+    if (mm->world < W) mm->world = W;   /* ranks (>= shard files; 0: W); W here is the number of shard files */
     mm->model[sizeof mm->model - 1] = mm->optim[sizeof mm->optim - 1] = mm->config[sizeof mm->config - 1] = '\0';
     m = mm;
     if (check_tiling(C, W, lo, hi, L->n_flat) < 0) goto fail;
