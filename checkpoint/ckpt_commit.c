@@ -10,10 +10,11 @@
  *      name, is deleted. Without RENAME_EXCHANGE (some file systems) the old
  *      one is first renamed to .trash-step-N.<pid>; a crash in between leaves
  *      no step-N, and zt_ck_resolve falls back to an older step;
- *   3. fsync(root);
- *   4. latest.tmp is written and fsynced, renamed over latest, root fsynced;
+ *   3. latest.tmp is written and fsynced, renamed over latest;
+ *   4. fsync(root): both renames durable at once (see zt_ck_commit);
  *   5. retention: dirs to delete are first renamed to .trash-* (atomic), so a
- *      crash never leaves a half-deleted dir under a step-* name.
+ *      crash never leaves a half-deleted dir under a step-* name; not
+ *      fsynced (a deletion a crash undoes is redone by the next commit).
  * Retention failures do not fail the commit (the checkpoint is already
  * safe): the function returns 0 and leaves a "warning: ..." in err. */
 #include "ckpt_internal.h"
@@ -137,8 +138,7 @@ static int retention(const char *root, uint64_t step, int keep_last, int keep_ev
         }
         closedir(d);
     }
-    int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) fsync(fd), close(fd);
+    /* no fsync: a deletion undone by a crash is redone by the next commit */
     return fails;
 }
 
@@ -180,8 +180,10 @@ int zt_ck_commit(const char *root, uint64_t step, int keep_last, int keep_every,
             ck_rm_rf(trash);
         }
     }
-    /* 3. + 4. */
-    if (ck_fsync_path(C, root, 1) < 0) goto fail;
+    /* 3. + 4. One fsync(root), after latest's rename, makes both renames
+     * durable (same directory). A crash before it may leave latest naming a
+     * step-N whose rename did not survive: resolve then falls back to the
+     * older checkpoint, and that save had not been reported committed. */
     if (write_latest(C, root, name) < 0) goto fail;
     /* 5. */
     retention(root, step, keep_last, keep_every, err, errlen);

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -52,9 +53,9 @@ static uLong crc_str(uLong h, const char *s) {
 
 /* CRC over every value the index stores: a flipped bit anywhere in what
  * zt_ck_open reads (even in HDF5's unchecksummed raw data) is caught. */
-static uint32_t meta_crc(const zt_ck_meta *m, const zt_ck_layout *L, const ck_shards *s) {
+static uint32_t meta_crc(uint64_t fmt, const zt_ck_meta *m, const zt_ck_layout *L, const ck_shards *s) {
     uLong h = crc32(0L, Z_NULL, 0);
-    uint64_t v[6] = {ZT_CK_FORMAT, m->step, (uint64_t)m->world, (uint64_t)m->stage, m->seed, L->n_flat};
+    uint64_t v[6] = {fmt, m->step, (uint64_t)m->world, (uint64_t)m->stage, m->seed, L->n_flat};
     h = crc_bytes(h, v, sizeof v);
     h = crc_str(h, m->model);
     h = crc_str(h, m->optim);
@@ -288,6 +289,132 @@ fail:
     return -1;
 }
 
+/* ---------------------------------------------------------- index template
+ * Writing index.h5 from scratch costs one HDF5 object per tensor and slot
+ * (plus its VDS mappings): milliseconds per object, the largest part of a
+ * save's commit for a model of a few hundred tensors. Between two saves of a
+ * run only the root attributes change (step, CRCs, sizes, state); the layout
+ * datasets and every virtual dataset depend on the layout and the shard
+ * ranges alone. So the bytes of the last index written are kept, keyed by
+ * (W, layout, ranges); the next save with the same key writes those bytes
+ * and replaces the root attributes in place. What lands on disk is a normal
+ * index (same CRC sidecar, same fsync), whichever way it was made. */
+static struct {
+    pthread_mutex_t mu;
+    unsigned char  *key, *nkey;   /* key of the template; key being written */
+    size_t          kn, nkn, ncap;
+    unsigned char  *bytes;        /* the template file */
+    size_t          len;
+} tpl = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int key_put(const void *p, size_t n) {
+    if (tpl.nkn + n > tpl.ncap) {
+        size_t cap = (tpl.nkn + n) * 2;
+        unsigned char *k = realloc(tpl.nkey, cap);
+        if (!k) return -1;
+        tpl.nkey = k, tpl.ncap = cap;
+    }
+    memcpy(tpl.nkey + tpl.nkn, p, n);
+    tpl.nkn += n;
+    return 0;
+}
+
+/* The full key (not a hash of it): a template is reused only for exactly the
+ * same layout and shard table. */
+static int tpl_key(ck_ctx *C, int W, const zt_ck_layout *L, const uint64_t *lo, const uint64_t *hi,
+                   const zt_ck_blob *b, int nb) {
+    uint64_t h[4] = {(uint64_t)W, L->n_flat, (uint64_t)L->n_tensors, (uint64_t)L->n_slots};
+    int bad = 0;
+    tpl.nkn = 0;
+    bad |= key_put(h, sizeof h);
+    for (int i = 0; i < L->n_tensors && !bad; i++) bad |= key_put(&L->t[i], sizeof L->t[i]);
+    for (int i = 0; i < L->n_slots && !bad; i++) bad |= key_put(L->slot[i], sizeof L->slot[i]);
+    if (!bad) bad |= key_put(lo, sizeof *lo * (size_t)W);
+    if (!bad) bad |= key_put(hi, sizeof *hi * (size_t)W);
+    for (int i = 0; i < nb && !bad; i++) {   /* the blobs are in the template's bytes too */
+        uint64_t n = b[i].len;
+        bad |= key_put(&n, sizeof n);
+        if (!bad && b[i].name) bad |= key_put(b[i].name, strlen(b[i].name) + 1);
+        if (!bad && n && b[i].data) bad |= key_put(b[i].data, n);
+    }
+    return bad ? ck_fail(C, "out of memory") : 0;
+}
+
+/* After a full write: keep path's bytes and the key. A failure here only
+ * costs the next save a full write. */
+static int tpl_keep(ck_ctx *C, const char *path) {
+    (void)C;
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0) { if (fd >= 0) close(fd); return 0; }
+    unsigned char *b = malloc((size_t)st.st_size + 1), *k = malloc(tpl.nkn + 1);
+    size_t got = 0;
+    while (b && k && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (!b || !k || got != (size_t)st.st_size) { free(b), free(k); return 0; }
+    memcpy(k, tpl.nkey, tpl.nkn);
+    free(tpl.bytes), free(tpl.key);
+    tpl.bytes = b, tpl.len = got, tpl.key = k, tpl.kn = tpl.nkn;
+    return 0;
+}
+
+static int tpl_restore(ck_ctx *C, const char *path) {
+    int fd = -1;
+    size_t off = 0;
+    osCheck(fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    while (off < tpl.len) {
+        ssize_t n = write(fd, tpl.bytes + off, tpl.len - off);
+        if (n == 0) errno = ENOSPC, n = -1;
+        if (n < 0) { int e = errno; close(fd); errno = e; osCheck(-1); }
+        off += (size_t)n;
+    }
+    osCheck(close(fd));
+    return 0;
+fail:
+    return -1;
+}
+
+/* Root attributes; replace = 1 deletes each one first (template path). */
+static int put_attr(hid_t f, int replace, const char *name, hid_t type, int n, const void *buf) {
+    if (replace && H5Aexists(f, name) > 0 && H5Adelete(f, name) < 0) return -1;
+    return ck_attr_write(f, name, type, n, buf);
+}
+static int put_str(hid_t f, int replace, const char *name, const char *v) {
+    if (replace && H5Aexists(f, name) > 0 && H5Adelete(f, name) < 0) return -1;
+    return ck_attr_write_str(f, name, v);
+}
+
+static int write_root(ck_ctx *C, hid_t f, int rp, int W, const zt_ck_meta *m, const zt_ck_layout *L,
+                      const ck_shards *s, uint32_t mc) {
+    uint64_t fmt = ZT_CK_FORMAT, nf = L->n_flat;
+    int32_t w32 = m->world, ns32 = W, st32 = m->stage, nt = L->n_tensors;
+    h5Check(put_attr(f, rp, "format", H5T_NATIVE_UINT64, -1, &fmt));
+    h5Check(put_attr(f, rp, "step", H5T_NATIVE_UINT64, -1, &m->step));
+    h5Check(put_attr(f, rp, "world", H5T_NATIVE_INT32, -1, &w32));
+    h5Check(put_attr(f, rp, "n_shards", H5T_NATIVE_INT32, -1, &ns32));
+    h5Check(put_attr(f, rp, "stage", H5T_NATIVE_INT32, -1, &st32));
+    h5Check(put_attr(f, rp, "seed", H5T_NATIVE_UINT64, -1, &m->seed));
+    h5Check(put_attr(f, rp, "n_flat", H5T_NATIVE_UINT64, -1, &nf));
+    h5Check(put_attr(f, rp, "n_tensors", H5T_NATIVE_INT32, -1, &nt));
+    h5Check(put_str(f, rp, "model", m->model));
+    h5Check(put_str(f, rp, "optim", m->optim));
+    h5Check(put_str(f, rp, "config", m->config));
+    h5Check(put_str(f, rp, "state", m->state));
+    if (m->writer_version[0]) h5Check(put_str(f, rp, "writer_version", m->writer_version));
+    h5Check(put_attr(f, rp, "shard_lo", H5T_NATIVE_UINT64, W, s->lo));
+    h5Check(put_attr(f, rp, "shard_hi", H5T_NATIVE_UINT64, W, s->hi));
+    h5Check(put_attr(f, rp, "shard_size", H5T_NATIVE_UINT64, W, s->size));
+    h5Check(put_attr(f, rp, "shard_crc", H5T_NATIVE_UINT32, W, s->crc));
+    h5Check(put_attr(f, rp, "meta_crc", H5T_NATIVE_UINT32, -1, &mc));
+    return 0;
+fail:
+    return -1;
+}
+
 int zt_ck_write_index(const char *tmpdir, int W, const zt_ck_layout *L,
                       const uint64_t *lo, const uint64_t *hi, const uint32_t *crc,
                       const zt_ck_meta *m, char *err, size_t errlen) {
@@ -302,16 +429,16 @@ int zt_ck_write_index_blobs(const char *tmpdir, int W, const zt_ck_layout *L,
     ck_begin(C, err, errlen);
     char path[PATH_MAX], sp[PATH_MAX], name[64];
     hid_t fapl = -1, f = -1;
-    int created = 0;
+    int created = 0, locked = 0;
     ck_shards s;
     memset(&s, 0, sizeof s);
     zt_ck_meta *mm = NULL;
     if (ck_layout_check(C, L) < 0) goto fail;
     if (W < 1 || !lo || !hi || !crc || !m) { ck_fail(C, "write_index: bad arguments (W=%d)", W); goto fail; }
-    /* Our copy: world is W whatever the caller left in m->world, strings terminated. */
+    /* Our copy, strings terminated. */
     if (!(mm = malloc(sizeof *mm))) { ck_fail(C, "out of memory"); goto fail; }
     *mm = *m;
-    mm->world = W;
+    if (mm->world < W) mm->world = W;   /* ranks (>= shard files; 0: W); W here is the number of shard files */
     mm->model[sizeof mm->model - 1] = mm->optim[sizeof mm->optim - 1] = mm->config[sizeof mm->config - 1] = '\0';
     m = mm;
     if (check_tiling(C, W, lo, hi, L->n_flat) < 0) goto fail;
@@ -328,39 +455,37 @@ int zt_ck_write_index_blobs(const char *tmpdir, int W, const zt_ck_layout *L,
     }
     if (ck_path(C, path, sizeof path, "%s/%s", tmpdir, ZT_CK_INDEX) < 0) goto fail;
     C->what = path;
-    uint64_t fmt = ZT_CK_FORMAT, nf = L->n_flat;
-    int32_t w32 = W, st32 = m->stage, nt = L->n_tensors;
-    uint32_t mc = meta_crc(m, L, &s);
+    uint32_t mc = meta_crc(ZT_CK_FORMAT, m, L, &s);
+    /* Same layout and shard table as the last index this process wrote:
+     * start from that file's bytes and rewrite only the root attributes. */
+    pthread_mutex_lock(&tpl.mu);
+    locked = 1;
+    if (tpl_key(C, W, L, lo, hi, blobs, n_blobs) < 0) goto fail;
+    int tpl_hit = tpl.bytes && tpl.kn == tpl.nkn && !memcmp(tpl.key, tpl.nkey, tpl.kn);
     h5Check(fapl = ck_fapl());
-    h5Check(f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
-    created = 1;
-    h5Check(ck_attr_write(f, "format", H5T_NATIVE_UINT64, -1, &fmt));
-    h5Check(ck_attr_write(f, "step", H5T_NATIVE_UINT64, -1, &m->step));
-    h5Check(ck_attr_write(f, "world", H5T_NATIVE_INT32, -1, &w32));
-    h5Check(ck_attr_write(f, "stage", H5T_NATIVE_INT32, -1, &st32));
-    h5Check(ck_attr_write(f, "seed", H5T_NATIVE_UINT64, -1, &m->seed));
-    h5Check(ck_attr_write(f, "n_flat", H5T_NATIVE_UINT64, -1, &nf));
-    h5Check(ck_attr_write(f, "n_tensors", H5T_NATIVE_INT32, -1, &nt));
-    h5Check(ck_attr_write_str(f, "model", m->model));
-    h5Check(ck_attr_write_str(f, "optim", m->optim));
-    h5Check(ck_attr_write_str(f, "config", m->config));
-    h5Check(ck_attr_write_str(f, "state", m->state));
-    if (m->writer_version[0]) h5Check(ck_attr_write_str(f, "writer_version", m->writer_version));
-    h5Check(ck_attr_write(f, "shard_lo", H5T_NATIVE_UINT64, W, s.lo));
-    h5Check(ck_attr_write(f, "shard_hi", H5T_NATIVE_UINT64, W, s.hi));
-    h5Check(ck_attr_write(f, "shard_size", H5T_NATIVE_UINT64, W, s.size));
-    h5Check(ck_attr_write(f, "shard_crc", H5T_NATIVE_UINT32, W, s.crc));
-    h5Check(ck_attr_write(f, "meta_crc", H5T_NATIVE_UINT32, -1, &mc));
-    if (write_layout(C, f, L) < 0) goto fail;
-    if (write_blobs(C, f, blobs, n_blobs) < 0) goto fail;
-    for (int slot = -1; slot < L->n_slots; slot++)
-        for (int i = 0; i < L->n_tensors; i++)
-            if (write_vds(C, f, L, &L->t[i], slot < 0 ? NULL : L->slot[slot], W, lo, hi) < 0) goto fail;
+    if (tpl_hit) {
+        if (tpl_restore(C, path) < 0) goto fail;
+        created = 1;
+        h5Check(f = H5Fopen(path, H5F_ACC_RDWR, fapl));
+        if (write_root(C, f, 1, W, m, L, &s, mc) < 0) goto fail;
+    } else {
+        h5Check(f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+        created = 1;
+        if (write_root(C, f, 0, W, m, L, &s, mc) < 0) goto fail;
+        if (write_layout(C, f, L) < 0) goto fail;
+        if (write_blobs(C, f, blobs, n_blobs) < 0) goto fail;
+        for (int slot = -1; slot < L->n_slots; slot++)
+            for (int i = 0; i < L->n_tensors; i++)
+                if (write_vds(C, f, L, &L->t[i], slot < 0 ? NULL : L->slot[slot], W, lo, hi) < 0) goto fail;
+    }
     h5Check(H5Pclose(fapl));
     fapl = -1;
     hid_t ff = f;
     f = -1;
     h5Check(H5Fclose(ff));
+    if (!tpl_hit && tpl_keep(C, path) < 0) goto fail;
+    pthread_mutex_unlock(&tpl.mu);
+    locked = 0;
     uint32_t icrc;
     if (ck_file_crc(C, path, &icrc, NULL, CK_CRC_FSYNC) < 0) goto fail;    /* fsyncs index.h5 */
     if (ck_path(C, sp, sizeof sp, "%s/%s", tmpdir, ZT_CK_INDEX_CRC) < 0) goto fail;
@@ -386,6 +511,7 @@ fail:
     if (f >= 0) H5Fclose(f);
     if (fapl >= 0) H5Pclose(fapl);
     if (created) remove(path);
+    if (locked) pthread_mutex_unlock(&tpl.mu);
     ck_shards_free(&s);
     free(mm);
     ck_end(C);
@@ -439,10 +565,12 @@ int ck_index_load(ck_ctx *C, hid_t f, zt_ck_meta *m, zt_ck_layout *L, zt_ck_tens
     memset(s, 0, sizeof *s);
     *tensors = NULL;
     h5Check(ck_attr_read(f, "format", H5T_NATIVE_UINT64, -1, &fmt));
-    if (fmt != ZT_CK_FORMAT) {
-        ck_fail(C, "index %s: format %llu, this build reads format %d", C->what, (unsigned long long)fmt, ZT_CK_FORMAT);
+    if (fmt > ZT_CK_FORMAT) {
+        ck_fail(C, "index %s was written by a newer ztrain (checkpoint format %llu; this build reads formats 1 to %d): "
+                "resume it with that version or newer", C->what, (unsigned long long)fmt, ZT_CK_FORMAT);
         goto fail;
     }
+    if (fmt < 1) { ck_fail(C, "index %s: format %llu is not a checkpoint format", C->what, (unsigned long long)fmt); goto fail; }
     h5Check(ck_attr_read(f, "step", H5T_NATIVE_UINT64, -1, &m->step));
     h5Check(ck_attr_read(f, "world", H5T_NATIVE_INT32, -1, &w32));
     h5Check(ck_attr_read(f, "stage", H5T_NATIVE_INT32, -1, &st32));
@@ -453,13 +581,19 @@ int ck_index_load(ck_ctx *C, hid_t f, zt_ck_meta *m, zt_ck_layout *L, zt_ck_tens
     h5Check(ck_attr_read_str(f, "optim", m->optim, sizeof m->optim));
     h5Check(ck_attr_read_str(f, "config", m->config, sizeof m->config));
     h5Check(ck_attr_read_str(f, "state", m->state, sizeof m->state));
-    m->world = w32, m->stage = st32;
-    if (w32 < 1 || nt < 0) { ck_fail(C, "index %s: world %d, %d tensors", C->what, w32, nt); goto fail; }
+    m->world = w32, m->stage = st32, m->format = (int)fmt;
+    /* format 1: one shard per rank; 2: n_shards files (per-node: fewer) */
+    int32_t ns = w32;
+    if (fmt >= 2) h5Check(ck_attr_read(f, "n_shards", H5T_NATIVE_INT32, -1, &ns));
+    if (w32 < 1 || ns < 1 || ns > w32 || nt < 0) {
+        ck_fail(C, "index %s: world %d, %d shard files, %d tensors", C->what, w32, ns, nt);
+        goto fail;
+    }
     /* Sizes come from the file: check them against what is stored before
      * allocating for them (a damaged count must not ask for 128 GB). */
     int have_w = ck_attr_len(f, "shard_lo");
-    if (have_w != w32) {
-        ck_fail(C, "index %s: world %d, but shard_lo has %d entries", C->what, w32, have_w);
+    if (have_w != ns) {
+        ck_fail(C, "index %s: %d shard files, but shard_lo has %d entries", C->what, ns, have_w);
         goto fail;
     }
     hssize_t have_t = dset_len(f, "/layout/names");
@@ -467,11 +601,11 @@ int ck_index_load(ck_ctx *C, hid_t f, zt_ck_meta *m, zt_ck_layout *L, zt_ck_tens
         ck_fail(C, "index %s: n_tensors %d, but /layout/names has %lld entries", C->what, nt, (long long)have_t);
         goto fail;
     }
-    if (shards_alloc(s, w32) < 0) { ck_fail(C, "out of memory"); goto fail; }
-    h5Check(ck_attr_read(f, "shard_lo", H5T_NATIVE_UINT64, w32, s->lo));
-    h5Check(ck_attr_read(f, "shard_hi", H5T_NATIVE_UINT64, w32, s->hi));
-    h5Check(ck_attr_read(f, "shard_size", H5T_NATIVE_UINT64, w32, s->size));
-    h5Check(ck_attr_read(f, "shard_crc", H5T_NATIVE_UINT32, w32, s->crc));
+    if (shards_alloc(s, ns) < 0) { ck_fail(C, "out of memory"); goto fail; }
+    h5Check(ck_attr_read(f, "shard_lo", H5T_NATIVE_UINT64, ns, s->lo));
+    h5Check(ck_attr_read(f, "shard_hi", H5T_NATIVE_UINT64, ns, s->hi));
+    h5Check(ck_attr_read(f, "shard_size", H5T_NATIVE_UINT64, ns, s->size));
+    h5Check(ck_attr_read(f, "shard_crc", H5T_NATIVE_UINT32, ns, s->crc));
     h5Check(ck_attr_read(f, "meta_crc", H5T_NATIVE_UINT32, -1, &mc));
 
     names = calloc((size_t)nt + 1, NAME_LEN);
@@ -486,12 +620,12 @@ int ck_index_load(ck_ctx *C, hid_t f, zt_ck_meta *m, zt_ck_layout *L, zt_ck_tens
         read_dset(C, f, "/layout/offset", H5T_NATIVE_UINT64, nt, off) < 0)
         goto fail;
     h5Check(g = H5Gopen2(f, "/layout", H5P_DEFAULT));
-    int ns = ck_attr_len(g, "slots");
-    h5Check(ns);
-    if (ns > ZT_CK_MAX_SLOTS) { ck_fail(C, "index %s: %d slots", C->what, ns); goto fail; }
+    int nsl = ck_attr_len(g, "slots");
+    h5Check(nsl);
+    if (nsl > ZT_CK_MAX_SLOTS) { ck_fail(C, "index %s: %d slots", C->what, nsl); goto fail; }
     h5Check(slt = str_type(SLOT_LEN));
     memset(slots, 0, sizeof slots);
-    h5Check(ck_attr_read(g, "slots", slt, ns, slots));
+    h5Check(ck_attr_read(g, "slots", slt, nsl, slots));
     for (int i = 0; i < nt; i++) {
         memcpy(t[i].name, names + (size_t)i * NAME_LEN, NAME_LEN);
         t[i].name[NAME_LEN - 1] = '\0';
@@ -502,17 +636,17 @@ int ck_index_load(ck_ctx *C, hid_t f, zt_ck_meta *m, zt_ck_layout *L, zt_ck_tens
     }
     L->n_tensors = nt;
     L->t = t;
-    L->n_slots = ns;
-    for (int i = 0; i < ns; i++) {
+    L->n_slots = nsl;
+    for (int i = 0; i < nsl; i++) {
         memcpy(L->slot[i], slots[i], SLOT_LEN);
         L->slot[i][SLOT_LEN - 1] = '\0';
     }
-    uint32_t want = meta_crc(m, L, s);
+    uint32_t want = meta_crc(fmt, m, L, s);
     if (want != mc) {
         ck_fail(C, "index %s is corrupt: metadata CRC32 %08x, recorded %08x", C->what, want, mc);
         goto fail;
     }
-    if (ck_layout_check(C, L) < 0 || check_tiling(C, w32, s->lo, s->hi, L->n_flat) < 0) goto fail;
+    if (ck_layout_check(C, L) < 0 || check_tiling(C, ns, s->lo, s->hi, L->n_flat) < 0) goto fail;
     H5Gclose(g);
     H5Tclose(st);
     H5Tclose(slt);

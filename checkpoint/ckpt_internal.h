@@ -106,7 +106,9 @@ uint64_t ck_tensor_n(const zt_ck_tensor *t);
 
 /* --- reader (ckpt_read.c) --- */
 /* zt_ck_open; check_shards = 0 skips the shard presence/size check (ckpt info
- * shows a checkpoint with missing shards). */
+ * shows a checkpoint with missing shards); CK_OPEN_TRUSTED skips it and the
+ * index file's CRC (zt_ck_open_ex). */
+#define CK_OPEN_TRUSTED 2
 zt_ck_reader *ck_open(const char *stepdir, int check_shards, char *err, size_t errlen);
 
 /* HDF5 path of a tensor's dataset: /param/<name> or /optim/<slot>/<name>. */

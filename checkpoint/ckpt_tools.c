@@ -56,8 +56,9 @@ static int cmd_info(const char *dir) {
     const zt_ck_layout *L = zt_ck_layout_of(r);
     int W = zt_ck_world_of(r);
     printf("checkpoint %s\n", dir);
-    printf("  step %llu   world %d   stage %d   seed %llu   format %d\n", (unsigned long long)m->step, W, m->stage,
-           (unsigned long long)m->seed, ZT_CK_FORMAT);
+    printf("  step %llu   world %d   stage %d   seed %llu   format %d\n", (unsigned long long)m->step, m->world,
+           m->stage, (unsigned long long)m->seed, m->format);
+    if (W != m->world) printf("  layout: per-node, %d shard files for %d ranks\n", W, m->world);
     printf("  model: %s\n  optim: %s\n", m->model, m->optim);
     if (m->state[0]) printf("  training state: %s\n", m->state);
     printf("  parameters: %llu (%.2f MiB fp32)   optimizer slots: %d", (unsigned long long)L->n_flat,
@@ -151,7 +152,7 @@ static int cmd_export(const char *dir, const char *outpath, int with_optim) {
     const zt_ck_meta *m = zt_ck_meta_of(r);
     const zt_ck_layout *L = zt_ck_layout_of(r);
     uint64_t maxn = 1, fmt = ZT_CK_FORMAT, step = m->step, seed = m->seed, total = 0;
-    int32_t w = zt_ck_world_of(r), stage = m->stage;
+    int32_t w = m->world, stage = m->stage;
     for (int i = 0; i < L->n_tensors; i++)
         if (ck_tensor_n(&L->t[i]) > maxn) maxn = ck_tensor_n(&L->t[i]);
     if (!(buf = malloc(maxn * sizeof *buf))) { ck_fail(C, "out of memory (%llu floats)", (unsigned long long)maxn); goto fail; }

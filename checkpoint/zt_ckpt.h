@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define ZT_CK_MAX_SLOTS 4
-#define ZT_CK_FORMAT    1
+#define ZT_CK_FORMAT    2   /* index format written; 1 (no n_shards) is read too */
 
 typedef struct {
     char     name[64];
@@ -45,6 +45,7 @@ typedef struct {
                                  * step in epoch), LR schedule position and next lr */
     char     writer_version[64];/* `ztrain --version` of the writer (informational;
                                  * root attr writer_version, omitted when empty) */
+    int      format;            /* read: the index's format version (written: ZT_CK_FORMAT) */
 } zt_ck_meta;
 
 /* Paths. */
@@ -62,7 +63,9 @@ int zt_ck_write_shard(const char *tmpdir, int rank, int W, const zt_ck_layout *L
                       const float *const *slots, uint32_t *crc,
                       char *err, size_t errlen);
 /* Rank 0, after every shard succeeded: index.h5 with VDS + meta + crc[W],
- * lo[W], hi[W]; fsync. */
+ * lo[W], hi[W]; fsync. W is the number of shard files; m->world the ranks
+ * that wrote them (0: W). Per-node layout: W < m->world, shard i holding the
+ * union of a node's partitions (any tiling of [0, n_flat) is accepted). */
 int zt_ck_write_index(const char *tmpdir, int W, const zt_ck_layout *L,
                       const uint64_t *lo, const uint64_t *hi, const uint32_t *crc,
                       const zt_ck_meta *m, char *err, size_t errlen);
@@ -81,7 +84,7 @@ typedef struct zt_ck_reader zt_ck_reader;
 zt_ck_reader *zt_ck_open(const char *stepdir, char *err, size_t errlen);
 const zt_ck_meta   *zt_ck_meta_of(const zt_ck_reader *r);
 const zt_ck_layout *zt_ck_layout_of(const zt_ck_reader *r);
-int      zt_ck_world_of(const zt_ck_reader *r);
+int      zt_ck_world_of(const zt_ck_reader *r);   /* shard files (ranks: meta->world) */
 /* CRC-check shards i = first, first+stride, ... (so W' ranks share the work);
  * -1 + err naming the bad shard file. */
 int      zt_ck_verify_shards(zt_ck_reader *r, int first, int stride, char *err, size_t errlen);
@@ -119,6 +122,14 @@ int zt_ck_resolve_open(const char *root, unsigned flags, uint64_t before, zt_ck_
 /* DIR as the CLI takes it: a step dir (has index.h5 or is named step-N /
  * .tmp-step-N) is returned as is; a root gives root/<latest>. 0 or -1 + err. */
 int zt_ck_locate(const char *dir, char *stepdir, size_t cap, char *err, size_t errlen);
+/* zt_ck_open for the other ranks of a resume, once rank 0 has opened the
+ * same step dir with zt_ck_open / zt_ck_resolve_open (index CRC32, every
+ * shard present with its size): ZT_CK_OPEN_TRUSTED skips both, so that W
+ * ranks do not each read the whole index (O(W) bytes) and stat every shard
+ * (O(W) calls): O(W^2) on the file system in all. The metadata CRC is still
+ * checked; zt_ck_verify_shards and zt_ck_read check what each rank touches. */
+#define ZT_CK_OPEN_TRUSTED 1u
+zt_ck_reader *zt_ck_open_ex(const char *stepdir, unsigned flags, char *err, size_t errlen);
 /* Reader extras. */
 const char *zt_ck_dir_of(const zt_ck_reader *r);
 int zt_ck_shard_info(const zt_ck_reader *r, int i, uint64_t *lo, uint64_t *hi, uint32_t *crc, uint64_t *size);

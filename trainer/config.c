@@ -73,6 +73,7 @@ static const keydef KEYS[] = {
     B("ckpt.async",         ckpt_async,  "true",   "write checkpoints in a background thread"),
     S("ckpt.init_from",     ckpt_init_from, "",    "weights only (fresh optimizer, step 0) from a safetensors export (dir or file) or a checkpoint, when there is nothing to resume"),
     B("train.exact",        exact,       "false",  "bitwise-identical parameters at any W and ZeRO stage (fixed-point gradient sums; cpu)"),
+    S("ckpt.layout",        ckpt_layout, "per-rank", "per-rank (a shard file per rank) | per-node (one per node)"),
 };
 #define NKEYS (int)(sizeof KEYS / sizeof KEYS[0])
 _Static_assert(sizeof KEYS / sizeof KEYS[0] <= 64, "grow zt_config.origin");
@@ -221,6 +222,8 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (c->ckpt_every < 0) BAD("ckpt.every", "must be >= 0");
     if (c->ckpt_keep_last < 0) BAD("ckpt.keep_last", "must be >= 0");
     if (c->ckpt_keep_every < 0) BAD("ckpt.keep_every", "must be >= 0");
+    if (strcmp(c->ckpt_layout, "per-rank") && strcmp(c->ckpt_layout, "per-node"))
+        BAD("ckpt.layout", "expected per-rank or per-node, got '%s'", c->ckpt_layout);
     if (!strcmp(c->model_name, "gpt")) {
         if (c->gpt_ctx <= 0) BAD("model.ctx", "must be > 0");
         if (c->gpt_n_layer <= 0) BAD("model.n_layer", "must be > 0");

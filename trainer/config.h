@@ -46,6 +46,7 @@ typedef struct {
     char   ckpt_resume[512];    /* auto | never | PATH */
     int    ckpt_async;
     char   ckpt_init_from[512];  /* "" | safetensors export (dir or file) | checkpoint */
+    char   ckpt_layout[16];     /* per-rank | per-node */
 
     /* where each key was last set ("file:line" or "--set"), for error messages */
     char   origin[64][96];

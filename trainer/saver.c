@@ -14,6 +14,8 @@
  * and its before-update hook. */
 #include "saver.h"
 #include <dirent.h>      /* opendir: stale tmp dirs */
+#include <limits.h>      /* INT_MAX: MPI counts */
+#include <mpi.h>         /* per-node layout: the node's communicator and gather */
 #include <pthread.h>     /* writer thread */
 #include <stdatomic.h>   /* busy / copied flags shared with the writer */
 #include <stdio.h>       /* snprintf, sscanf */
@@ -56,6 +58,15 @@ struct zt_saver {
     atomic_int copied;         /* snapshot taken: the optimizer may update again */
     uint64_t last_step;
     uint64_t n_rows;           /* training rows: sampler cursor in the meta */
+    /* ckpt.layout = per-node (set up at the first save, see node_setup) */
+    int node_id;               /* launcher's node id, -1 unknown */
+    int per_node;              /* -1 not decided yet, 0 per-rank, 1 per-node */
+    MPI_Comm ncomm;            /* this node's ranks, in rank order */
+    int nrank, nsize;          /* rank in ncomm, ranks on this node */
+    int *lead;                 /* [W]: first (global) rank of each rank's node */
+    int *counts, *displs;      /* [nsize]: the node's partitions (node leader) */
+    size_t nlo, nlen;          /* the node file's range (node leader) */
+    float *nbuf;               /* (1 + nslots) * nlen: the gathered node state */
 };
 
 /* A failed collective ends the job (zt_comm_fatal, exit 6), as in the engine:
@@ -65,6 +76,7 @@ struct zt_saver {
     zt_comm_fatal((s)->ctl, op, what, w_); } } while (0)
 
 void zt_saver_set_rows(zt_saver *s, uint64_t n_rows) { s->n_rows = n_rows; }
+void zt_saver_set_node(zt_saver *s, int node_id) { s->node_id = node_id; }
 
 /* The checkpoint layout of e's model and optimizer: fills L, returns the
  * tensor table L points into (the caller frees it). Saving and resuming
@@ -99,6 +111,9 @@ zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank) {
     s->nslots = zt_engine_n_slots(e);
     zt_engine_partition(e, &s->plo, &s->plen);
     s->last_step = UINT64_MAX;
+    s->node_id = -1;
+    s->per_node = strcmp(cfg->ckpt_layout, "per-node") ? 0 : -1;
+    s->ncomm = MPI_COMM_NULL;
     s->tensors = layout_of(e, &s->L);
     if (rank == 0) {   /* a killed run leaves .tmp-step-N dirs: never latest, remove them */
         DIR *d = opendir(cfg->ckpt_dir);
@@ -129,6 +144,8 @@ void zt_saver_destroy(zt_saver *s) {
     if (!s) return;
     zt_engine_set_before_update(s->e, NULL, NULL);
     zt_engine_count_ckpt(s->e, 0);
+    if (s->ncomm != MPI_COMM_NULL) MPI_Comm_free(&s->ncomm);
+    free(s->lead); free(s->counts); free(s->displs); free(s->nbuf);
     free(s->tensors); free(s->host); free(s->tok); free(s);
 }
 
@@ -152,6 +169,110 @@ static void before_update(void *arg) {
     s->t_blocked += zt_now() - t0;
 }
 
+/* ------------------------------------------------------------ per-node
+ * ckpt.layout = per-node: the ranks of a node send their partitions (params
+ * and slots) to the node's first rank over a node-local MPI communicator
+ * (MPI_Gatherv), which writes one shard file holding the union of the
+ * node's partitions: files = nodes, not ranks (a parallel file system's
+ * metadata server sees W/ranks-per-node creates per save). The index maps
+ * into it as into any shard: the format only needs the files' ranges to
+ * tile the flat buffer, so resume works at any W and from either layout.
+ * That needs the ranks of each node to be consecutive (block placement,
+ * Slurm's default); otherwise the save falls back to per-rank, said once.
+ * Node: the launcher's node id (zt_saver_set_node), else the ranks sharing
+ * memory (MPI_COMM_TYPE_SHARED). For tests only: ZT_TEST_NODE_SPLIT=K puts
+ * rank r on node r / K (several "nodes" on one host under mpirun).
+ * The node leader holds (1 + slots) x the node's partitions in host memory
+ * (counted as checkpoint memory). Collective: every rank, at its first save. */
+static void node_setup(zt_saver *s) {
+    int W = s->W, wr = -1, split = zt_parse_int_env("ZT_TEST_NODE_SPLIT", 0), rc;
+    MPI_Comm_rank(MPI_COMM_WORLD, &wr);
+    int color = split > 0 ? s->rank / split : s->node_id;
+    if (color >= 0) rc = MPI_Comm_split(MPI_COMM_WORLD, color, s->rank, &s->ncomm);
+    else rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, s->rank, MPI_INFO_NULL, &s->ncomm);
+    if (rc != MPI_SUCCESS) zt_fatal(ZT_EXIT_PEER, "rank %d: cannot build the node communicator for ckpt.layout=per-node", s->rank);
+    MPI_Comm_rank(s->ncomm, &s->nrank);
+    MPI_Comm_size(s->ncomm, &s->nsize);
+    int64_t me = s->rank;   /* the node's first rank, from its rank 0 */
+    if (MPI_Bcast(&me, 1, MPI_INT64_T, 0, s->ncomm) != MPI_SUCCESS)
+        zt_fatal(ZT_EXIT_PEER, "rank %d: node communicator broadcast failed", s->rank);
+    int64_t *all = calloc((size_t)W, sizeof *all);
+    s->lead = calloc((size_t)W, sizeof *s->lead);
+    mallocCheck(all); mallocCheck(s->lead);
+    saverCheck(s, zt_allgather(s->ctl, &me, all, (size_t)W, ZT_I64), "allgather", "node of every rank");
+    /* consecutive: rank r starts a node or shares rank r-1's */
+    int ok = wr == s->rank;
+    for (int r = 0; r < W; r++) {
+        s->lead[r] = (int)all[r];
+        if (!(all[r] == r || (r > 0 && all[r] == all[r - 1]))) ok = 0;
+    }
+    size_t P = zt_engine_n_params(s->e), o, l;
+    if (ok && s->nrank == 0) {   /* the leader's gather plan; MPI counts are int */
+        s->counts = calloc((size_t)s->nsize, sizeof *s->counts);
+        s->displs = calloc((size_t)s->nsize, sizeof *s->displs);
+        mallocCheck(s->counts); mallocCheck(s->displs);
+        s->nlo = s->plo; s->nlen = 0;
+        for (int i = 0; i < s->nsize; i++) {
+            zt_part(P, W, s->rank + i, &o, &l);
+            if (l > INT_MAX || s->nlen > INT_MAX - l) ok = 0;
+            s->counts[i] = (int)l; s->displs[i] = (int)s->nlen;
+            s->nlen += l;
+        }
+    }
+    int64_t mine = ok, allok = 0;   /* every rank decides the same */
+    saverCheck(s, zt_allreduce(s->ctl, &mine, &allok, 1, ZT_I64, ZT_SUM), "allreduce", "per-node layout check");
+    s->per_node = allok == W;
+    if (!s->per_node) {
+        if (s->rank == 0)
+            zt_warn("ckpt.layout=per-node: the ranks of a node are not consecutive (or a node's share exceeds "
+                    "2^31 values): writing one shard file per rank");
+    } else if (s->nrank == 0) {
+        size_t n = (size_t)(1 + s->nslots) * (s->nlen ? s->nlen : 1);
+        s->nbuf = malloc(n * sizeof(float));
+        ztCheck(s->nbuf != NULL, ZT_EXIT_INTERNAL, "out of memory for the %zu-byte node checkpoint buffer",
+                n * sizeof(float));
+        zt_engine_count_ckpt(s->e, ((size_t)(1 + s->nslots) * (s->plen ? s->plen : 1) + n) * sizeof(float));
+    }
+    if (s->rank == 0 && s->per_node) {
+        int files = 0;
+        for (int r = 0; r < W; r++) files += s->lead[r] == r;
+        zt_info("ckpt.layout=per-node: %d shard files for %d ranks", files, W);
+    }
+    free(all);
+}
+
+/* Shard files and their index: per-rank, the rank; per-node, the node. */
+static int n_files(const zt_saver *s) {
+    if (!s->per_node) return s->W;
+    int n = 0;
+    for (int r = 0; r < s->W; r++) n += s->lead[r] == r;
+    return n;
+}
+static int file_of(const zt_saver *s, int rank) {
+    if (!s->per_node) return rank;
+    int n = -1;
+    for (int r = 0; r <= rank; r++) n += s->lead[r] == r;
+    return n;
+}
+
+/* Writer thread, per-node: gather to the leader, which writes. 0 / -1 + err. */
+static int write_node(zt_saver *s, const char *tmp) {
+    for (int k = 0; k <= s->nslots; k++) {
+        const float *src = s->host + (size_t)k * s->plen;
+        float *dst = s->nrank == 0 ? s->nbuf + (size_t)k * s->nlen : NULL;
+        if (MPI_Gatherv(src, (int)s->plen, MPI_FLOAT, dst, s->counts, s->displs, MPI_FLOAT, 0, s->ncomm) !=
+            MPI_SUCCESS) {
+            snprintf(s->err, sizeof s->err, "rank %d: gathering the node's checkpoint state failed", s->rank);
+            return -1;
+        }
+    }
+    if (s->nrank != 0) { s->crc = 0; return 0; }
+    const float *slots[ZT_CK_MAX_SLOTS];
+    for (int i = 0; i < s->nslots; i++) slots[i] = s->nbuf + (size_t)(1 + i) * s->nlen;
+    return zt_ck_write_shard(tmp, file_of(s, s->rank), n_files(s), &s->L, s->nlo, s->nlo + s->nlen, s->nbuf,
+                             slots, &s->crc, s->err, sizeof s->err);
+}
+
 static void *writer(void *arg) {
     zt_saver *s = arg;
     if (s->copy_in_writer) snapshot(s);
@@ -160,8 +281,9 @@ static void *writer(void *arg) {
     const float *slots[ZT_CK_MAX_SLOTS];
     for (int i = 0; i < s->nslots; i++) slots[i] = s->host + (size_t)(1 + i) * s->plen;
     double t0 = zt_now();
-    s->ok = zt_ck_write_shard(tmp, s->rank, s->W, &s->L, s->plo, s->plo + s->plen, s->host,
-                              slots, &s->crc, s->err, sizeof s->err) == 0;
+    if (s->per_node) s->ok = write_node(s, tmp) == 0;
+    else s->ok = zt_ck_write_shard(tmp, s->rank, s->W, &s->L, s->plo, s->plo + s->plen, s->host,
+                                   slots, &s->crc, s->err, sizeof s->err) == 0;
     s->t_write = zt_now() - t0;
     atomic_store(&s->busy, 0);
     return NULL;
@@ -173,15 +295,17 @@ static void join_writer(zt_saver *s) {
 
 /* rank 0, every shard written: index, rename, latest. 0 or -1 + err. */
 static int write_index_and_commit(zt_saver *s, const int64_t *all, char *err, size_t errlen) {
-    int W = s->W, rc = 0;
+    int W = s->W, rc = 0, NF = n_files(s);
     size_t P = zt_engine_n_params(s->e);
     uint64_t *lo = calloc((size_t)W, 8), *hi = calloc((size_t)W, 8);
     uint32_t *crc = calloc((size_t)W, 4);
     zt_ck_meta *m = calloc(1, sizeof *m);
     mallocCheck(lo); mallocCheck(hi); mallocCheck(crc); mallocCheck(m);
-    for (int q = 0; q < W; q++) {
+    for (int q = 0; q < W; q++) {   /* file f: from its first rank's lo to its last rank's hi */
         size_t o, l; zt_part(P, W, q, &o, &l);
-        lo[q] = o; hi[q] = o + l; crc[q] = (uint32_t)all[2 * q + 1];
+        int f = file_of(s, q);
+        if (!s->per_node || s->lead[q] == q) { lo[f] = o; crc[f] = (uint32_t)all[2 * q + 1]; }
+        hi[f] = o + l;
     }
     const zt_config *cfg = s->cfg;
     const zt_model *md = zt_engine_model(s->e);
@@ -199,7 +323,7 @@ static int write_index_and_commit(zt_saver *s, const int64_t *all, char *err, si
     char tmp[1024]; zt_ck_tmp_path(cfg->ckpt_dir, s->step, tmp, sizeof tmp);
     zt_ck_blob tb[2] = {{"tokenizer_kind", s->tok_kind, s->tok_kind ? strlen(s->tok_kind) : 0},
                         {"tokenizer", s->tok, s->tok_len}};
-    if (zt_ck_write_index_blobs(tmp, W, &s->L, lo, hi, crc, m, tb, s->tok ? 2 : 0, err, errlen) ||
+    if (zt_ck_write_index_blobs(tmp, NF, &s->L, lo, hi, crc, m, tb, s->tok ? 2 : 0, err, errlen) ||
         zt_ck_commit(cfg->ckpt_dir, s->step, (int)cfg->ckpt_keep_last, (int)cfg->ckpt_keep_every, err, errlen))
         rc = -1;
     free(m); free(lo); free(hi); free(crc);
@@ -245,6 +369,7 @@ static void commit(zt_saver *s) {
 double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
     double t0 = zt_now();
     if (s->pending) zt_saver_finish(s);      /* a second save waits for the first */
+    if (s->per_node < 0) node_setup(s);
     char err[1024];
     if (zt_ck_prepare(s->cfg->ckpt_dir, step, err, sizeof err)) zt_fatal(ZT_EXIT_CKPT, "%s", err);
     s->step = step; s->pending = 1; s->ok = 0; s->t_blocked = 0;
@@ -302,6 +427,8 @@ static int pick_candidate(const zt_config *cfg, const char *root, uint64_t befor
         *single = 1; rc = before ? -1 : 0;
         snprintf(path, cap, "%s", root);
         if (rc) snprintf(err, sizeof err, "%s failed verification", root);
+        /* opened fully here, before the other ranks open it trusted */
+        else if (!(*r = zt_ck_open(path, err, sizeof err))) rc = -1;
     } else if (!is_dir(root)) {
         rc = strcmp(cfg->ckpt_resume, "auto") ? -1 : 1;
         snprintf(err, sizeof err, "%s: no such checkpoint directory", root);
@@ -336,7 +463,9 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
         if (code > 0) { if (rank == 0) zt_info("no checkpoint under '%s': fresh start", root); return 1; }
         resumeCheck(ctl, zt_bcast(ctl, path, sizeof path, ZT_U8, 0), "bcast", "checkpoint path");
         char err[2048] = "";
-        if (!r) r = zt_ck_open(path, err, sizeof err);
+        /* rank 0 opened it fully (index CRC, every shard's size): the others
+         * skip that O(W) work each */
+        if (!r) r = zt_ck_open_ex(path, rank == 0 ? 0 : ZT_CK_OPEN_TRUSTED, err, sizeof err);
         int64_t bad = r == NULL || zt_ck_verify_shards(r, rank, W, err, sizeof err) != 0, anybad = 0;
         if (bad) zt_warn("resume: skipping %s: %s", path, err);
         resumeCheck(ctl, zt_allreduce(ctl, &bad, &anybad, 1, ZT_I64, ZT_MAX), "allreduce", "shard verification");

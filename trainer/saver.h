@@ -17,6 +17,9 @@ zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank);
 void      zt_saver_destroy(zt_saver *s);
 /* Rows of the training split (the sampler cursor saved with each checkpoint). */
 void      zt_saver_set_rows(zt_saver *s, uint64_t n_rows);
+/* The launcher's node id of this rank (zt_proc_t.node_id): ckpt.layout =
+ * per-node writes one shard file per node. Unset: ranks sharing memory. */
+void      zt_saver_set_node(zt_saver *s, int node_id);
 /* Collective. Start saving the state after `step` updates: waits for (and
  * commits) a pending save, copies this rank's partition to host buffers and
  * writes it in the background (ckpt.async) or now. Returns seconds blocked. */

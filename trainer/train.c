@@ -484,6 +484,7 @@ static void resume(run *R) {
     if (c->ckpt_dir[0]) {
         R->saver = zt_saver_create(c, R->eng, R->r);
         zt_saver_set_rows(R->saver, R->sampler.n_rows);
+        zt_saver_set_node(R->saver, R->proc.node_id);
     }
     R->first = R->step;
     /* where this run (re)starts and on how many ranks: `ztrain plot` marks it */

@@ -36,3 +36,4 @@ zt_rank_test(lm_bpe_sample lm.sh)
 # train.exact: byte-identical params and optimizer state at any W and stage
 zt_rank_test(train_exact_mlp exact.sh mlp)
 zt_rank_test(train_exact_gpt exact.sh gpt)
+zt_rank_test(ckpt_layout ckpt_layout.sh)

@@ -28,3 +28,5 @@ zt_e2e_test(slurm4_e2e_nodeloss slurm4 e2e_nodeloss4.sh)
 # finds bin/ztrain on PATH; version in the metrics and the checkpoint index
 zt_e2e_test(slurm_e2e_install   slurm1 e2e_install.sh)
 set_property(TEST slurm_e2e_install APPEND PROPERTY ENVIRONMENT BUILD=${CMAKE_BINARY_DIR})
+# ckpt.layout=per-node over 2 nodes (2 shard files), resumed per-rank at W=2 on one node
+zt_e2e_test(slurm2_e2e_layout   slurm2 e2e_layout.sh)

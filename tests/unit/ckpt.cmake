@@ -8,10 +8,11 @@ if(CRITERION_FOUND)
     ${_ck}/ckpt_corrupt.c
     ${_ck}/ckpt_commit.c
     ${_ck}/ckpt_diskfull.c
-    ${_ck}/ckpt_cli.c)
+    ${_ck}/ckpt_cli.c
+    ${_ck}/ckpt_format.c)
   target_link_libraries(test_ckpt PRIVATE zt_checkpoint PkgConfig::CRITERION Threads::Threads)
   target_compile_definitions(test_ckpt PRIVATE ZT_CK_TEST_DIR="${_ck}" _GNU_SOURCE)
-  foreach(_suite roundtrip vds corrupt resolve layout commit diskfull cli)
+  foreach(_suite roundtrip vds corrupt resolve layout commit diskfull cli format)
     add_test(NAME ckpt.${_suite} COMMAND test_ckpt --filter=${_suite}/*)
     set_tests_properties(ckpt.${_suite} PROPERTIES LABELS unit TIMEOUT 300)
   endforeach()
