@@ -180,6 +180,7 @@ static zt_loader *loader_open(const char *path, zt_ds_kind kind, const char *spl
                  (unsigned long long)at);
         l->info.n_rows = n;
         l->info.in_dim = PIX;
+        l->info.img_h = 28; l->info.img_w = 28; l->info.img_c = 1;
         l->info.n_classes = 10;
         l->info.ctx = 0;
     } else {

@@ -43,6 +43,7 @@ typedef struct {
     zt_ds_kind kind;
     uint64_t   n_rows;       /* in the opened split */
     int        in_dim;       /* mnist: 784 */
+    int        img_h, img_w, img_c;   /* images: one row is h x w x c, NHWC */
     int        n_classes;    /* mnist: 10; text: vocab size */
     int        ctx;          /* text window */
     char       vocab[257];   /* text */

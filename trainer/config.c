@@ -27,12 +27,13 @@ typedef struct {
 #define B(k, f, d, doc) { k, T_BOOL, offsetof(zt_config, f), sizeof(int), d, doc }
 
 static const keydef KEYS[] = {
-    S("model.name",         model_name,  "mlp",    "mlp | gpt"),
+    S("model.name",         model_name,  "mlp",    "mlp | gpt | cnn"),
     S("model.hidden",       mlp_hidden,  "256,128","mlp: hidden widths, comma separated (784 -> ... -> 10)"),
     I("model.ctx",          gpt_ctx,     "64",     "gpt: context length T"),
     I("model.d_model",      gpt_d_model, "64",     "gpt: embedding width C"),
     I("model.n_layer",      gpt_n_layer, "2",      "gpt: transformer blocks"),
     I("model.n_head",       gpt_n_head,  "4",      "gpt: attention heads (divides d_model)"),
+    S("model.layers",       cnn_layers,  "conv32-bn-relu-pool,conv64-bn-relu-pool,fc128-relu", "cnn: layer items (convN 3x3 pad 1 | fcN, then any of bn, relu, pool 2x2), comma separated; the head is added"),
     L("train.global_batch", global_batch,"64",     "rows per optimizer step, fixed whatever W is"),
     L("train.micro_batch",  micro_batch, "32",     "rows per forward/backward; accumulation k = global_batch / (W * micro_batch)"),
     L("train.steps",        steps,       "100",    "optimizer steps in total"),
@@ -165,7 +166,10 @@ int zt_config_mlp_hidden(const zt_config *c, int *out, int cap) {
 static int validate(zt_config *c, char *err, size_t errlen) {
 #define BAD(key, ...) do { snprintf(err, errlen, "%s: %s: ", zt_config_origin(c, key), key); \
         size_t n_ = strlen(err); snprintf(err + n_, errlen - n_, __VA_ARGS__); return -1; } while (0)
-    if (strcmp(c->model_name, "mlp") && strcmp(c->model_name, "gpt")) BAD("model.name", "expected mlp or gpt, got '%s'", c->model_name);
+    if (strcmp(c->model_name, "mlp") && strcmp(c->model_name, "gpt") && strcmp(c->model_name, "cnn")) BAD("model.name", "expected mlp, gpt or cnn, got '%s'", c->model_name);
+    if (!strcmp(c->model_name, "cnn") && strcmp(c->device, "cpu"))
+        BAD("model.name", "cnn runs on train.device = cpu only (no CUDA convolution ops yet; %s is %s)",
+            zt_config_origin(c, "train.device"), c->device);
     int hidden[ZT_MLP_MAX_HIDDEN];
     if (!strcmp(c->model_name, "mlp") && zt_config_mlp_hidden(c, hidden, ZT_MLP_MAX_HIDDEN) < 0)
         BAD("model.hidden", "expected 1 to %d positive widths separated by commas, got '%s'", ZT_MLP_MAX_HIDDEN, c->mlp_hidden);
@@ -345,7 +349,7 @@ void zt_config_render(zt_config *c) {
  * one optimizer step means (the data order and the gradient scale). */
 static const char *const RESUME_FIXED[] = {
     "model.name", "model.hidden", "model.ctx", "model.d_model", "model.n_layer", "model.n_head",
-    "train.global_batch", "train.micro_batch", "optim.name", NULL };
+    "model.layers", "train.global_batch", "train.micro_batch", "optim.name", NULL };
 /* Keys that reshape the learning-rate curve from the resume step on. */
 static const char *const SCHEDULE[] = {
     "train.steps", "optim.schedule", "optim.warmup_steps", "optim.lr", "optim.min_lr_frac",
@@ -357,6 +361,7 @@ static int key_matters(const char *key, const zt_config *a, const zt_config *b) 
     int mlp = !strcmp(a->model_name, "mlp") && !strcmp(b->model_name, "mlp");
     int gpt = !strcmp(a->model_name, "gpt") && !strcmp(b->model_name, "gpt");
     if (!strcmp(key, "model.hidden")) return mlp;
+    if (!strcmp(key, "model.layers")) return !strcmp(a->model_name, "cnn") && !strcmp(b->model_name, "cnn");
     if (!strncmp(key, "model.", 6) && strcmp(key, "model.name")) return gpt;
     if (!strcmp(key, "optim.decay_frac")) return !strcmp(a->lr_schedule, "wsd") || !strcmp(b->lr_schedule, "wsd");
     return 1;

@@ -12,6 +12,7 @@ typedef struct {
     char   model_name[16];      /* mlp | gpt */
     char   mlp_hidden[64];      /* "256,128" */
     int    gpt_ctx, gpt_d_model, gpt_n_layer, gpt_n_head;
+    char   cnn_layers[256];     /* "conv32-bn-relu-pool,..." */
     /* [train] */
     long   global_batch, micro_batch, steps;
     int    zero_stage;

@@ -37,6 +37,8 @@ struct zt_engine {
     void     *before_update_arg;
     double    t_exposed;          /* accumulated time blocked on communication */
     uint64_t  step;               /* step being computed (1-based), for messages */
+    double   *stl, *stg;          /* model buffers: this rank's micro-batch statistics, all ranks' */
+    int       st_k;               /* micro-batches stl/stg are sized for */
 };
 
 /* A collective that fails ends the job (zt_comm_fatal, exit 6): the line names
@@ -128,6 +130,7 @@ void zt_engine_destroy(zt_engine *e) {
     for (int i = 0; i < 2; i++) { o->free(e->bbuf[i]); o->free(e->rbuf[i]); o->free(e->ubuf[i]); }
     zt_plan_free(&e->plan);
     free(e->ddp);
+    free(e->stl); free(e->stg);
     free(e);
 }
 
@@ -254,7 +257,7 @@ static void optimize_range(zt_engine *e, size_t lo, size_t hi, uint64_t t, float
     for (int i = 0; i < m->n_tensors; i++) {
         const zt_tensor *T = &m->tensors[i];
         size_t a = T->off > lo ? T->off : lo, b = T->off + T->numel < hi ? T->off + T->numel : hi;
-        if (b <= a) continue;
+        if (b <= a || T->buffer) continue;
         float *sl[4];
         for (int s = 0; s < e->nslots; s++) sl[s] = e->slots[s] + (a - e->slot_base);
         e->ops->optim_step(&e->oc, t, lr, gscale, p + (a - lo), g + (a - lo), sl, b - a,
@@ -271,9 +274,19 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     e->step = t;
     if (e->stage <= 1) e->ops->zero(e->grads, e->P * sizeof(float));
     else               e->ops->zero(e->gpart, e->plen * sizeof(float));
+    const int ns = m->n_stats;
+    if (ns && k > e->st_k) {   /* sized once for the run's k */
+        free(e->stl); free(e->stg);
+        e->stl = malloc((size_t)k * ns * sizeof(double));
+        e->stg = malloc((size_t)k * ns * e->W * sizeof(double));
+        mallocCheck(e->stl); mallocCheck(e->stg);
+        e->st_k = k;
+    }
+    m->training = 1;
     for (int i = 0; i < k; i++) {
         m->set_batch(m, &mb[i]);
         forward_all(e);
+        if (ns) m->batch_stats(m, e->stl + (size_t)i * ns);
         st->loss_sum += m->loss_sum(m);
         int last = i == k - 1;
         backward_all(e, e->stage >= 2 || last, st);
@@ -290,6 +303,12 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     }
     st->grad_norm = zt_grad_norm(n2);
     float gscale = zt_clip_scale(&e->oc, n2);
+    if (ns) {   /* every rank gets every micro-batch's statistics, in global order */
+        double tw = zt_now();
+        stepCheck(e, zt_allgather(e->ctl, e->stl, e->stg, (size_t)k * ns, ZT_F64),
+                  "allgather", "buffer statistics", -1);
+        e->t_exposed += zt_now() - tw;
+    }
     if (e->before_update) {   /* a pending checkpoint snapshot must finish first */
         double tw = zt_now();
         e->before_update(e->before_update_arg);
@@ -297,6 +316,10 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     }
     if (e->stage == 0) optimize_range(e, 0, e->P, t, lr, gscale, e->params, e->grads);
     else               optimize_range(e, e->plo, e->plo + e->plen, t, lr, gscale, e->ppart, e->gpart);
+    if (ns) {   /* buffers advance where the optimizer wrote, before any gather */
+        if (e->stage == 0) m->update_buffers(m, e->stg, k * e->W, 0, e->P, e->params);
+        else               m->update_buffers(m, e->stg, k * e->W, e->plo, e->plo + e->plen, e->ppart);
+    }
     if (e->stage == 1 || e->stage == 2) {
         double tw = zt_now();
         stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
@@ -309,6 +332,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
 
 double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct) {
     zt_model *m = e->m;
+    m->training = 0;
     m->set_batch(m, b);
     forward_all(e);
     *correct = m->correct ? m->correct(m) : 0;

@@ -325,6 +325,10 @@ static void build_model(run *R) {
         zt_mlp_cfg mc = { .in_dim = di->in_dim, .out_dim = di->n_classes };
         mc.n_hidden = zt_config_mlp_hidden(c, mc.hidden, (int)(sizeof mc.hidden / sizeof mc.hidden[0]));
         R->model = zt_mlp_create_ops(&mc, R->mb, ops);
+    } else if (!strcmp(c->model_name, "cnn")) {
+        zt_cnn_cfg cc = { .h = di->img_h, .w = di->img_w, .c = di->img_c, .n_classes = di->n_classes };
+        snprintf(cc.layers, sizeof cc.layers, "%s", c->cnn_layers);
+        R->model = zt_cnn_create_ops(&cc, R->mb, ops);
     } else {
         zt_gpt_cfg gc = { .vocab = di->vocab_size, .ctx = c->gpt_ctx, .d_model = c->gpt_d_model,
                           .n_layer = c->gpt_n_layer, .n_head = c->gpt_n_head };
