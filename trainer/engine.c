@@ -305,7 +305,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     float gscale = zt_clip_scale(&e->oc, n2);
     if (ns) {   /* every rank gets every micro-batch's statistics, in global order */
         double tw = zt_now();
-        stepCheck(e, zt_allgather(e->ctl, e->stl, e->stg, (size_t)k * ns, ZT_F64),
+        stepCheck(e, zt_allgather(e->ctl, e->stl, e->stg, (size_t)k * ns * e->W, ZT_F64),
                   "allgather", "buffer statistics", -1);
         e->t_exposed += zt_now() - tw;
     }

@@ -27,3 +27,5 @@ zt_rank_test(train_fault fault.sh)
 add_executable(ckpt_restep ${CMAKE_CURRENT_LIST_DIR}/ckpt_restep.c)
 target_link_libraries(ckpt_restep PRIVATE zt_trainer)
 zt_rank_test(ckpt_big_step big_step.sh $<TARGET_FILE:ckpt_restep>)
+# the CNN: BatchNorm running statistics across W, stages and a resharded resume
+zt_rank_test(train_cnn cnn.sh)
