@@ -10,6 +10,7 @@
 #include <stddef.h>   /* offsetof */
 #include <sys/stat.h> /* stat: a config path that is a directory */
 #include "optim.h"    /* zt_lr_sched_parse: the schedule names */
+#include "augment.h"  /* zt_augment_parse: data.augment */
 
 typedef enum { T_STR, T_INT, T_LONG, T_DBL, T_BOOL } ktype;
 typedef struct {
@@ -59,6 +60,7 @@ static const keydef KEYS[] = {
     D("optim.decay_frac",   decay_frac,  "0.2",    "wsd: fraction of the steps after warmup spent decaying linearly to the floor"),
     D("optim.grad_clip",    grad_clip,   "0",      "clip global grad norm to this (0 = off)"),
     S("data.path",          data_path,   "data/mnist.h5", "HDF5 dataset from `ztrain data prep`"),
+    S("data.augment",       augment,     "",       "images: cropN (random crop, zero padding N), flip (left-right), comma separated; empty = none"),
     L("eval.every",         eval_every,  "0",      "evaluate every N steps (0 = only at the end)"),
     L("eval.max_rows",      eval_max_rows,"2048",  "evaluate on the first N rows of the test/val split (0 = all)"),
     S("log.metrics",        log_metrics, "",       "JSONL metrics file (empty = none)"),
@@ -204,6 +206,9 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (c->decay_frac < 0 || c->decay_frac > 1) BAD("optim.decay_frac", "must be in [0, 1]");
     if (c->grad_clip < 0) BAD("optim.grad_clip", "must be >= 0");
     if (c->warmup_steps < 0) BAD("optim.warmup_steps", "must be >= 0");
+    zt_augment aug; char awhy[160];
+    if (zt_augment_parse(c->augment, &aug, awhy, sizeof awhy)) BAD("data.augment", "%s", awhy);
+    if ((aug.crop || aug.flip) && !strcmp(c->model_name, "gpt")) BAD("data.augment", "is for images (model.name = gpt reads tokens)");
     if (c->log_every <= 0) BAD("log.every", "must be > 0");
     if (c->eval_every < 0) BAD("eval.every", "must be >= 0");
     if (c->eval_max_rows < 0) BAD("eval.max_rows", "must be >= 0");

@@ -31,6 +31,7 @@ typedef struct {
     long   warmup_steps;
     /* [data] */
     char   data_path[512];
+    char   augment[64];         /* "crop2,flip" | "" */
     /* [eval] */
     long   eval_every;
     long   eval_max_rows;

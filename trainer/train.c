@@ -26,6 +26,7 @@
 #include <errno.h>       /* errno */
 #include <sys/stat.h>    /* stat: is ckpt.resume a step dir */
 #include <jansson.h>     /* JSONL metrics */
+#include "augment.h"     /* data.augment: crop / flip of image rows */
 #include "build_info.h"  /* zt_build_has_cuda, zt_gpu_count */
 #include "cli.h"         /* zt_cli_getopt */
 #include "comm.h"        /* communicators, collectives */
@@ -70,6 +71,8 @@ typedef struct {
     float *xf[2]; int32_t *xi[2], *y[2];
     uint64_t *rows;         /* row indices in the training split (copied by the loader) */
     zt_batch *mbs[2];       /* the k micro-batches over each set */
+    zt_augment aug;         /* data.augment; aug_rows, aug_tmp only when on */
+    uint64_t *aug_rows; float *aug_tmp;
     FILE *metrics;
     double unigram;         /* text: corpus unigram entropy (nats) */
     int lock_fd;            /* rank 0: flock on ckpt.dir/.lock, held to the end */
@@ -415,6 +418,14 @@ static void set_up(run *R) {
         R->mbs[s] = calloc((size_t)R->k, sizeof *R->mbs[s]); mallocCheck(R->mbs[s]);
         for (int i = 0; i < R->k; i++) R->mbs[s][i] = micro(R, R->xf[s], R->xi[s], R->y[s], i, R->mb);
     }
+    char why[160];
+    if (zt_augment_parse(c->augment, &R->aug, why, sizeof why))   /* validated with the config */
+        zt_fatal(ZT_EXIT_CONFIG, "%s: data.augment: %s", zt_config_origin(c, "data.augment"), why);
+    if (R->aug.crop || R->aug.flip) {
+        const zt_ds_info *di = zt_loader_info(R->train);
+        R->aug_rows = calloc((size_t)R->rows_per_rank, sizeof *R->aug_rows); mallocCheck(R->aug_rows);
+        R->aug_tmp = calloc((size_t)di->in_dim, sizeof(float)); mallocCheck(R->aug_tmp);
+    }
 }
 
 /* ------------------------------------------------------------- resume */
@@ -549,6 +560,13 @@ static void train_loop(run *R) {
     while (R->step < total) {
         if (zt_loader_wait(R->train, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "%s", err);
         const zt_batch *mbs = R->mbs[R->step & 1];
+        if (R->aug_rows) {   /* this step's rows again: R->rows is the next step's by now */
+            const zt_ds_info *di = zt_loader_info(R->train);
+            zt_sampler_rows(&R->sampler, R->step, R->W, R->r, R->aug_rows);
+            zt_augment_apply(&R->aug, R->xf[R->step & 1], (int)R->rows_per_rank, di->img_h, di->img_w,
+                             di->img_c, R->aug_rows, (uint64_t)c->seed,
+                             zt_sampler_epoch(&R->sampler, R->step), R->aug_tmp);
+        }
         if (R->step + 1 < total) prefetch(R, R->step + 1);   /* the next step's I/O overlaps this step */
         float lr = zt_lr_at(&R->oc, R->step);
         zt_step_stats st;
@@ -619,7 +637,7 @@ static void tear_down(run *R) {
     zt_boot_finalize();
     zt_ck_unlock(R->lock_fd);   /* after the last checkpoint is committed */
     for (int s = 0; s < 2; s++) { free(R->xf[s]); free(R->xi[s]); free(R->y[s]); free(R->mbs[s]); }
-    free(R->rows);
+    free(R->rows); free(R->aug_rows); free(R->aug_tmp);
     free(R->ck_cfg); free(R->a.sets);
 }
 

@@ -7,6 +7,7 @@
 #  2. stop at step 4 on W=3 ZeRO-3, resume on W=2 DDP: the running statistics
 #     come back from the checkpoint (a reset would be off by ~1e-2 and more).
 #  3. the evaluation (running statistics) reports the same test loss at any W.
+#  4. data.augment (crop, flip) keeps the run W-invariant.
 . "$(dirname "$0")/lib.sh"
 cfg="$SRC/tests/ranks/tiny_cnn.ini"
 common=(--config "$cfg" --set data.path="$DATA/mnist.h5" --set ckpt.keep_last=0)
@@ -38,4 +39,12 @@ run_w 2 train "${common[@]}" --set train.zero_stage=0 --set ckpt.dir="$T/ck" --d
 grep -q "resumed from .*step-00000004" "$T/log" || { cat "$T/log"; fail "did not resume from step 4"; }
 echo -n "stop at 4 on W=3 ZeRO-3, resume on W=2 DDP: "; cmp_params "$T/ref.bin" "$T/res.bin" 1e-5 \
     || fail "resumed run differs (running statistics lost?)"
+# 4. data.augment draws per (seed, epoch, row): W=3 ZeRO-3 equals W=1, and
+#    the augmentation really changed the run
+aug=(--set data.augment=crop2,flip)
+run_w 1 train "${common[@]}" "${aug[@]}" --dump-params "$T/a1.bin" >"$T/log" 2>&1 || { cat "$T/log"; fail "augment W=1"; }
+run_w 3 train "${common[@]}" "${aug[@]}" --set train.zero_stage=3 --dump-params "$T/a3.bin" >"$T/log" 2>&1 \
+    || { cat "$T/log"; fail "augment W=3"; }
+echo -n "augmented W=3 ZeRO-3 vs W=1: "; cmp_params "$T/a1.bin" "$T/a3.bin" "$tol" || fail "augmented runs differ across W"
+cmp_params "$T/ref.bin" "$T/a1.bin" 1e-3 >/dev/null && fail "data.augment did not change the run"
 echo "PASS: cnn W-invariance (W=1, 3/ZeRO-3, 2/DDP) and resharded resume with running statistics"
