@@ -134,7 +134,7 @@ typedef struct zt_ops {
     void (*bn_fwd)(float *out, const float *inp, const float *mean, const float *var,
                    const float *g, const float *b, int M, int C);
     /* Backward of bn_fwd with batch statistics (mean, var from bn_stats of
-     * the same inp): dinp[M,C] +=, dg[C] +=, db[C] += */
+     * the same inp): dinp[M,C] += (dinp may be NULL), dg[C] +=, db[C] += */
     void (*bn_bwd)(float *dinp, float *dg, float *db, const float *dout, const float *inp,
                    const float *mean, const float *var, const float *g, int M, int C);
 
