@@ -10,6 +10,7 @@
 #include <stddef.h>   /* offsetof */
 #include <sys/stat.h> /* stat: a config path that is a directory */
 #include "optim.h"    /* zt_lr_sched_parse: the schedule names */
+#include "augment.h"  /* zt_augment_parse: data.augment */
 
 typedef enum { T_STR, T_INT, T_LONG, T_DBL, T_BOOL } ktype;
 typedef struct {
@@ -27,7 +28,7 @@ typedef struct {
 #define B(k, f, d, doc) { k, T_BOOL, offsetof(zt_config, f), sizeof(int), d, doc }
 
 static const keydef KEYS[] = {
-    S("model.name",         model_name,  "mlp",    "mlp | gpt"),
+    S("model.name",         model_name,  "mlp",    "mlp | gpt | cnn"),
     S("model.hidden",       mlp_hidden,  "256,128","mlp: hidden widths, comma separated (input width and classes come from the data file)"),
     I("model.ctx",          gpt_ctx,     "64",     "gpt: context length T"),
     I("model.d_model",      gpt_d_model, "64",     "gpt: embedding width C"),
@@ -61,6 +62,7 @@ static const keydef KEYS[] = {
     D("optim.decay_frac",   decay_frac,  "0.2",    "wsd: fraction of the steps after warmup spent decaying linearly to the floor"),
     D("optim.grad_clip",    grad_clip,   "0",      "clip global grad norm to this (0 = off)"),
     S("data.path",          data_path,   "data/mnist.h5", "HDF5 dataset from `ztrain data prep`"),
+    S("data.augment",       augment,     "",       "images: cropN (random crop, zero padding N), flip (left-right), comma separated; empty = none"),
     L("eval.every",         eval_every,  "0",      "evaluate every N steps (0 = only at the end)"),
     L("eval.max_rows",      eval_max_rows,"2048",  "evaluate on the first N rows of the test/val split (0 = all)"),
     S("log.metrics",        log_metrics, "",       "JSONL metrics file (empty = none)"),
@@ -171,7 +173,10 @@ int zt_config_mlp_hidden(const zt_config *c, int *out, int cap) {
 static int validate(zt_config *c, char *err, size_t errlen) {
 #define BAD(key, ...) do { snprintf(err, errlen, "%s: %s: ", zt_config_origin(c, key), key); \
         size_t n_ = strlen(err); snprintf(err + n_, errlen - n_, __VA_ARGS__); return -1; } while (0)
-    if (strcmp(c->model_name, "mlp") && strcmp(c->model_name, "gpt")) BAD("model.name", "expected mlp or gpt, got '%s'", c->model_name);
+    if (strcmp(c->model_name, "mlp") && strcmp(c->model_name, "gpt") && strcmp(c->model_name, "cnn")) BAD("model.name", "expected mlp, gpt or cnn, got '%s'", c->model_name);
+    if (!strcmp(c->model_name, "cnn") && strcmp(c->device, "cpu"))
+        BAD("model.name", "cnn runs on train.device = cpu only (no CUDA convolution ops yet; %s is %s)",
+            zt_config_origin(c, "train.device"), c->device);
     int hidden[ZT_MLP_MAX_HIDDEN];
     if (!strcmp(c->model_name, "mlp") && zt_config_mlp_hidden(c, hidden, ZT_MLP_MAX_HIDDEN) < 0)
         BAD("model.hidden", "expected 1 to %d positive widths separated by commas, got '%s'", ZT_MLP_MAX_HIDDEN, c->mlp_hidden);
@@ -216,6 +221,9 @@ static int validate(zt_config *c, char *err, size_t errlen) {
     if (c->decay_frac < 0 || c->decay_frac > 1) BAD("optim.decay_frac", "must be in [0, 1]");
     if (c->grad_clip < 0) BAD("optim.grad_clip", "must be >= 0");
     if (c->warmup_steps < 0) BAD("optim.warmup_steps", "must be >= 0");
+    zt_augment aug; char awhy[160];
+    if (zt_augment_parse(c->augment, &aug, awhy, sizeof awhy)) BAD("data.augment", "%s", awhy);
+    if ((aug.crop || aug.flip) && !strcmp(c->model_name, "gpt")) BAD("data.augment", "is for images (model.name = gpt reads tokens)");
     if (c->log_every <= 0) BAD("log.every", "must be > 0");
     if (c->eval_every < 0) BAD("eval.every", "must be >= 0");
     if (c->eval_max_rows < 0) BAD("eval.max_rows", "must be >= 0");
@@ -396,7 +404,7 @@ void zt_config_render(zt_config *c) {
  * one optimizer step means (the data order and the gradient scale). */
 static const char *const RESUME_FIXED[] = {
     "model.name", "model.hidden", "model.ctx", "model.d_model", "model.n_layer", "model.n_head",
-    "train.global_batch", "train.micro_batch", "optim.name", NULL };
+    "model.layers", "train.global_batch", "train.micro_batch", "optim.name", NULL };
 /* Keys that reshape the learning-rate curve from the resume step on. */
 static const char *const SCHEDULE[] = {
     "train.steps", "optim.schedule", "optim.warmup_steps", "optim.lr", "optim.min_lr_frac",
@@ -408,6 +416,7 @@ static int key_matters(const char *key, const zt_config *a, const zt_config *b) 
     int mlp = !strcmp(a->model_name, "mlp") && !strcmp(b->model_name, "mlp");
     int gpt = !strcmp(a->model_name, "gpt") && !strcmp(b->model_name, "gpt");
     if (!strcmp(key, "model.hidden")) return mlp;
+    if (!strcmp(key, "model.layers")) return !strcmp(a->model_name, "cnn") && !strcmp(b->model_name, "cnn");
     if (!strncmp(key, "model.", 6) && strcmp(key, "model.name")) return gpt;
     if (!strcmp(key, "optim.decay_frac")) return !strcmp(a->lr_schedule, "wsd") || !strcmp(b->lr_schedule, "wsd");
     return 1;

@@ -13,6 +13,7 @@ typedef struct {
     char   mlp_hidden[64];      /* "256,128" */
     int    gpt_ctx, gpt_d_model, gpt_n_layer, gpt_n_head;
     char   gpt_preset[16];      /* "" | gpt2 | gpt2-medium: defaults for the keys above */
+    char   cnn_layers[256];     /* "conv32-bn-relu-pool,..." */
     /* [train] */
     long   global_batch, micro_batch, steps;
     int    zero_stage;
@@ -34,6 +35,7 @@ typedef struct {
     long   warmup_steps;
     /* [data] */
     char   data_path[512];
+    char   augment[64];         /* "crop2,flip" | "" */
     /* [eval] */
     long   eval_every;
     long   eval_max_rows;

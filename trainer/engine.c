@@ -9,6 +9,7 @@
 #include "exact.h"        /* fixed-point sums of train.exact */
 #include "ops.h"          /* device op table: memory, add_acc, sumsq, optim_step */
 #include "partition.h"    /* zt_plan: buckets and per-rank counts, planned once */
+#include "zt_data.h"      /* zt_sampler_share: which micro-batches a rank runs */
 #include "zt_launcher.h"  /* exit codes */
 #include "zt_log.h"       /* zt_fatal, ztCheck */
 
@@ -59,6 +60,9 @@ struct zt_engine {
     int       grad_bf16;
     uint16_t *g16;                /* stage 0/1: P, the buckets' bf16 copies */
     uint16_t *b16[2], *r16[2];    /* stage 2/3: bf16 of bbuf / rbuf */
+    double   *stl, *stg;          /* model buffers: this rank's micro-batch statistics, all ranks' */
+    int       st_k;               /* micro-batches stl/stg are sized for */
+    size_t   *st_counts;          /* per rank: its micro-batches x n_stats */
 };
 
 /* A collective that fails ends the job (zt_comm_fatal, exit 6): the line names
@@ -156,6 +160,7 @@ void zt_engine_destroy(zt_engine *e) {
     free(e->ddp);
     free(e->iacc); free(e->tsc); free(e->lsc); free(e->bsc[0]); free(e->bsc[1]); free(e->xch); free(e->xq);
     for (int i = 0; i < 2; i++) { free(e->ibuf[i]); free(e->irbuf[i]); }
+    free(e->stl); free(e->stg); free(e->st_counts);
     free(e);
 }
 
@@ -344,7 +349,7 @@ static void optimize_range(zt_engine *e, size_t lo, size_t hi, uint64_t t, float
     for (int i = 0; i < m->n_tensors; i++) {
         const zt_tensor *T = &m->tensors[i];
         size_t a = T->off > lo ? T->off : lo, b = T->off + T->numel < hi ? T->off + T->numel : hi;
-        if (b <= a) continue;
+        if (b <= a || T->buffer) continue;
         float *sl[4];
         for (int s = 0; s < e->nslots; s++) sl[s] = e->slots[s] + (a - e->slot_base);
         e->ops->optim_step(&e->oc, t, lr, gscale, p + (a - lo), g + (a - lo), sl, b - a,
@@ -531,6 +536,7 @@ static void exact_step_ddp(zt_engine *e, const zt_batch *mb, int k, zt_step_stat
         e->ops->zero(e->grads, e->P * sizeof(float));
         m->set_batch(m, &mb[i]);
         forward_all(e);
+        if (m->n_stats) m->batch_stats(m, e->stl + (size_t)i * m->n_stats);
         st->loss_sum += m->loss_sum(m);
         backward_all(e, i == k - 1, st);   /* last: exact_ddp_bucket per bucket */
         if (i < k - 1) exact_accumulate(e, 0, m->n_tensors);
@@ -602,6 +608,43 @@ void zt_engine_set_exact(zt_engine *e, int on) {
     e->exact = 1;
 }
 
+/* Model buffers (BatchNorm running statistics): each micro-batch's
+ * statistics, n_stats doubles, in stl; sized once for the run. Rank q holds
+ * micro-batches [first_q, first_q + count_q) of the step in global order
+ * (zt_sampler_share), so a rank-ordered all-gather_v puts all k_glob of them
+ * in global micro-batch order in stg: the same bytes on every rank, at any W. */
+static void stats_reserve(zt_engine *e, int k) {
+    const int ns = e->m->n_stats;
+    int kg = e->k_glob > 0 ? e->k_glob : k * e->W;   /* unset: k on every rank */
+    if (e->st_counts && k <= e->st_k) return;
+    free(e->stl); free(e->stg); free(e->st_counts);
+    e->stl = malloc((size_t)k * ns * sizeof(double));
+    e->stg = malloc((size_t)kg * ns * sizeof(double));
+    e->st_counts = malloc((size_t)e->W * sizeof *e->st_counts);
+    mallocCheck(e->stl); mallocCheck(e->stg); mallocCheck(e->st_counts);
+    for (int q = 0; q < e->W; q++) {
+        uint64_t first, count = (uint64_t)k;
+        if (e->k_glob > 0) zt_sampler_share((uint64_t)e->k_glob, e->W, q, &first, &count);
+        e->st_counts[q] = (size_t)count * ns;
+    }
+    e->st_k = k;
+}
+
+/* all-gathers the step's statistics into stg; returns how many micro-batches */
+static int stats_gather(zt_engine *e, int k) {
+    const int ns = e->m->n_stats;
+    ztCheck(e->st_counts[e->r] == (size_t)k * ns, ZT_EXIT_INTERNAL,
+            "engine: rank %d ran %d micro-batches, its share is %zu", e->r, k, e->st_counts[e->r] / ns);
+    size_t tot = 0;
+    for (int q = 0; q < e->W; q++) tot += e->st_counts[q];
+    double tw = zt_now();
+    e->bytes += (double)tot * sizeof(double);
+    stepCheck(e, zt_wait(zt_iallgather_v(e->ctl, e->stl, e->stg, e->st_counts, ZT_F64)),
+              "allgather_v", "buffer statistics", -1);
+    e->t_exposed += zt_now() - tw;
+    return (int)(tot / ns);
+}
+
 void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float lr,
                     zt_step_stats *st) {
     zt_model *m = e->m;
@@ -609,6 +652,9 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     double t0 = zt_now();
     e->t_exposed = 0; e->bytes = 0;
     e->step = t;
+    const int ns = m->n_stats;
+    if (ns) stats_reserve(e, k);
+    m->training = 1;
     e->terms = exact_terms(e, k);
     if (e->exact && e->stage <= 1) exact_step_ddp(e, mb, k, st);
     else {
@@ -625,6 +671,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
             if (pad) m->grad_scale = 0;
             m->set_batch(m, &mb[pad ? 0 : i]);
             forward_all(e);
+            if (!pad && ns) m->batch_stats(m, e->stl + (size_t)i * ns);
             if (!pad) st->loss_sum += m->loss_sum(m);
             backward_all(e, e->stage >= 2 || i == n - 1, st);
             m->grad_scale = gs;
@@ -645,6 +692,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     }
     st->grad_norm = zt_grad_norm(n2);
     float gscale = zt_clip_scale(&e->oc, n2);
+    int k_all = ns ? stats_gather(e, k) : 0;
     if (e->before_update) {   /* a pending checkpoint snapshot must finish first */
         double tw = zt_now();
         e->before_update(e->before_update_arg);
@@ -652,6 +700,10 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
     }
     if (e->stage == 0) optimize_range(e, 0, e->P, t, lr, gscale, e->params, e->grads);
     else               optimize_range(e, e->plo, e->plo + e->plen, t, lr, gscale, e->ppart, e->gpart);
+    if (ns) {   /* buffers advance where the optimizer wrote, before any gather */
+        if (e->stage == 0) m->update_buffers(m, e->stg, k_all, 0, e->P, e->params);
+        else               m->update_buffers(m, e->stg, k_all, e->plo, e->plo + e->plen, e->ppart);
+    }
     if (e->stage == 1 || e->stage == 2) {
         double tw = zt_now();
         e->bytes += (double)e->P * sizeof(float);
@@ -667,6 +719,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
 
 double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct) {
     zt_model *m = e->m;
+    m->training = 0;
     m->set_batch(m, b);
     forward_all(e);
     *correct = m->correct ? m->correct(m) : 0;

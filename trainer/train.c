@@ -26,6 +26,7 @@
 #include <errno.h>       /* errno */
 #include <sys/stat.h>    /* stat: is ckpt.resume a step dir */
 #include <jansson.h>     /* JSONL metrics */
+#include "augment.h"     /* data.augment: crop / flip of image rows */
 #include "build_info.h"  /* zt_build_has_cuda, zt_gpu_count, version for metrics */
 #include "cli.h"         /* zt_cli_getopt */
 #include "comm.h"        /* communicators, collectives */
@@ -73,6 +74,8 @@ typedef struct {
     float *xf[2]; int32_t *xi[2], *y[2];
     uint64_t *rows;         /* row indices in the training split (copied by the loader) */
     zt_batch *mbs[2];       /* the k micro-batches over each set */
+    zt_augment aug;         /* data.augment; aug_rows, aug_tmp only when on */
+    uint64_t *aug_rows; float *aug_tmp;
     FILE *metrics;
     double unigram;         /* text: corpus unigram entropy (nats) */
     int lock_fd;            /* rank 0: flock on ckpt.dir/.lock, held to the end */
@@ -305,10 +308,11 @@ static void open_data(run *R) {
     /* the file says what it holds; the model must take that kind */
     zt_ds_kind kind;
     if (zt_data_file_kind(c->data_path, &kind, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "%s", err);
-    int text = kind == ZT_DS_TOKENS, gpt = !strcmp(c->model_name, "gpt");
-    if (gpt != text)
+    int text = kind == ZT_DS_TOKENS, gpt = !strcmp(c->model_name, "gpt"), cnn = !strcmp(c->model_name, "cnn");
+    if (gpt != text || (cnn && kind != ZT_DS_IMAGES))
         zt_fatal(ZT_EXIT_CONFIG, "config error: model.name = %s (%s) needs %s data, but data.path %s (%s) holds %s",
-                 c->model_name, zt_config_origin(c, "model.name"), gpt ? "tokens" : "images or features",
+                 c->model_name, zt_config_origin(c, "model.name"),
+                 gpt ? "tokens" : cnn ? "images" : "images or features",
                  c->data_path, zt_config_origin(c, "data.path"), zt_ds_kind_name(kind));
     R->train = zt_loader_open(c->data_path, kind, "train", c->gpt_ctx, err, sizeof err);
     if (!R->train) zt_fatal(ZT_EXIT_DATA, "%s", err);
@@ -357,6 +361,10 @@ static void build_model(run *R) {
         zt_mlp_cfg mc = { .in_dim = di->in_dim, .out_dim = di->n_classes };
         mc.n_hidden = zt_config_mlp_hidden(c, mc.hidden, (int)(sizeof mc.hidden / sizeof mc.hidden[0]));
         R->model = zt_mlp_create_ops(&mc, R->mb, ops);
+    } else if (!strcmp(c->model_name, "cnn")) {
+        zt_cnn_cfg cc = { .h = di->img_h, .w = di->img_w, .c = di->img_c, .n_classes = di->n_classes };
+        snprintf(cc.layers, sizeof cc.layers, "%s", c->cnn_layers);
+        R->model = zt_cnn_create_ops(&cc, R->mb, ops);
     } else {
         zt_gpt_cfg gc = { .vocab = di->vocab_size, .ctx = c->gpt_ctx, .d_model = c->gpt_d_model,
                           .n_layer = c->gpt_n_layer, .n_head = c->gpt_n_head };
@@ -460,6 +468,14 @@ static void set_up(run *R) {
         alloc_rows(R, R->rows_per_rank, &R->xf[s], &R->xi[s], &R->y[s]);
         R->mbs[s] = calloc((size_t)R->k_max, sizeof *R->mbs[s]); mallocCheck(R->mbs[s]);
         for (int i = 0; i < R->k_max; i++) R->mbs[s][i] = micro(R, R->xf[s], R->xi[s], R->y[s], i, R->mb);
+    }
+    char why[160];
+    if (zt_augment_parse(c->augment, &R->aug, why, sizeof why))   /* validated with the config */
+        zt_fatal(ZT_EXIT_CONFIG, "%s: data.augment: %s", zt_config_origin(c, "data.augment"), why);
+    if (R->aug.crop || R->aug.flip) {
+        const zt_ds_info *di = zt_loader_info(R->train);
+        R->aug_rows = calloc((size_t)R->rows_per_rank, sizeof *R->aug_rows); mallocCheck(R->aug_rows);
+        R->aug_tmp = calloc((size_t)di->in_dim, sizeof(float)); mallocCheck(R->aug_tmp);
     }
 }
 
@@ -603,6 +619,13 @@ static void train_loop(run *R) {
     while (R->step < total) {
         if (zt_loader_wait(R->train, err, sizeof err)) zt_fatal(ZT_EXIT_DATA, "%s", err);
         const zt_batch *mbs = R->mbs[R->step & 1];
+        if (R->aug_rows) {   /* this step's rows again: R->rows is the next step's by now */
+            const zt_ds_info *di = zt_loader_info(R->train);
+            zt_sampler_rows(&R->sampler, R->step, R->W, R->r, R->aug_rows);
+            zt_augment_apply(&R->aug, R->xf[R->step & 1], (int)R->rows_per_rank, di->img_h, di->img_w,
+                             di->img_c, R->aug_rows, (uint64_t)c->seed,
+                             zt_sampler_epoch(&R->sampler, R->step), R->aug_tmp);
+        }
         if (R->step + 1 < total) prefetch(R, R->step + 1);   /* the next step's I/O overlaps this step */
         float lr = zt_lr_at(&R->oc, R->step);
         zt_step_stats st;
@@ -677,7 +700,7 @@ static void tear_down(run *R) {
     zt_boot_finalize();
     zt_ck_unlock(R->lock_fd);   /* after the last checkpoint is committed */
     for (int s = 0; s < 2; s++) { free(R->xf[s]); free(R->xi[s]); free(R->y[s]); free(R->mbs[s]); }
-    free(R->rows);
+    free(R->rows); free(R->aug_rows); free(R->aug_tmp);
     free(R->ck_cfg); free(R->a.sets);
 }
 

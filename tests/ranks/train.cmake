@@ -37,3 +37,5 @@ zt_rank_test(lm_bpe_sample lm.sh)
 zt_rank_test(train_exact_mlp exact.sh mlp)
 zt_rank_test(train_exact_gpt exact.sh gpt)
 zt_rank_test(ckpt_layout ckpt_layout.sh)
+# the CNN: BatchNorm running statistics across W, stages and a resharded resume
+zt_rank_test(train_cnn cnn.sh)

@@ -1,7 +1,7 @@
 # Unit tests of the models, ops and optimizers. Criterion, label `unit`.
 # (included from tests/CMakeLists.txt: CMAKE_CURRENT_SOURCE_DIR is tests/)
 if(CRITERION_FOUND)
-  foreach(t model_ops model_models optim_ref)
+  foreach(t model_ops model_models optim_ref model_cnn)
     add_executable(test_${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/${t}.c)
     target_include_directories(test_${t} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit)
     target_link_libraries(test_${t} PRIVATE zt_trainer PkgConfig::CRITERION m)

@@ -20,6 +20,8 @@ typedef struct {
     int    unit;
     int    init;        /* zt_init_kind */
     float  init_scale;  /* std (normal) or bound (uniform) */
+    int    buffer;      /* 1: not trained (BatchNorm running statistics): the
+                         * optimizer skips it, update_buffers writes it */
 } zt_tensor;
 
 /* How zt_model_init_range fills a tensor. */
@@ -67,6 +69,21 @@ struct zt_model {
     double (*loss_sum)(zt_model *m);    /* sum of row losses of the last forward */
     int   (*correct)(zt_model *m);      /* mlp: argmax hits of last forward; gpt: 0 */
     void  (*destroy)(zt_model *m);
+    /* Buffers (tensors with .buffer = 1) live in the flat buffer, so they are
+     * sharded, gathered, checkpointed and resharded like parameters, but
+     * change only through update_buffers. The engine sets `training` (1 in a
+     * step, 0 in an evaluation); after each training forward it collects
+     * n_stats doubles from batch_stats, all-gathers them in global micro-batch
+     * order (rank-major: the sampler gives rank r the r-th contiguous share),
+     * and after the optimizer update calls update_buffers with all n_mb of
+     * them and the flat range [lo, hi) it holds at p (its memory space). The
+     * update must be elementwise in the flat index, so any partition gives
+     * the same values, on every rank and at every W. n_stats = 0: no buffers. */
+    int   training;
+    int   n_stats;
+    void  (*batch_stats)(zt_model *m, double *out);
+    void  (*update_buffers)(zt_model *m, const double *stats, int n_mb, size_t lo, size_t hi,
+                            float *p);
     void  *impl;
     /* The op table the model runs on (its memory space is where pu/gu and
      * the activations live; set_batch takes host pointers and copies them in)
@@ -81,6 +98,11 @@ typedef struct {
 typedef struct {
     int vocab, ctx, d_model, n_layer, n_head;
 } zt_gpt_cfg;
+/* cnn: NHWC images h x w x c, `layers` a spec string (model_cnn.c) */
+typedef struct {
+    int h, w, c, n_classes;
+    char layers[256];
+} zt_cnn_cfg;
 
 zt_model *zt_mlp_create(const zt_mlp_cfg *c, int max_batch);
 zt_model *zt_gpt_create(const zt_gpt_cfg *c, int max_batch);
@@ -108,6 +130,9 @@ zt_model *zt_gpt_create_ops(const zt_gpt_cfg *c, int max_batch, const struct zt_
  * memory, valid until the next forward); NULL for any other model or table.
  * For tests and for checking a sampler's KV cache against the full forward. */
 const float *zt_gpt_probs(const zt_model *m);
+/* cnn: tensor names in model_cnn.c; NULL with one line naming the bad spec
+ * item when `layers` does not parse. */
+zt_model *zt_cnn_create_ops(const zt_cnn_cfg *c, int max_batch, const struct zt_ops *ops);
 /* The tensor called `name`, or NULL. */
 const zt_tensor *zt_model_tensor(const zt_model *m, const char *name);
 

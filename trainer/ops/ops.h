@@ -113,6 +113,31 @@ typedef struct zt_ops {
     void (*softmax_ce_bwd)(float *dlogits, const float *probs, const int32_t *targets,
                            float scale, int N, int V);
 
+    /* ---- convolution pieces, NHWC (ops_conv.c) ------------------------ */
+    /* A 3x3, stride 1, padding 1 convolution is im2col + matmul_fwd:
+     * col[n·H·W, 9C] (column (ky·3 + kx)·C + c, zero outside the image) ·
+     * w[OC, 9C]ᵀ = out[n·H·W, OC], which is NHWC. Backward: matmul_bwd gives
+     * dcol, col2im folds it back. */
+    void (*im2col3)(float *col, const float *inp, int n, int H, int W, int C);
+    /* dinp[n,H,W,C] += the fold of dcol[n·H·W, 9C] */
+    void (*col2im3)(float *dinp, const float *dcol, int n, int H, int W, int C);
+    /* 2x2 max-pool, stride 2 (odd H/W: last row/column dropped, as PyTorch):
+     * out[n,H/2,W/2,C]; arg[same] int32 = flat index into inp of the max */
+    void (*maxpool2_fwd)(float *out, int32_t *arg, const float *inp, int n, int H, int W, int C);
+    /* dinp[n,H,W,C] += dout scattered to arg (nout = n·(H/2)·(W/2)·C values) */
+    void (*maxpool2_bwd)(float *dinp, const float *dout, const int32_t *arg, size_t nout);
+    /* BatchNorm over M rows of C channels (NHWC: M = n·H·W), eps 1e-5.
+     * Statistics of the rows: mean[C], biased var[C], accumulated in double. */
+    void (*bn_stats)(float *mean, float *var, const float *inp, int M, int C);
+    /* out[M,C] = (inp - mean)/√(var + eps)·g + b: batch statistics when
+     * training, running statistics when evaluating */
+    void (*bn_fwd)(float *out, const float *inp, const float *mean, const float *var,
+                   const float *g, const float *b, int M, int C);
+    /* Backward of bn_fwd with batch statistics (mean, var from bn_stats of
+     * the same inp): dinp[M,C] += (dinp may be NULL), dg[C] +=, db[C] += */
+    void (*bn_bwd)(float *dinp, float *dg, float *db, const float *dout, const float *inp,
+                   const float *mean, const float *var, const float *g, int M, int C);
+
     /* ---- flat ranges, for engines (optimizer, clipping) --------------- */
     /* Same contract as zt_optim_step() in optim.h (elementwise, so any
      * partition of the range gives identical values). */
@@ -131,6 +156,16 @@ typedef struct zt_ops {
 } zt_ops;
 
 extern const zt_ops zt_ops_cpu;
+/* ops_conv.c: the CPU convolution pieces the table above points at */
+void zt_cpu_im2col3(float *col, const float *inp, int n, int H, int W, int C);
+void zt_cpu_col2im3(float *dinp, const float *dcol, int n, int H, int W, int C);
+void zt_cpu_maxpool2_fwd(float *out, int32_t *arg, const float *inp, int n, int H, int W, int C);
+void zt_cpu_maxpool2_bwd(float *dinp, const float *dout, const int32_t *arg, size_t nout);
+void zt_cpu_bn_stats(float *mean, float *var, const float *inp, int M, int C);
+void zt_cpu_bn_fwd(float *out, const float *inp, const float *mean, const float *var,
+                   const float *g, const float *b, int M, int C);
+void zt_cpu_bn_bwd(float *dinp, float *dg, float *db, const float *dout, const float *inp,
+                   const float *mean, const float *var, const float *g, int M, int C);
 /* Defined by ops_cuda.cu when the GPU path is built (weak here, so the CPU
  * build links without it). */
 extern const zt_ops zt_ops_cuda __attribute__((weak));

@@ -503,6 +503,13 @@ const zt_ops zt_ops_cpu = {
     .optim_step = zt_optim_step,
     .sumsq = zt_grad_sumsq,
     .scale = cpu_scale,
+    .im2col3 = zt_cpu_im2col3,
+    .col2im3 = zt_cpu_col2im3,
+    .maxpool2_fwd = zt_cpu_maxpool2_fwd,
+    .maxpool2_bwd = zt_cpu_maxpool2_bwd,
+    .bn_stats = zt_cpu_bn_stats,
+    .bn_fwd = zt_cpu_bn_fwd,
+    .bn_bwd = zt_cpu_bn_bwd,
 };
 
 const zt_ops *zt_ops_by_name(const char *name) {
