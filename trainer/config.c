@@ -35,6 +35,7 @@ static const keydef KEYS[] = {
     I("model.n_layer",      gpt_n_layer, "2",      "gpt: transformer blocks"),
     I("model.n_head",       gpt_n_head,  "4",      "gpt: attention heads (divides d_model)"),
     S("model.preset",       gpt_preset,  "",       "gpt2 (C=768, L=12, H=12, T=1024) | gpt2-medium (C=1024, L=24, H=16, T=1024): sets model.name = gpt and the sizes; any key set explicitly wins"),
+    S("model.layers",       cnn_layers,  "conv32-bn-relu-pool,conv64-bn-relu-pool,fc128-relu", "cnn: layer items (convN 3x3 pad 1 | fcN, then any of bn, relu, pool 2x2), comma separated; the head is added"),
     L("train.global_batch", global_batch,"64",     "rows per optimizer step, fixed whatever W is"),
     L("train.micro_batch",  micro_batch, "32",     "rows per forward/backward; divides global_batch; rank r runs ceil or floor of (global_batch / micro_batch) / W"),
     L("train.steps",        steps,       "100",    "optimizer steps in total"),

@@ -250,9 +250,10 @@ static void bf_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dou
         const uint16_t *W = weight_bf16(S_B, w, (size_t)OC * C);
         gemm(0, 0, N, C, OC, 1.0f, D, OC, W, C, 1, dinp, C, NULL);
     }
-    /* dw[OC,C] += doutᵀ[OC,N] · inp[N,C] */
-    const uint16_t *I = bf16_of(S_C, inp, (size_t)N * C);
-    gemm(1, 0, OC, C, N, 1.0f, D, OC, I, C, 1, dw, C, NULL);
+    if (dw) {   /* dw[OC,C] += doutᵀ[OC,N] · inp[N,C]; NULL: the caller adds it (tied head) */
+        const uint16_t *I = bf16_of(S_C, inp, (size_t)N * C);
+        gemm(1, 0, OC, C, N, 1.0f, D, OC, I, C, 1, dw, C, NULL);
+    }
     if (dbias) colsum_acc(dbias, dout, N, OC);   /* fp32, as the CUDA bf16 table */
     zt_ftz_leave(ftz);
 }
