@@ -7,7 +7,8 @@
 # collective rank R issues on its data communicator (blocking or async,
 # 1-based) fail: a blocking one returns an error, an async one returns no
 # request. Rank 1 of 3 fails; with the current order of collectives (#1 the
-# ckpt.dir claim bcast, #2 the resume bcast; then per step 4 bucket reduce-scatters, the grad-norm²
+# ckpt.dir claim bcast, #2-#3 the memory check's all-reduces, #4 the resume
+# bcast; then per step 4 bucket reduce-scatters, the grad-norm²
 # all-reduce, the parameter all-gather, the loop's 2 all-reduces, the
 # commit's all-gather and bcast) the cases hit an async bucket reduce-scatter
 # at step 1, the blocking grad-norm² all-reduce at step 3, a ZeRO-3 unit
@@ -58,7 +59,7 @@ echo "FAULT-EXIT rank ${OMPI_COMM_WORLD_RANK:-?} rc $rc" >&2
 exit $rc
 EOF
 
-for case in "2 3" "2 27" "3 3" "2 31"; do
+for case in "2 5" "2 29" "3 5" "2 33"; do
   set -- $case; stage=$1 n=$2
   echo "== stage $stage, rank 1 fails its collective #$n"
   # leg A
