@@ -158,7 +158,7 @@ SB=$WORK/standalone; mkdir -p "$SB"
 OPS_SA=""
 CU_SRC=(trainer/ops/ops_cuda*.cu)
 INC=(-Itrainer -Itrainer/ops -Itrainer/models -Itrainer/comm -Ilauncher)
-C_SRC=(tests/gpu/ops_check.c trainer/ops/ops_cpu.c trainer/optim.c trainer/models/model_*.c launcher/log.c)
+C_SRC=(tests/gpu/ops_check.c trainer/ops/ops_cpu.c trainer/ops/ops_conv.c trainer/optim.c trainer/models/model_*.c launcher/log.c)
 if [ -x "$CUDA/bin/nvcc" ]; then
   ok=1
   for f in "${CU_SRC[@]}"; do
