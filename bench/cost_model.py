@@ -5,7 +5,7 @@ network and GPU figures, and checks itself against measured runs at W = 1-4.
 
   /usr/bin/python3 bench/cost_model.py [COST_DIR] [--plot OUT_DIR]
 
-COST_DIR (default notes/cost) holds layers.txt, optim.txt, comm.txt,
+COST_DIR (default bench/results/cost) holds layers.txt, optim.txt, comm.txt,
 ckpt.txt and runs/*.jsonl. Prints markdown (the "## Cost model" section of
 SCALING.md is this output plus prose) and, with --plot, writes
 cost_step.png (gnuplot) and the .dat files it plots.
