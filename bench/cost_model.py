@@ -308,7 +308,7 @@ def main():
     plot = None
     if "--plot" in args:
         i = args.index("--plot"); plot = args[i + 1]; del args[i:i + 2]
-    cost = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "notes", "cost")
+    cost = args[0] if args else os.path.join(os.path.dirname(__file__), "results", "cost")
     layers, comm, opt, ckpt = load(cost)
     fit = fit_comm(comm)
     hop = ring_params(fit)
