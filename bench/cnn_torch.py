@@ -19,9 +19,9 @@ torch.set_num_threads(a.threads)
 torch.set_flush_denormal(True)
 torch.manual_seed(a.seed)
 with h5py.File(a.h5) as f:
-    xtr = torch.from_numpy(f["train/images"][:].astype(np.float32) / 255).unsqueeze(1)
+    xtr = torch.from_numpy(f["train/images"][:].reshape(-1, 28, 28).astype(np.float32) / 255).unsqueeze(1)
     ytr = torch.from_numpy(f["train/labels"][:].astype(np.int64))
-    xte = torch.from_numpy(f["test/images"][:].astype(np.float32) / 255).unsqueeze(1)
+    xte = torch.from_numpy(f["test/images"][:].reshape(-1, 28, 28).astype(np.float32) / 255).unsqueeze(1)
     yte = torch.from_numpy(f["test/labels"][:].astype(np.int64))
 net = nn.Sequential(
     nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),

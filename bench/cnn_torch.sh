@@ -7,8 +7,8 @@
 # (THREADS BLAS threads) and at W=2 (one BLAS thread per rank). Reports per
 # epoch wall time, train images/s and test accuracy, the time to 91%, and
 # which convolution kernel PyTorch used (oneDNN = aten::mkldnn_convolution).
-# Data: DATA (default data/fashion.h5, from `ztrain data prep idx` or
-# notes/make_fashion_h5.py). Raw output on stdout: keep it with the figures.
+# Data: DATA (default data/fashion.h5, from `ztrain data prep idx`).
+# Raw output on stdout: keep it with the figures.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd); src=$here/..
 build=${1:-$src/build}
@@ -16,7 +16,7 @@ zt=$build/trainer/ztrain
 [ -x "$zt" ] || { echo "cnn_torch.sh: $zt not built" >&2; exit 2; }
 py=/usr/bin/python3
 DATA=${DATA:-$src/data/fashion.h5}
-[ -f "$DATA" ] || { echo "cnn_torch.sh: no $DATA (notes/make_fashion_h5.py OUT.h5)" >&2; exit 2; }
+[ -f "$DATA" ] || { echo "cnn_torch.sh: no $DATA (ztrain data prep idx OUT.h5)" >&2; exit 2; }
 THREADS=${THREADS:-2}; CORES=${CORES:-0,1}; EPOCHS=${EPOCHS:-3}
 pin() { taskset -c "$CORES" "$@"; }
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then   # as bench/models.sh: same kernels both sides

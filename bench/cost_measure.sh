@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/cost_measure.sh [BUILD_DIR] [OUT_DIR] — measures on this machine what
 # bench/cost_model.py needs, one file per kind under OUT_DIR (default
-# notes/cost), then runs the model's validation: real `ztrain train` runs at
+# bench/results/cost), then runs the model's validation: real `ztrain train` runs at
 # W = 1..4 (DDP and ZeRO-3) whose step times the model must predict.
 #   layers.txt  forward/backward ms of every unit (cost_bench layers): the
 #               validation GPT, the MNIST MLP, one block + embeddings + head at
@@ -17,7 +17,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}
-out=${2:-$here/../notes/cost}
+out=${2:-$here/results/cost}
 bench=$build/bench/cost_bench
 zt=$build/trainer/ztrain
 for b in "$bench" "$zt" "$build/bench/ckpt_bench"; do

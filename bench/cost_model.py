@@ -5,7 +5,7 @@ network and GPU figures, and checks itself against measured runs at W = 1-4.
 
   /usr/bin/python3 bench/cost_model.py [COST_DIR] [--plot OUT_DIR]
 
-COST_DIR (default notes/cost) holds layers.txt, optim.txt, comm.txt,
+COST_DIR (default bench/results/cost) holds layers.txt, optim.txt, comm.txt,
 ckpt.txt and runs/*.jsonl. Prints markdown (the "## Cost model" section of
 SCALING.md is this output plus prose) and, with --plot, writes
 cost_step.png (gnuplot) and the .dat files it plots.
@@ -308,7 +308,7 @@ def main():
     plot = None
     if "--plot" in args:
         i = args.index("--plot"); plot = args[i + 1]; del args[i:i + 2]
-    cost = args[0] if args else os.path.join(os.path.dirname(__file__), "..", "notes", "cost")
+    cost = args[0] if args else os.path.join(os.path.dirname(__file__), "results", "cost")
     layers, comm, opt, ckpt = load(cost)
     fit = fit_comm(comm)
     hop = ring_params(fit)

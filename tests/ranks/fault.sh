@@ -3,7 +3,7 @@
 # exit 6 (ZT_EXIT_PEER), never a silent step on stale values, and no
 # checkpoint is committed after the fault.
 #
-# ZT_FAULT_COLLECTIVE=R:N (tests only, see notes/engine.md) makes the N-th
+# ZT_FAULT_COLLECTIVE=R:N (tests only) makes the N-th
 # collective rank R issues on its data communicator (blocking or async,
 # 1-based) fail: a blocking one returns an error, an async one returns no
 # request. Rank 1 of 3 fails; with the current order of collectives (#1 the
