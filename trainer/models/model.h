@@ -154,4 +154,10 @@ void zt_model_init_range(const zt_model *m, uint64_t seed, size_t lo, size_t hi,
 /* All units' forward/backward in one call, for tests: full params p, grads g
  * (accumulated, +=), both in the model's memory space; returns the loss sum. */
 double zt_model_loss_and_grad(zt_model *m, const zt_batch *b, const float *p, float *g);
+/* For classifiers' loss_sum and correct: the sum of n per-row losses, and how
+ * many of n rows of V probabilities have their argmax (first on ties) at the
+ * label; dev is in the op table's memory, hbuf a host buffer of n·V floats. */
+double zt_model_row_loss_sum(const struct zt_ops *o, float *hbuf, const float *dev, int n);
+int    zt_model_argmax_hits(const struct zt_ops *o, float *hbuf, const float *dev, const int32_t *y,
+                            int n, int V);
 #endif

@@ -234,24 +234,12 @@ static void cnn_backward(zt_model *m, int u, const float *pu, float *gu) {
 
 static double cnn_loss_sum(zt_model *m) {
     cnn_impl *s = m->impl;
-    s->ops->to_host(s->h_buf, s->losses, (size_t)s->n * sizeof(float));
-    double sum = 0.0;
-    for (int i = 0; i < s->n; i++) sum += s->h_buf[i];
-    return sum;
+    return zt_model_row_loss_sum(s->ops, s->h_buf, s->losses, s->n);
 }
 
 static int cnn_correct(zt_model *m) {
     cnn_impl *s = m->impl;
-    s->ops->to_host(s->h_buf, s->op[s->nops - 1].out, (size_t)s->n * s->V * sizeof(float));
-    int hits = 0;
-    for (int i = 0; i < s->n; i++) {
-        const float *p = s->h_buf + (size_t)i * s->V;
-        int best = 0;
-        for (int j = 1; j < s->V; j++)
-            if (p[j] > p[best]) best = j;
-        hits += best == s->y_host[i];
-    }
-    return hits;
+    return zt_model_argmax_hits(s->ops, s->h_buf, s->op[s->nops - 1].out, s->y_host, s->n, s->V);
 }
 
 /* ---- running statistics (model.h: buffers) ------------------------------

@@ -2,6 +2,7 @@
  * counter-based parameter init, and the all-units loss-and-gradient call. */
 #include "model.h"
 #include "zt_log.h"   /* zt_error */
+#include "ops.h"     /* zt_ops: to_host for the loss and argmax helpers */
 #include <math.h>     /* sqrt, log, cos */
 #include <stdio.h>    /* snprintf */
 #include <stdlib.h>   /* realloc, free */
@@ -155,4 +156,24 @@ double zt_model_loss_and_grad(zt_model *m, const zt_batch *b, const float *p, fl
     for (int u = m->n_units - 1; u >= 0; u--)
         m->backward(m, u, p + m->unit_off[u], g + m->unit_off[u]);
     return m->loss_sum(m);
+}
+
+double zt_model_row_loss_sum(const zt_ops *o, float *hbuf, const float *dev, int n) {
+    o->to_host(hbuf, dev, (size_t)n * sizeof(float));
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += hbuf[i];
+    return sum;
+}
+
+int zt_model_argmax_hits(const zt_ops *o, float *hbuf, const float *dev, const int32_t *y, int n, int V) {
+    o->to_host(hbuf, dev, (size_t)n * V * sizeof(float));
+    int hits = 0;
+    for (int i = 0; i < n; i++) {
+        const float *p = hbuf + (size_t)i * V;
+        int best = 0;
+        for (int j = 1; j < V; j++)
+            if (p[j] > p[best]) best = j;
+        hits += best == y[i];
+    }
+    return hits;
 }

@@ -83,25 +83,13 @@ static void mlp_backward(zt_model *m, int u, const float *pu, float *gu) {
 
 static double mlp_loss_sum(zt_model *m) {
     mlp_impl *s = m->impl;
-    s->ops->to_host(s->h_buf, s->losses, (size_t)s->n * sizeof(float));
-    double sum = 0.0;
-    for (int i = 0; i < s->n; i++) sum += s->h_buf[i];
-    return sum;
+    return zt_model_row_loss_sum(s->ops, s->h_buf, s->losses, s->n);
 }
 
 static int mlp_correct(zt_model *m) {
     mlp_impl *s = m->impl;
     const int V = s->dim[s->L];
-    s->ops->to_host(s->h_buf, s->act[s->L], (size_t)s->n * V * sizeof(float));
-    int hits = 0;
-    for (int i = 0; i < s->n; i++) {
-        const float *p = s->h_buf + (size_t)i * V;
-        int best = 0;
-        for (int j = 1; j < V; j++)
-            if (p[j] > p[best]) best = j;
-        hits += best == s->y_host[i];
-    }
-    return hits;
+    return zt_model_argmax_hits(s->ops, s->h_buf, s->act[s->L], s->y_host, s->n, V);
 }
 
 static void mlp_destroy(zt_model *m) {
