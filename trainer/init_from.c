@@ -13,6 +13,7 @@
 #include <errno.h>        /* errno */
 #include <jansson.h>      /* the safetensors header */
 #include <limits.h>       /* PATH_MAX */
+#include <math.h>         /* ldexpf: float16 subnormals */
 #include <stdarg.h>       /* va_list: differ */
 #include <stdint.h>       /* uint64_t */
 #include <stdio.h>        /* FILE, fopen, snprintf */
@@ -161,7 +162,22 @@ static int find(source *s, const char *zt, stensor *t) {
     return st_lookup(s, hf, t);
 }
 
-static float half_to_float(uint16_t h) { _Float16 x; memcpy(&x, &h, 2); return (float)x; }
+/* IEEE binary16 -> float, every case (clang 14 has no _Float16 on x86):
+ * normals and infinities/NaN rebias the exponent; subnormals are m·2^-24. */
+static float half_to_float(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    float f;
+    if (e == 0) f = ldexpf((float)m, -24);
+    else {
+        uint32_t bits = e == 31 ? 0x7f800000u | (m << 13) : ((e + 112u) << 23) | (m << 13);
+        memcpy(&f, &bits, 4);
+    }
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    b |= sign;
+    memcpy(&f, &b, 4);
+    return f;
+}
 
 /* Whole tensor t into out (ztrain orientation, float32). */
 static int read_whole(source *s, const stensor *t, float *out, char *err, size_t errlen) {
