@@ -126,21 +126,16 @@ static int read_tensor(zt_ck_reader *r, const zt_ck_tensor *t, float *out, char 
     return zt_ck_read(r, NULL, t->off, t->off + n, out, err, errlen);
 }
 
-/* The SentencePiece model a GPT checkpoint carries (index blobs "tokenizer"
- * and "tokenizer_kind", written by the saver): 1 and a malloc'd copy in
- * *buf, 0 when it has none or its tokenizer is the char one (no model file
- * to export), -1 + err when it cannot be read. */
-static int ckpt_spm_model(const zt_ck_reader *r, uint8_t **buf, size_t *len, char *err, size_t errlen) {
-    uint8_t *kind = NULL;
+int zt_ckpt_tokenizer(const zt_ck_reader *r, char *kind, size_t kcap, uint8_t **data, size_t *len,
+                      char *err, size_t errlen) {
+    uint8_t *k = NULL;
     size_t klen = 0;
-    *buf = NULL; *len = 0;
-    int rk = zt_ck_read_blob(r, "tokenizer_kind", &kind, &klen, err, errlen);
-    if (rk) return rk < 0 ? -1 : 0;
-    int spm = klen == 13 && !memcmp(kind, "sentencepiece", 13);
-    free(kind);
-    if (!spm) return 0;
-    int rt = zt_ck_read_blob(r, "tokenizer", buf, len, err, errlen);
-    return rt < 0 ? -1 : rt == 0;
+    *data = NULL; *len = 0;
+    int rk = zt_ck_read_blob(r, "tokenizer_kind", &k, &klen, err, errlen);
+    if (rk) return rk;
+    snprintf(kind, kcap, "%.*s", (int)klen, (const char *)k);
+    free(k);
+    return zt_ck_read_blob(r, "tokenizer", data, len, err, errlen);
 }
 
 /* ------------------------------------------------------- safetensors */
@@ -310,8 +305,11 @@ static int export_safetensors(const char *dir, const char *out) {
     if (write_safetensors(r, o, n, path, err, sizeof err)) goto fail;
     snprintf(path, sizeof path, "%s/config.json", out);
     if (write_config(&g, tied, zt_ck_meta_of(r)->step, path, err, sizeof err)) goto fail;
-    int have_tok = ckpt_spm_model(r, &tok, &toklen, err, sizeof err);
-    if (have_tok < 0) goto fail;
+    /* only a SentencePiece model is a file to export (char: the vocabulary string) */
+    char tok_kind[32] = "";
+    int rt = zt_ckpt_tokenizer(r, tok_kind, sizeof tok_kind, &tok, &toklen, err, sizeof err);
+    if (rt < 0) goto fail;
+    int have_tok = rt == 0 && !strcmp(tok_kind, "sentencepiece");
     snprintf(path, sizeof path, "%s/tokenizer.model", out);
     if (have_tok && write_bytes(path, tok, toklen, err, sizeof err)) goto fail;
     printf("exported %d tensors of %s (step %llu; V=%d T=%d C=%d L=%d H=%d, head %s) to %s/model.safetensors, "

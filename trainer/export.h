@@ -12,6 +12,8 @@
 #ifndef ZT_EXPORT_H
 #define ZT_EXPORT_H
 #include <stddef.h>   /* size_t */
+#include <stdint.h>   /* uint8_t */
+#include "zt_ckpt.h"  /* zt_ck_reader */
 
 /* Hugging Face name of the ztrain GPT tensor `zt` ("h3.attn.qkv.w" ->
  * "transformer.h.3.attn.c_attn.weight"); *transpose = 1 where HF keeps the
@@ -25,4 +27,10 @@ int zt_export_handles(int argc, char **argv);
 /* Runs it; exit status (0, 2 usage or not a GPT, 5 checkpoint bad or I/O). */
 int zt_export_cmd(int argc, char **argv);
 
+/* The tokenizer a GPT checkpoint carries (index blobs "tokenizer_kind" and
+ * "tokenizer", written by the saver): kind ("char" | "sentencepiece") into
+ * kind[kcap], its bytes (the vocabulary string or the SentencePiece model)
+ * malloc'd in *data. 0 ok, 1 the checkpoint carries none, -1 + err. */
+int zt_ckpt_tokenizer(const zt_ck_reader *r, char *kind, size_t kcap, uint8_t **data, size_t *len,
+                      char *err, size_t errlen);
 #endif

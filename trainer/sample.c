@@ -21,6 +21,7 @@
 #include <time.h>          /* clock_gettime */
 #include "cli.h"           /* zt_cli_getopt */
 #include "config.h"        /* zt_config_load_text: the sizes the checkpoint was trained with */
+#include "export.h"        /* zt_ckpt_tokenizer: the tokenizer in the index */
 #include "model.h"         /* zt_gpt_create, zt_gpt_probs: the full forward of --check-cache */
 #include "ops.h"           /* zt_ops_cpu: layernorm, matmul, gelu for one position */
 #include "zt_ckpt.h"       /* zt_ck_locate, zt_ck_open, zt_ck_read, zt_ck_read_blob */
@@ -113,15 +114,10 @@ static void lm_open(lm *s, const char *dir) {
     mallocCheck(s->p);
     if (zt_ck_read(r, NULL, 0, L->n_flat, s->p, err, sizeof err))
         zt_fatal(ZT_EXIT_CKPT, "sample: %s", err);
-    uint8_t *kind = NULL;
-    size_t klen = 0;
-    int rk = zt_ck_read_blob(r, "tokenizer_kind", &kind, &klen, err, sizeof err);
-    int rt = rk ? rk : zt_ck_read_blob(r, "tokenizer", &s->tok, &s->tok_len, err, sizeof err);
-    if (rk < 0 || rt < 0) zt_fatal(ZT_EXIT_CKPT, "sample: %s", err);
-    if (rk || rt)
+    int rt = zt_ckpt_tokenizer(r, s->tok_kind, sizeof s->tok_kind, &s->tok, &s->tok_len, err, sizeof err);
+    if (rt < 0) zt_fatal(ZT_EXIT_CKPT, "sample: %s", err);
+    if (rt)
         zt_fatal(ZT_EXIT_CONFIG, "sample: %s carries no tokenizer (written before checkpoints stored one)", step);
-    snprintf(s->tok_kind, sizeof s->tok_kind, "%.*s", (int)klen, (const char *)kind);
-    free(kind);
     zt_ck_close(r);
     if (!strcmp(s->tok_kind, "sentencepiece")) {
         if (!(s->spm = zt_spm_load(s->tok, s->tok_len, err, sizeof err)))
