@@ -166,6 +166,11 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
 SchedulerType=sched/backfill
+# a job that could not start at submit time (its nodes still completing the
+# job before it, or a requeue's begin time) waits for the next scheduler
+# pass: every 30 s (backfill) or 60 s (main) by default; a 2-node test job
+# needs seconds, not half a minute
+SchedulerParameters=bf_interval=1,sched_interval=2
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none

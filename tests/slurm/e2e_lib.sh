@@ -17,7 +17,25 @@ export OMPI_MCA_btl_vader_backing_directory=$W_DIR
 HUGE=100000000
 cleanup_e2e() { scancel -u root --quiet 2>/dev/null; rm -rf "$W_DIR"; }
 trap cleanup_e2e EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$W_DIR"/*.out; do [ -f "$f" ] && { echo "--- $f"; tail -40 "$f"; }; done >&2; exit 1; }
+# A rank that crashes leaves a core in the job's working dir ($W_DIR; the
+# limit travels with sbatch: PropagateResourceLimits) and fail() prints its
+# backtrace, so a crash seen once in CI says where it happened.
+ulimit -c unlimited 2>/dev/null || true
+core_backtraces() {
+  local c
+  for c in "$W_DIR"/core* "$W_DIR"/*/core*; do
+    [ -f "$c" ] || continue
+    echo "--- backtrace of $c"
+    if command -v gdb >/dev/null; then
+      timeout 60 gdb -batch -nx -ex "info threads" -ex "thread apply all bt 12" "$ZT" "$c" 2>&1 | grep -v "^\[New LWP" | head -120
+    else echo "(no gdb: install it to read the core)"; fi
+  done
+}
+fail() {
+  echo "FAIL: $*" >&2
+  { for f in "$W_DIR"/*.out; do [ -f "$f" ] && { echo "--- $f"; tail -40 "$f"; }; done; core_backtraces; } >&2
+  exit 1
+}
 
 # job_state ID: PENDING/RUNNING/COMPLETED/... or GONE once purged
 job_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -1 | grep . || echo GONE; }
