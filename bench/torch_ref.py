@@ -80,6 +80,8 @@ class GPT(nn.Module):
             if p.dim() == 2:
                 std = 0.02 / math.sqrt(2 * L) if n.endswith("proj.weight") else 0.02
                 nn.init.normal_(p, 0.0, std)
+        # GPT-2's tied head, as ztrain's GPT: the output projection is wte
+        self.head.weight = self.wte.weight
         self.register_buffer("pos", torch.arange(T))
 
     def forward(self, idx, y):

@@ -440,11 +440,33 @@ static int pick_candidate(const zt_config *cfg, const char *root, uint64_t befor
     return rc;
 }
 
-int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
-    *step = 0;
-    if (!strcmp(cfg->ckpt_resume, "never")) return 1;
+zt_ck_reader *zt_resume_pick(const zt_config *cfg, char *path, size_t cap) {
+    path[0] = 0;
+    if (!strcmp(cfg->ckpt_resume, "never")) return NULL;
     const char *root = !strcmp(cfg->ckpt_resume, "auto") ? cfg->ckpt_dir : cfg->ckpt_resume;
-    if (!root[0]) return 1;
+    if (!root[0]) return NULL;
+    char log[4096] = "", err[2048] = "", idx[1100];
+    struct stat st;
+    zt_ck_reader *r = NULL;
+    snprintf(idx, sizeof idx, "%s/index.h5", root);
+    if (stat(idx, &st) == 0) {
+        snprintf(path, cap, "%s", root);
+        r = zt_ck_open(path, err, sizeof err);
+    } else if (is_dir(root))
+        zt_ck_resolve_open(root, ZT_CK_RESOLVE_NO_CRC, 0, &r, path, cap, log, sizeof log, err, sizeof err);
+    if (log[0]) zt_warn("resume: %s", log);
+    if (!r) path[0] = 0;
+    return r;
+}
+
+int zt_resume(const zt_config *cfg, zt_engine *e, int rank, zt_ck_reader *first, const char *first_path,
+              uint64_t *step) {
+    *step = 0;
+    const char *root = !strcmp(cfg->ckpt_resume, "auto") ? cfg->ckpt_dir : cfg->ckpt_resume;
+    if (!strcmp(cfg->ckpt_resume, "never") || !root[0]) {
+        if (first) zt_ck_close(first);
+        return 1;
+    }
     zt_comm *ctl = zt_engine_ctl(e);
     int W = zt_engine_world(e);
     /* Rank 0 picks a candidate that opens (latest first, then older ones);
@@ -457,7 +479,13 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step) {
     zt_ck_reader *r = NULL;
     for (;;) {
         int64_t code = 1;     /* 0 candidate, 1 nothing to resume, -1 unusable */
-        if (rank == 0) code = pick_candidate(cfg, root, before, &r, path, sizeof path, &single);
+        if (rank == 0 && first) {   /* the caller's pick: opened once, already */
+            r = first; first = NULL; code = 0;
+            snprintf(path, sizeof path, "%s", first_path);
+            char idx[1100]; struct stat st;
+            snprintf(idx, sizeof idx, "%s/index.h5", root);
+            single = stat(idx, &st) == 0;
+        } else if (rank == 0) code = pick_candidate(cfg, root, before, &r, path, sizeof path, &single);
         resumeCheck(ctl, zt_bcast(ctl, &code, 1, ZT_I64, 0), "bcast", "resume candidate");
         if (code < 0) zt_exit_now(ZT_EXIT_CKPT);     /* rank 0 said why */
         if (code > 0) { if (rank == 0) zt_info("no checkpoint under '%s': fresh start", root); return 1; }

@@ -8,6 +8,7 @@
 #include <stdint.h>   /* uint64_t */
 #include "config.h"   /* zt_config */
 #include "engine.h"   /* zt_engine */
+#include "zt_ckpt.h"  /* zt_ck_reader: the candidate a resume opens once */
 
 typedef struct zt_saver zt_saver;
 
@@ -39,6 +40,15 @@ uint64_t  zt_saver_last_step(const zt_saver *s);   /* last committed step, or UI
 
 /* Collective. Resume per cfg->ckpt_resume; on success loads params and
  * optimizer state into e and sets *step; 0 = resumed, 1 = fresh start.
- * Unusable checkpoints -> prints why and exits ZT_EXIT_CKPT. */
-int       zt_resume(const zt_config *cfg, zt_engine *e, int rank, uint64_t *step);
+ * Unusable checkpoints -> prints why and exits ZT_EXIT_CKPT. `first`
+ * (rank 0, may be NULL): the candidate zt_resume_pick already opened (at
+ * first_path), tried first so that the checkpoint is opened once; zt_resume
+ * owns it. */
+int       zt_resume(const zt_config *cfg, zt_engine *e, int rank, zt_ck_reader *first, const char *first_path,
+                    uint64_t *step);
+/* Rank 0: the checkpoint a resume would start from (ckpt.resume names a step
+ * dir, or the newest one that opens under the root), opened fully, its path
+ * in path[cap]; NULL when there is none or none opens (zt_resume then says
+ * why). Resolution notes ("skipping ...", "falling back to ...") are logged. */
+zt_ck_reader *zt_resume_pick(const zt_config *cfg, char *path, size_t cap);
 #endif

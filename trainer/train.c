@@ -80,6 +80,8 @@ typedef struct {
     double unigram;         /* text: corpus unigram entropy (nats) */
     int lock_fd;            /* rank 0: flock on ckpt.dir/.lock, held to the end */
     zt_config *ck_cfg;      /* rank 0: config saved in the checkpoint we resume from */
+    zt_ck_reader *ck_rd;    /* rank 0: that checkpoint, open: zt_resume takes it (one open) */
+    char ck_path[1024];
     uint64_t step, first;   /* steps done; where this run started */
     int stopped, have_eval;
     double t_start, last_loss, eval_loss, eval_acc;
@@ -262,17 +264,9 @@ static void lock_ckpt_dir(run *R, char *why, size_t cap) {
  * here, before the checkpoint is loaded; schedule changes are reported after. */
 static void read_ckpt_config(run *R, char *why, size_t cap) {
     const zt_config *c = &R->cfg;
-    if (!strcmp(c->ckpt_resume, "never")) return;
-    const char *root = !strcmp(c->ckpt_resume, "auto") ? c->ckpt_dir : c->ckpt_resume;
-    if (!root[0]) return;
-    char path[1024], idx[1100], log[4096], err[2048];
-    struct stat st;
-    snprintf(idx, sizeof idx, "%s/index.h5", root);
-    if (stat(idx, &st) == 0) snprintf(path, sizeof path, "%s", root);
-    else if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode) ||
-             zt_ck_resolve_ex(root, ZT_CK_RESOLVE_NO_CRC, 0, path, sizeof path, log, sizeof log, err, sizeof err))
-        return;   /* nothing to resume from, or nothing usable: zt_resume says which */
-    zt_ck_reader *rd = zt_ck_open(path, err, sizeof err);
+    char *path = R->ck_path, err[2048];
+    /* nothing to resume from, or nothing usable: zt_resume says which */
+    zt_ck_reader *rd = R->ck_rd = zt_resume_pick(c, R->ck_path, sizeof R->ck_path);
     if (!rd) return;
     zt_config *old = malloc(sizeof *old);
     mallocCheck(old);
@@ -280,7 +274,6 @@ static void read_ckpt_config(run *R, char *why, size_t cap) {
         zt_warn("resume: the config saved in %s does not parse (%s): not compared with this run's", path, err);
         free(old); old = NULL;
     }
-    zt_ck_close(rd);
     R->ck_cfg = old;
     char diff[640];
     if (old && zt_config_diff(old, c, ZT_KEYS_RESUME_FIXED, diff, sizeof diff))
@@ -494,7 +487,9 @@ static void report_schedule_change(run *R) {
 static void resume(run *R) {
     zt_config *c = &R->cfg;
     R->step = 0;
-    if ((c->ckpt_dir[0] || strcmp(c->ckpt_resume, "auto")) && zt_resume(c, R->eng, R->r, &R->step) == 0)
+    zt_ck_reader *rd = R->ck_rd;   /* rank 0's pick from the config check: zt_resume owns it */
+    R->ck_rd = NULL;
+    if ((c->ckpt_dir[0] || strcmp(c->ckpt_resume, "auto")) && zt_resume(c, R->eng, R->r, rd, R->ck_path, &R->step) == 0)
         report_schedule_change(R);
     else if (c->ckpt_init_from[0]) zt_init_from(c, R->eng, R->r);   /* nothing to resume: a fresh start */
     if (c->ckpt_dir[0]) {

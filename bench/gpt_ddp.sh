@@ -1,0 +1,84 @@
+#!/bin/bash
+# gpt_ddp.sh — issue 12's throughput goal as the user runs it: `ztrain train`
+# on a GPT of gpt2's shape (C=768, L=12, H=12) at T=256, micro-batch 2, at
+# W=1 (one core) and at W=2 under DDP and ZeRO-3 (two cores, one rank and
+# one BLAS thread each), as a share of one core's sgemm rate measured in the
+# same run (2048² through the same OpenBLAS, before and after; the higher
+# counts). Goals: >= 92 % at W=1, >= 88 % per rank at W=2.
+#
+# tokens/s is the trainer's own `tokens_per_s` of the last log interval: the
+# wall time of LOG whole steps (loader, forward, backward, communication,
+# optimizer), after STEPS-LOG steps of warm-up. FLOPs per token: 6 per
+# matmul weight (L·12C² + V·C) plus attention's QKᵀ and PV, 12·L·T·C for the
+# full T×T scores or half that for the causal triangle; both are printed.
+# Data: data/fortunes.h5 (char, V=114; V changes only the head's share).
+#   env: STEPS (8) LOG (4) CORES (0,1) ROUNDS (1) ZT (build/trainer/ztrain)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEPS=${STEPS:-8}; LOG=${LOG:-4}; CORES=${CORES:-0,1}; ROUNDS=${ROUNDS:-1}
+ZT=${ZT:-build/trainer/ztrain}
+BENCH=${BENCH:-build/bench/model_bench}
+first_core=${CORES%%,*}
+[ -f data/fortunes.h5 ] || "$ZT" data prep text data/fortunes.h5 >/dev/null
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
+fi
+unset SLURM_JOB_ID SLURM_JOBID
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+T=256 C=768 L=12 H=12 MB=2
+V=$(/usr/bin/python3 -c "import h5py; f=h5py.File('data/fortunes.h5'); print(int(f.attrs['vocab_size']) if 'vocab_size' in f.attrs else len(f.attrs['vocab']))" 2>/dev/null || echo 114)
+
+sgemm() { taskset -c "${1:-$first_core}" "$BENCH" sgemm --n 2048 --threads 1 --steps 10 | sed -n 's/.*gflops_best[=: ]*\([0-9.]*\).*/\1/p'; }
+# one sgemm per core of CORES at the same time: what each core gets when all
+# are busy (cores that share a physical core, or memory bandwidth, get less)
+sgemm_all() {
+  local c f=() out=""
+  for c in ${CORES//,/ }; do sgemm "$c" >"$tmp/sg.$c" & done; wait
+  for c in ${CORES//,/ }; do out="$out $(cat "$tmp/sg.$c")"; done
+  echo $out | tr ' ' '\n' | sort -g | head -1
+}
+run() {   # W stage -> tokens/s of the last logged interval (all ranks together)
+  local w=$1 s=$2 cores=$first_core
+  [ "$w" -gt 1 ] && cores=$CORES
+  rm -f "$tmp/m.jsonl"
+  taskset -c "$cores" launcher/ztrain-launch -n "$w" -- "$ZT" train --config configs/gpt2.ini \
+    --set data.path=data/fortunes.h5 --set model.ctx=$T --set train.micro_batch=$MB \
+    --set train.global_batch=$((MB * w)) --set train.zero_stage="$s" --set train.threads=1 \
+    --set train.steps="$STEPS" --set log.every="$LOG" --set eval.every=0 --set ckpt.dir= \
+    --set log.metrics="$tmp/m.jsonl" >"$tmp/log" 2>&1 \
+    || { tail -20 "$tmp/log" >&2; echo "gpt_ddp.sh: W=$w stage $s failed" >&2; exit 1; }
+  /usr/bin/python3 -c "
+import json, sys
+r = [json.loads(l) for l in open('$tmp/m.jsonl') if '\"tokens_per_s\"' in l][-1]
+print(f\"{r['tokens_per_s']:.2f} {r['step_ms']:.1f} {r['comm_ms']:.1f}\")"
+}
+
+echo "# gpt_ddp: $(date -u +%Y-%m-%dT%H:%MZ); $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-}"
+echo "# GPT V=$V T=$T C=$C L=$L H=$H, micro-batch $MB per rank, $STEPS steps (rate of the last $LOG), 1 BLAS thread/rank, cores $CORES"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+s1=$(sgemm)
+rows=()
+for ((i = 1; i <= ROUNDS; i++)); do
+  for cfg in "1 0" "2 0" "2 3"; do
+    set -- $cfg
+    read -r tps ms comm < <(run "$1" "$2")
+    rows+=("$1 $2 $tps $ms $comm")
+  done
+done
+s2=$(sgemm)
+sa=$(sgemm_all)
+echo "# sgemm 2048² on one core: $s1 GFLOP/s before, $s2 after (the higher is the reference)"
+echo "# sgemm 2048² on every core of $CORES at once: $sa GFLOP/s on the slowest (the W=2 rows' second reference)"
+printf '%s\n' "${rows[@]}" | awk -v V=$V -v T=$T -v C=$C -v L=$L -v s1="$s1" -v s2="$s2" -v sa="$sa" 'BEGIN {
+    mat = 6 * (L * 12 * C * C + V * C); full = 12 * L * T * C; half = full / 2
+    sg = (s1 > s2) ? s1 : s2
+    print "| W | stage | tokens/s (all ranks) | per rank | ms/step | comm ms | GFLOP/s per rank (full / causal attention) | % of one-core sgemm (full / causal) | % of all-cores-busy sgemm (full) |"
+    print "|---|---|---|---|---|---|---|---|---|"
+  }
+  { w = $1; s = $2; tps = $3; pr = tps / w
+    gf = pr * (mat + full) / 1e9; gh = pr * (mat + half) / 1e9
+    printf "| %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | **%.1f%%** / %.1f%% | %s |\n",
+           w, (s == 0 ? (w == 1 ? "-" : "DDP") : "ZeRO-" s), tps, pr, $4, $5, gf, gh, 100 * gf / sg, 100 * gh / sg,
+           (w > 1 ? sprintf("%.1f%%", 100 * gf / sa) : "–") }'
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
