@@ -175,9 +175,6 @@ static int validate(zt_config *c, char *err, size_t errlen) {
 #define BAD(key, ...) do { snprintf(err, errlen, "%s: %s: ", zt_config_origin(c, key), key); \
         size_t n_ = strlen(err); snprintf(err + n_, errlen - n_, __VA_ARGS__); return -1; } while (0)
     if (strcmp(c->model_name, "mlp") && strcmp(c->model_name, "gpt") && strcmp(c->model_name, "cnn")) BAD("model.name", "expected mlp, gpt or cnn, got '%s'", c->model_name);
-    if (!strcmp(c->model_name, "cnn") && strcmp(c->device, "cpu"))
-        BAD("model.name", "cnn runs on train.device = cpu only (no CUDA convolution ops yet; %s is %s)",
-            zt_config_origin(c, "train.device"), c->device);
     int hidden[ZT_MLP_MAX_HIDDEN];
     if (!strcmp(c->model_name, "mlp") && zt_config_mlp_hidden(c, hidden, ZT_MLP_MAX_HIDDEN) < 0)
         BAD("model.hidden", "expected 1 to %d positive widths separated by commas, got '%s'", ZT_MLP_MAX_HIDDEN, c->mlp_hidden);

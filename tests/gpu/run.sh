@@ -14,10 +14,13 @@
 #               against the CPU table on fresh random non-zero inputs
 #               (fp32 1e-4, bf16 2e-2 relative), production shapes included
 #               (attention B=2 T=1024 C=768 12 heads, cross-entropy V=50257),
-#               then mlp and gpt end to end
+#               then mlp, gpt and cnn end to end
 #   4. train    each model 50 steps at W=1 through NCCL, ZeRO stages 0-3, fp32,
-#               plus bf16 and a larger GPT for a meaningful MFU; CPU baselines
-#   5. resume   GPU ckpt -> CPU resume, CPU ckpt -> GPU resume (other stages),
+#               plus bf16 and a larger GPT for a meaningful MFU; CPU baselines;
+#               the fashion CNN (configs/fashion_cnn.ini) on mnist.h5 at
+#               stages 0 and 3, fp32 and bf16
+#   5. resume   mlp, gpt, cnn (BatchNorm running statistics ride in the flat
+#               buffer): GPU ckpt -> CPU resume, CPU ckpt -> GPU resume (other stages),
 #               GPU stop/resume bit-identical; params vs an uninterrupted run
 #   6. table    step ms, tokens/s, achieved TFLOP/s, MFU (H100/H200 dense
 #               peaks: bf16 989, fp32 67 TFLOP/s; ZT_PEAK_BF16/ZT_PEAK_FP32)
@@ -289,6 +292,7 @@ train() {
   local d=$RUNS/$name; mkdir -p "$d"
   local cfg=configs/mnist_mlp.ini data=$DATA/mnist.h5
   [ "$model" = gpt ] && cfg=configs/fortunes_gpt.ini data=$DATA/fortunes.h5
+  [ "$model" = cnn ] && cfg=configs/fashion_cnn.ini   # mnist.h5: 28x28x1 images, 10 classes
   [ "$DRY" = 1 ] && [ "$dev" = cuda ] && dev=cpu
   local be=mpi; [ "$dev" = cuda ] && be=nccl
   if [ "$(left)" -lt 20 ]; then check "run $name" SKIP "out of time budget"; echo "result=SKIP" > "$d/meta"; return 1; fi
@@ -326,6 +330,9 @@ for s in 0 1 2 3; do train "mlp-$DEV-fp32-z$s" mlp "$DEV" fp32 $s 0 "${MLP[@]}";
 for s in 0 1 2 3; do train "gpt-$DEV-fp32-z$s" gpt "$DEV" fp32 $s 0 "${GPT[@]}"; done
 train "mlp-$DEV-bf16-z0" mlp "$DEV" bf16 0 0 "${MLP[@]}"
 train "gpt-$DEV-bf16-z0" gpt "$DEV" bf16 0 0 "${GPT[@]}"
+CNN=(--set train.global_batch=64 --set train.micro_batch=32)
+for s in 0 3; do train "cnn-$DEV-fp32-z$s" cnn "$DEV" fp32 $s 0 "${CNN[@]}"; done
+train "cnn-$DEV-bf16-z0" cnn "$DEV" bf16 0 0 "${CNN[@]}"
 if [ "$DRY" != 1 ]; then   # perf-only runs: too slow for a CPU dry run
   train "gptL-$DEV-fp32-z0" gpt "$DEV" fp32 0 0 "${GPTL[@]}"
   train "gptL-$DEV-bf16-z0" gpt "$DEV" bf16 0 0 "${GPTL[@]}"
@@ -348,7 +355,7 @@ section "resume: GPU <-> CPU checkpoints"
 HALF=$((STEPS / 2))
 cmpp() { [ -n "$PY" ] || { echo "no python3 to compare"; return 1; }; "$PY" tests/gpu/report.py cmp "$@"; }
 TABLE_ROW=0
-for m in mlp gpt; do
+for m in mlp gpt cnn; do
   C=$RUNS/ck-$m; mkdir -p "$C"
   train "$m-ref" $m "$DEV" fp32 0 0 --dump-params "$C/ref.bin" || continue
   if train "$m-g2g-a" $m "$DEV" fp32 0 3 --set ckpt.dir="$C/g2g" --stop-at $HALF &&

@@ -259,7 +259,9 @@ static void cnn_batch_stats(zt_model *m, double *out) {
 /* Combine the n_mb micro-batches (in order: the same sums on every rank at
  * every W) into the global batch's mean and unbiased variance, then
  * running = (1 - momentum)·running + momentum·batch for the elements of
- * [lo, hi) — elementwise, so every partition agrees. */
+ * [lo, hi) — elementwise, so every partition agrees. p is in the table's
+ * memory: each layer's held part of mean|var (adjacent tensors) makes one
+ * round trip through h_buf. */
 static void cnn_update_buffers(zt_model *m, const double *stats, int n_mb, size_t lo, size_t hi, float *p) {
     cnn_impl *s = m->impl;
     const int ns = m->n_stats;
@@ -269,8 +271,14 @@ static void cnn_update_buffers(zt_model *m, const double *stats, int n_mb, size_
         if (q->kind != OP_BN) continue;
         const int C = q->C;
         const size_t gm = m->tensors[q->tmean].off, gv = m->tensors[q->tvar].off;
+        if (gv != gm + (size_t)C)
+            zt_fatal(ZT_EXIT_INTERNAL, "cnn: BatchNorm mean and var of layer %d are not adjacent", i);
+        const size_t a = gm > lo ? gm : lo, e = gv + C < hi ? gv + C : hi;   /* held span */
+        if (a >= e) { soff += 1 + 2 * (size_t)C; continue; }
+        float *h = s->h_buf;   /* h[k] is flat element a + k */
+        s->ops->to_host(h, p + (a - lo), (e - a) * sizeof(float));
         for (int c = 0; c < C; c++) {
-            const int has_m = gm + c >= lo && gm + c < hi, has_v = gv + c >= lo && gv + c < hi;
+            const int has_m = gm + c >= a && gm + c < e, has_v = gv + c >= a && gv + c < e;
             if (!has_m && !has_v) continue;
             double N = 0, s1 = 0;
             for (int b = 0; b < n_mb; b++) {
@@ -285,18 +293,10 @@ static void cnn_update_buffers(zt_model *m, const double *stats, int n_mb, size_
                 s2 += st[0] * (st[1 + C + c] + d * d);
             }
             const double var = N > 1 ? s2 / (N - 1) : s2;
-            float v[2];
-            if (has_m) {
-                s->ops->to_host(v, p + (gm + c - lo), sizeof(float));
-                v[0] = (float)((1 - BN_MOMENTUM) * v[0] + BN_MOMENTUM * mu);
-                s->ops->to_device(p + (gm + c - lo), v, sizeof(float));
-            }
-            if (has_v) {
-                s->ops->to_host(v, p + (gv + c - lo), sizeof(float));
-                v[0] = (float)((1 - BN_MOMENTUM) * v[0] + BN_MOMENTUM * var);
-                s->ops->to_device(p + (gv + c - lo), v, sizeof(float));
-            }
+            if (has_m) h[gm + c - a] = (float)((1 - BN_MOMENTUM) * h[gm + c - a] + BN_MOMENTUM * mu);
+            if (has_v) h[gv + c - a] = (float)((1 - BN_MOMENTUM) * h[gv + c - a] + BN_MOMENTUM * var);
         }
+        s->ops->to_device(p + (a - lo), h, (e - a) * sizeof(float));
         soff += 1 + 2 * (size_t)C;
     }
 }
@@ -368,8 +368,7 @@ zt_model *zt_cnn_create_ops(const zt_cnn_cfg *c, int max_batch, const zt_ops *op
         return NULL;
     }
     if (!ops->im2col3 || !ops->bn_fwd || !ops->maxpool2_fwd) {
-        zt_error("cnn: the '%s' op table has no convolution ops (model.name = cnn runs on train.device = cpu)",
-                 ops->name);
+        zt_error("cnn: the '%s' op table has no convolution ops (im2col3, bn_fwd, maxpool2_fwd)", ops->name);
         return NULL;
     }
     zt_model *m = calloc(1, sizeof *m);

@@ -113,7 +113,7 @@ typedef struct zt_ops {
     void (*softmax_ce_bwd)(float *dlogits, const float *probs, const int32_t *targets,
                            float scale, int N, int V);
 
-    /* ---- convolution pieces, NHWC (ops_conv.c) ------------------------ */
+    /* ---- convolution pieces, NHWC (ops_conv.c; CUDA: ops_cuda_conv.cu) */
     /* A 3x3, stride 1, padding 1 convolution is im2col + matmul_fwd:
      * col[n·H·W, 9C] (column (ky·3 + kx)·C + c, zero outside the image) ·
      * w[OC, 9C]ᵀ = out[n·H·W, OC], which is NHWC. Backward: matmul_bwd gives

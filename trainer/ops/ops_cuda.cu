@@ -664,9 +664,17 @@ static void cu_scale(float *x, float s, size_t n) { EW_LAUNCH(k_scale, n, x, s, 
     .attn_saved_floats = cu_attn_saved_floats,          \
     .attn_scratch_floats = cu_attn_scratch_floats
 
+/* fp32 activations in both tables (the conv products are their matmuls) */
 #define ZT_CUDA_TAIL                                    \
     .softmax_ce_fwd = cu_softmax_ce_fwd,                \
     .softmax_ce_bwd = cu_softmax_ce_bwd,                \
+    .im2col3 = cu_im2col3,                              \
+    .col2im3 = cu_col2im3,                              \
+    .maxpool2_fwd = cu_maxpool2_fwd,                    \
+    .maxpool2_bwd = cu_maxpool2_bwd,                    \
+    .bn_stats = cu_bn_stats,                            \
+    .bn_fwd = cu_bn_fwd,                                \
+    .bn_bwd = cu_bn_bwd,                                \
     .optim_step = cu_optim_step,                        \
     .sumsq = cu_sumsq,                                  \
     .scale = cu_scale

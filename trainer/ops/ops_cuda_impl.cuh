@@ -1,6 +1,7 @@
 /* ops_cuda_impl.cuh — what the CUDA op-table files share (ops_cuda.cu:
  * stream, cuBLAS, scratch, memory, linear, elementwise, norms, optimizer and
- * the tables; ops_cuda_attn.cu: attention). Private to trainer/. */
+ * the tables; ops_cuda_attn.cu: attention; ops_cuda_conv.cu: im2col, pooling,
+ * BatchNorm). Private to trainer/. */
 #ifndef ZT_OPS_CUDA_IMPL_CUH
 #define ZT_OPS_CUDA_IMPL_CUH
 #include <cublas_v2.h>     /* cuBLAS handle and GEMMs */
@@ -87,4 +88,15 @@ void cu_attention_bwd(float *dqkv, float *scratch_, const float *dout, const flo
 void cu_attention_fwd_bf16(float *out, float *saved, float *scratch_, const float *qkv, int B, int T, int C, int NH);
 void cu_attention_bwd_bf16(float *dqkv, float *scratch_, const float *dout, const float *qkv,
                            const float *saved, int B, int T, int C, int NH);
+
+/* ---- convolution pieces, BatchNorm (ops_cuda_conv.cu) --------------------- */
+void cu_im2col3(float *col, const float *inp, int n, int H, int W, int C);
+void cu_col2im3(float *dinp, const float *dcol, int n, int H, int W, int C);
+void cu_maxpool2_fwd(float *out, int32_t *arg, const float *inp, int n, int H, int W, int C);
+void cu_maxpool2_bwd(float *dinp, const float *dout, const int32_t *arg, size_t nout);
+void cu_bn_stats(float *mean, float *var, const float *inp, int M, int C);
+void cu_bn_fwd(float *out, const float *inp, const float *mean, const float *var,
+               const float *g, const float *b, int M, int C);
+void cu_bn_bwd(float *dinp, float *dg, float *db, const float *dout, const float *inp,
+               const float *mean, const float *var, const float *g, int M, int C);
 #endif
