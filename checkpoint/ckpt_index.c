@@ -132,16 +132,20 @@ static int check_tiling(ck_ctx *C, int W, const uint64_t *lo, const uint64_t *hi
 }
 
 /* Maps local elements [s,e) of tensor t (row-major) held by source dataset
- * `src` of file `file` (1-D, e-s elements) into the virtual dataset: one
- * block for a 1-D tensor; for a 2-D tensor at most three rectangles (partial
- * first row, full rows, partial last row). */
+ * `src` of file `file` (1-D, e-s elements) into the virtual dataset as ONE
+ * mapping. For a 2-D tensor the virtual selection is the union of at most
+ * three rectangles (partial first row, full rows, partial last row); HDF5
+ * pairs a mapping's virtual and source selections element by element in
+ * row-major order and only needs equal counts, not equal shapes. One mapping
+ * per piece instead of one per rectangle: up to 3x fewer mappings, a smaller
+ * index written faster; readers (h5py, h5dump) see the same values. */
 static int map_range(ck_ctx *C, hid_t dcpl, hid_t vsp, const zt_ck_tensor *t, uint64_t s, uint64_t e,
                      const char *file, const char *src) {
     hid_t ssp = -1;
     hsize_t n = e - s;
     h5Check(ssp = H5Screate_simple(1, &n, NULL));
+    h5Check(H5Sselect_none(vsp));
     uint64_t pos = s;
-    hsize_t soff = 0;
     while (pos < e) {
         hsize_t vstart[2], vcount[2], len;
         if (t->ndim == 1) {
@@ -158,12 +162,10 @@ static int map_range(ck_ctx *C, hid_t dcpl, hid_t vsp, const zt_ck_tensor *t, ui
                 vstart[0] = row, vstart[1] = 0, vcount[0] = rows, vcount[1] = C1;
             }
         }
-        h5Check(H5Sselect_hyperslab(vsp, H5S_SELECT_SET, vstart, NULL, vcount, NULL));
-        h5Check(H5Sselect_hyperslab(ssp, H5S_SELECT_SET, &soff, NULL, &len, NULL));
-        h5Check(H5Pset_virtual(dcpl, vsp, file, src, ssp));
+        h5Check(H5Sselect_hyperslab(vsp, H5S_SELECT_OR, vstart, NULL, vcount, NULL));
         pos += len;
-        soff += len;
     }
+    h5Check(H5Pset_virtual(dcpl, vsp, file, src, ssp));   /* ssp: all n elements */
     H5Sclose(ssp);
     return 0;
 fail:

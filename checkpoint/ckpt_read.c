@@ -6,7 +6,7 @@
  *    silently (docs/ARCHITECTURE.md, checkpoint/FORMAT.md); opening the shard ourselves fails loudly and names it;
  *  - the pieces in a shard are already flat 1-D runs, so a flat range [lo,hi)
  *    maps onto one hyperslab per (shard, tensor), while through the VDS a
- *    range inside a 2-D tensor needs up to three rectangles, and HDF5 then
+ *    range inside a 2-D tensor is a union of up to three rectangles, and HDF5 then
  *    intersects them with every mapping of the dataset under its global lock;
  *  - each piece's offset attributes and length are checked against the index,
  *    so a shard from another checkpoint cannot be mixed in unnoticed.

@@ -108,3 +108,30 @@ Test(vds, missing_shard_reads_as_nan_fill_but_open_refuses) {
     cr_assert_null(zt_ck_open(step_dir, err, sizeof err));
     cr_assert(strstr(err, "shard-00001-of-00004.h5"), "%s", err);
 }
+
+/* checkpoint/FORMAT.md: one mapping per (shard, tensor) piece, even where the
+ * piece covers a partial row, full rows and another partial row of a 2-D
+ * tensor (the virtual side is then an irregular union of rectangles). With
+ * W = 4 (19 elements per shard) w1 [0,35) lies in shards 0 and 1, w2 [42,75)
+ * in shards 2 and 3, each piece spanning two or three rectangles. */
+static int count(const char *s, const char *word) {
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, word)); p += strlen(word)) n++;
+    return n;
+}
+Test(vds, one_mapping_per_shard_piece) {
+    static char out[65536];
+    const char *dsets[] = {"/param/w1", "/optim/v/w1", "/param/w2", "/param/b1"};
+    int want[] = {2, 2, 2, 2};   /* b1 [35,42): shards 1 and 2 */
+    for (int i = 0; i < 4; i++) {
+        int rc = ckt_sh(out, sizeof out, "h5dump -p -H -d %s %s/index.h5", dsets[i], step_dir);
+        cr_assert_eq(rc, 0, "h5dump %s: %s", dsets[i], out);
+        cr_assert_eq(count(out, "MAPPING "), want[i], "%s: %d mappings, expected %d:\n%s", dsets[i],
+                     count(out, "MAPPING "), want[i], out);
+    }
+    {
+        int rc = ckt_sh(out, sizeof out, "h5dump -p -H -d /param/w2 %s/index.h5", step_dir);
+        cr_assert_eq(rc, 0, "%s", out);
+        cr_assert(strstr(out, "IRREGULAR_HYPERSLAB"), "w2's pieces span partial rows:\n%s", out);
+    }
+}
