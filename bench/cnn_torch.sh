@@ -36,7 +36,7 @@ ours() {   # W threads
   local t0; t0=$(date +%s.%N)
   pin "$src/launcher/ztrain-launch" -n "$w" -- "$zt" train -c "$src/configs/fashion_cnn.ini" \
       --set data.path="$DATA" --set train.steps=$((spe * EPOCHS)) --set eval.every=$spe \
-      --set train.threads="$t" --set log.every=100 >"$log" 2>&1 || { cat "$log"; exit 1; }
+      --set train.threads="$t" --set log.every=100 --set ckpt.dir= --set log.metrics= >"$log" 2>&1 || { cat "$log"; exit 1; }
   # wall seconds since launch for each evaluation line; images/s from the progress lines
   awk -v t0="$t0" -v spe="$spe" '
     function secs(ts,  d, h, m, s) { split(substr(ts, 12, 12), d, ":"); return d[1] * 3600 + d[2] * 60 + d[3] }
