@@ -26,18 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"   /* now, die, part */
 #include "zt_ckpt.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void die(const char *what, const char *err) {
-    fprintf(stderr, "ckpt_bench: %s: %s\n", what, err);
-    exit(1);
-}
 
 static int drop_mode;   /* 1 drop_caches, 0 fadvise */
 
@@ -88,13 +78,6 @@ static int cmp_d(const void *a, const void *b) {
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static void part(uint64_t n, int W, int r, uint64_t *lo, uint64_t *hi) {
-    uint64_t pp = (n + (uint64_t)W - 1) / (uint64_t)W * (uint64_t)W;
-    *lo = (uint64_t)r * pp / (uint64_t)W, *hi = (uint64_t)(r + 1) * pp / (uint64_t)W;
-    if (*lo > n) *lo = n;
-    if (*hi > n) *hi = n;
 }
 
 static zt_ck_layout L;

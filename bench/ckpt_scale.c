@@ -28,25 +28,8 @@
 #include <sys/stat.h>   /* stat: index size */
 #include <time.h>       /* clock_gettime */
 #include <unistd.h>     /* link */
+#include "bench_util.h"   /* now, die, part */
 #include "zt_ckpt.h"    /* the library under test */
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void die(const char *what, const char *err) {
-    fprintf(stderr, "ckpt_scale: %s: %s\n", what, err);
-    exit(1);
-}
-
-static void part(uint64_t n, int W, int r, uint64_t *lo, uint64_t *hi) {   /* = zt_part */
-    uint64_t chunk = (n + (uint64_t)W - 1) / (uint64_t)W, o = (uint64_t)r * chunk;
-    if (o > n) o = n;
-    *lo = o;
-    *hi = o + chunk > n ? n : o + chunk;
-}
 
 static float val(uint64_t i, int slot) { return (float)(i % 100003) * 1e-3f + (float)slot; }
 
