@@ -33,6 +33,11 @@ struct zt_engine {
     float    *bbuf[2];            /* stage 2/3: gradients of a bucket (max_bucket) */
     float    *rbuf[2];            /* stage 2/3: my reduced share of it (max_my_bucket) */
     float    *ubuf[2];            /* stage 3: gathered unit params, in use + prefetched */
+    /* stage 1/2: after the optimizer only this rank's partition of params is
+     * current (stale); the other ranks' parts are gathered per unit at the
+     * next forward (forward_all), or at once by any other reader (params_current) */
+    int       stale;
+    struct inflight *preq;        /* [U] stage 1/2: the per-unit gathers of that forward */
     zt_mem    mem;
     /* called right before each optimizer update (async checkpoint snapshot) */
     zt_engine_hook before_update;
@@ -90,7 +95,7 @@ static float *ealloc(const zt_ops *o, size_t n, size_t *counter) {
 }
 
 /* A request in flight, with what the message names if it fails. */
-typedef struct { zt_req *q; const char *op, *what; int idx; int buf; } inflight;
+typedef struct inflight { zt_req *q; const char *op, *what; int idx; int buf; } inflight;
 
 static void wait_req(zt_engine *e, inflight *f, zt_step_stats *st) {
     if (!f->q) return;
@@ -120,11 +125,15 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
     /* buckets and per-rank counts, once: they never change while training */
     size_t cap = (size_t)(bucket_mb * 1024 * 1024 / sizeof(float));
     ztCheck(zt_plan_init(&e->plan, e->P, e->W, e->r, m->n_units, m->unit_off, m->unit_len, cap,
-                         stage == 3) == 0,
+                         stage >= 1) == 0,
             ZT_EXIT_INTERNAL, "out of memory planning %d units over %d ranks", m->n_units, e->W);
     e->mem.plan = e->plan.bytes;
     e->ddp = calloc((size_t)(e->plan.nb ? e->plan.nb : 1), sizeof(zt_req *));
     mallocCheck(e->ddp);
+    if (stage == 1 || stage == 2) {
+        e->preq = calloc((size_t)(m->n_units ? m->n_units : 1), sizeof *e->preq);
+        mallocCheck(e->preq);
+    }
 
     size_t P = e->P, pl = e->plen;
     if (stage <= 2) { e->params = ealloc(e->ops, P, &e->mem.params); e->ppart = e->params + e->plo; }
@@ -157,7 +166,7 @@ void zt_engine_destroy(zt_engine *e) {
     zt_plan_free(&e->plan);
     free(e->g16);
     for (int i = 0; i < 2; i++) { free(e->b16[i]); free(e->r16[i]); }
-    free(e->ddp);
+    free(e->ddp); free(e->preq);
     free(e->iacc); free(e->tsc); free(e->lsc); free(e->bsc[0]); free(e->bsc[1]); free(e->xch); free(e->xq);
     for (int i = 0; i < 2; i++) { free(e->ibuf[i]); free(e->irbuf[i]); }
     free(e->stl); free(e->stg); free(e->st_counts);
@@ -167,6 +176,7 @@ void zt_engine_destroy(zt_engine *e) {
 void zt_engine_init_params(zt_engine *e, uint64_t seed) {
     size_t lo = e->stage <= 2 ? 0 : e->plo, n = e->stage <= 2 ? e->P : e->plen;
     float *dst = e->stage <= 2 ? e->params : e->ppart;
+    e->stale = 0;   /* every rank initialises the full buffer alike */
     if (!e->ops->device) { zt_model_init_range(e->m, seed, lo, lo + n, dst); return; }
     float *h = malloc((n ? n : 1) * sizeof(float));
     mallocCheck(h);
@@ -183,7 +193,12 @@ void zt_engine_formula(size_t P, int W, int stage, int S, zt_mem *o) {
     o->transient = 0; o->ckpt = 0; o->plan = 0;
 }
 
-/* ---- ZeRO-3 unit gathering ------------------------------------------- */
+/* ---- unit gathering --------------------------------------------------- */
+/* Unit u's parameters from every rank into dst, sent from this rank's
+ * partition: ZeRO-3 gathers into ubuf; ZeRO-1/2 into the full buffer itself
+ * (dst = params + unit_off[u]), where the send range is the own slice of dst
+ * (in place: comm.h allows send == recv + offset, and the own slice is not
+ * written, so the checkpoint snapshot may read it meanwhile). */
 static inflight gather_unit(zt_engine *e, int u, float *dst) {
     const zt_range_plan *up = &e->plan.unit[u];
     e->bytes += (double)up->len * sizeof(float);
@@ -210,12 +225,35 @@ static void params_changed(zt_engine *e) {
     if (e->ops->weights_ready) e->ops->weights_ready(NULL, 0);
 }
 
-/* forward through all units; under ZeRO-3 each unit is gathered just before
- * use with the next one prefetched. Leaves the last unit's params in ubuf. */
+/* ZeRO-1/2: launch every unit's gather, in unit order (the comm runs them
+ * FIFO, so unit 0's arrives first). */
+static void launch_param_gathers(zt_engine *e) {
+    const zt_model *m = e->m;
+    for (int u = 0; u < m->n_units; u++) e->preq[u] = gather_unit(e, u, e->params + m->unit_off[u]);
+    e->stale = 0;
+}
+/* ZeRO-1/2: make the full parameter buffer current for a reader other than
+ * forward_all (full_params). Collective; a no-op on every rank alike when
+ * nothing changed since the last gather. */
+static void params_current(zt_engine *e) {
+    if (!e->stale) return;
+    launch_param_gathers(e);
+    for (int u = 0; u < e->m->n_units; u++) wait_req(e, &e->preq[u], NULL);
+}
+
+/* forward through all units. ZeRO-1/2 after an update: all units' gathers
+ * are launched, and unit u waits only for its own right before its forward,
+ * so the later units' parameters travel while the earlier ones compute.
+ * ZeRO-3: each unit is gathered just before use with the next one
+ * prefetched; leaves the last two units' params in ubuf (backward_all starts
+ * from them). */
 static void forward_all(zt_engine *e) {
     zt_model *m = e->m; int U = m->n_units;
     if (e->stage != 3) {
+        int gathering = e->stale;
+        if (gathering) launch_param_gathers(e);
         for (int u = 0; u < U; u++) {
+            if (gathering) wait_req(e, &e->preq[u], NULL);
             if (e->wfresh) weights_ready(e, u, unit_params(e, u, 0));
             m->forward(m, u, unit_params(e, u, 0));
         }
@@ -704,13 +742,9 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
         if (e->stage == 0) m->update_buffers(m, e->stg, k_all, 0, e->P, e->params);
         else               m->update_buffers(m, e->stg, k_all, e->plo, e->plo + e->plen, e->ppart);
     }
-    if (e->stage == 1 || e->stage == 2) {
-        double tw = zt_now();
-        e->bytes += (double)e->P * sizeof(float);
-        stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
-                  "allgather", "updated parameters", -1);
-        e->t_exposed += zt_now() - tw;
-    }
+    /* ZeRO-1/2: the other ranks' updated partitions are gathered by the next
+     * forward, unit by unit, behind the compute (forward_all) */
+    if (e->stage == 1 || e->stage == 2) e->stale = 1;
     params_changed(e);
     st->t_step = zt_now() - t0;
     st->t_exposed_comm = e->t_exposed;
@@ -727,7 +761,7 @@ double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct) {
 }
 
 void zt_engine_full_params(zt_engine *e, float *out) {
-    if (e->stage <= 2) { e->ops->to_host(out, e->params, e->P * sizeof(float)); return; }
+    if (e->stage <= 2) { params_current(e); e->ops->to_host(out, e->params, e->P * sizeof(float)); return; }
     float *full = e->ops->alloc((e->P ? e->P : 1) * sizeof(float));
     mallocCheck(full);
     stepCheck(e, zt_allgather(e->c, e->ppart, full, e->P, ZT_F32), "allgather", "all parameters", -1);
@@ -759,6 +793,7 @@ void zt_engine_sync_partitions(zt_engine *e) {
     if (e->stage <= 2)
         stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "loaded parameters", -1);
+    e->stale = 0;   /* the load replaced every partition: nothing left to gather */
     if (e->stage == 0)
         for (int i = 0; i < e->nslots; i++)
             stepCheck(e, zt_allgather(e->c, e->slots[i] + e->plo, e->slots[i], e->P, ZT_F32),
