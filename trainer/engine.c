@@ -43,6 +43,7 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
     e->mem.plan = e->plan.bytes;
     e->ddp = calloc((size_t)(e->plan.nb ? e->plan.nb : 1), sizeof(zt_req *));
     mallocCheck(e->ddp);
+    e->gfrom = m->n_units;   /* nothing to gather before the first update */
     if (stage == 1 || stage == 2) {
         e->preq = calloc((size_t)(m->n_units ? m->n_units : 1), sizeof *e->preq);
         mallocCheck(e->preq);
@@ -89,7 +90,7 @@ void zt_engine_destroy(zt_engine *e) {
 void zt_engine_init_params(zt_engine *e, uint64_t seed) {
     size_t lo = e->stage <= 2 ? 0 : e->plo, n = e->stage <= 2 ? e->P : e->plen;
     float *dst = e->stage <= 2 ? e->params : e->ppart;
-    e->stale = 0;   /* every rank initialises the full buffer alike */
+    e->gfrom = e->m->n_units;   /* every rank initialises the full buffer alike */
     if (!e->ops->device) { zt_model_init_range(e->m, seed, lo, lo + n, dst); return; }
     float *h = malloc((n ? n : 1) * sizeof(float));
     mallocCheck(h);
@@ -522,6 +523,30 @@ static int stats_gather(zt_engine *e, int k) {
     return (int)(tot / ns);
 }
 
+/* ZeRO: update this rank's partition, and its buffers where the optimizer
+ * wrote. Its slice of unit 0 goes first; unit 0's gather then runs while the
+ * rest of the partition is updated, and is awaited (exposed) at the end, so
+ * the next forward starts without a wait. Units 1..U-1 are gathered by that
+ * forward, behind its compute (zt_eng_forward_all). Splitting the range
+ * changes no bit: optimizer and update_buffers are elementwise in the flat
+ * index, and the two pieces are disjoint from the gather's target. */
+static void update_partition(zt_engine *e, uint64_t t, float lr, float gscale, int k_all) {
+    zt_model *m = e->m;
+    size_t a = e->plo, z = e->plo + e->plen, cut = m->unit_off[0] + m->unit_len[0];
+    if (cut < a) cut = a;
+    if (cut > z) cut = z;
+    const size_t s[3] = { a, cut, z };
+    inflight g0 = {0};
+    for (int i = 0; i < 2; i++) {
+        optimize_range(e, s[i], s[i + 1], t, lr, gscale, e->ppart + (s[i] - a), e->gpart + (s[i] - a));
+        if (m->n_stats) m->update_buffers(m, e->stg, k_all, s[i], s[i + 1], e->ppart + (s[i] - a));
+        if (i == 0) g0 = zt_eng_gather_unit(e, 0, e->stage == 3 ? e->ubuf[0] : e->params + m->unit_off[0]);
+    }
+    wait_req(e, &g0, NULL);
+    zt_eng_params_changed(e);   /* the other units: at the next forward */
+    zt_eng_unit0_current(e);
+}
+
 void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float lr,
                     zt_step_stats *st) {
     zt_model *m = e->m;
@@ -575,16 +600,11 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
         e->before_update(e->before_update_arg);
         e->t_exposed += zt_now() - tw;
     }
-    if (e->stage == 0) optimize_range(e, 0, e->P, t, lr, gscale, e->params, e->grads);
-    else               optimize_range(e, e->plo, e->plo + e->plen, t, lr, gscale, e->ppart, e->gpart);
-    if (ns) {   /* buffers advance where the optimizer wrote, before any gather */
-        if (e->stage == 0) m->update_buffers(m, e->stg, k_all, 0, e->P, e->params);
-        else               m->update_buffers(m, e->stg, k_all, e->plo, e->plo + e->plen, e->ppart);
-    }
-    /* ZeRO-1/2: the other ranks' updated partitions are gathered by the next
-     * forward, unit by unit, behind the compute (zt_eng_forward_all) */
-    if (e->stage == 1 || e->stage == 2) e->stale = 1;
-    zt_eng_params_changed(e);
+    if (e->stage == 0) {
+        optimize_range(e, 0, e->P, t, lr, gscale, e->params, e->grads);
+        if (ns) m->update_buffers(m, e->stg, k_all, 0, e->P, e->params);   /* buffers advance too */
+        zt_eng_params_changed(e);
+    } else update_partition(e, t, lr, gscale, k_all);
     st->t_step = zt_now() - t0;
     st->t_exposed_comm = e->t_exposed;
     st->comm_bytes = e->bytes;
@@ -632,7 +652,7 @@ void zt_engine_sync_partitions(zt_engine *e) {
     if (e->stage <= 2)
         stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "loaded parameters", -1);
-    e->stale = 0;   /* the load replaced every partition: nothing left to gather */
+    e->gfrom = e->m->n_units;   /* the load replaced every partition: nothing left to gather */
     if (e->stage == 0)
         for (int i = 0; i < e->nslots; i++)
             stepCheck(e, zt_allgather(e->c, e->slots[i] + e->plo, e->slots[i], e->P, ZT_F32),

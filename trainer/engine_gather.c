@@ -37,24 +37,31 @@ void zt_eng_params_changed(zt_engine *e) {
     if (e->ops->weights_ready) e->ops->weights_ready(NULL, 0);
 }
 
-/* ZeRO-1/2: launch every unit's gather, in unit order (the comm runs them
- * FIFO, so unit 0's arrives first). */
+void zt_eng_unit0_current(zt_engine *e) {
+    if (e->stage == 3) { zt_eng_weights_ready(e, 0, e->ubuf[0]); e->ulow = 1; }
+    else if (e->stage >= 1) e->gfrom = 1;
+}
+
+/* ZeRO-1/2: launch the gathers of units gfrom..U-1, in unit order (the comm
+ * runs them FIFO, so the lowest unit's arrives first). */
 static void launch_param_gathers(zt_engine *e) {
     const zt_model *m = e->m;
-    for (int u = 0; u < m->n_units; u++) e->preq[u] = zt_eng_gather_unit(e, u, e->params + m->unit_off[u]);
-    e->stale = 0;
+    for (int u = e->gfrom; u < m->n_units; u++) e->preq[u] = zt_eng_gather_unit(e, u, e->params + m->unit_off[u]);
+    e->gfrom = m->n_units;
 }
 /* ZeRO-1/2: make the full parameter buffer current for a reader other than
  * zt_eng_forward_all (zt_engine_full_params). Collective; a no-op on every rank alike when
  * nothing changed since the last gather. */
 void zt_eng_params_current(zt_engine *e) {
-    if (!e->stale) return;
+    int from = e->gfrom;
+    if (from >= e->m->n_units) return;
     launch_param_gathers(e);
-    for (int u = 0; u < e->m->n_units; u++) wait_req(e, &e->preq[u], NULL);
+    for (int u = from; u < e->m->n_units; u++) wait_req(e, &e->preq[u], NULL);
 }
 
-/* forward through all units. ZeRO-1/2 after an update: all units' gathers
- * are launched, and unit u waits only for its own right before its forward,
+/* forward through all units. ZeRO-1/2 after an update: the gathers of all
+ * units but 0 (the step gathered it) are launched, and unit u waits only for
+ * its own right before its forward,
  * so the later units' parameters travel while the earlier ones compute.
  * ZeRO-3: each unit is gathered just before use with the next one
  * prefetched; leaves the last two units' params in ubuf (backward_all starts
@@ -62,10 +69,10 @@ void zt_eng_params_current(zt_engine *e) {
 void zt_eng_forward_all(zt_engine *e) {
     zt_model *m = e->m; int U = m->n_units;
     if (e->stage != 3) {
-        int gathering = e->stale;
-        if (gathering) launch_param_gathers(e);
+        int from = e->gfrom;
+        if (from < U) launch_param_gathers(e);
         for (int u = 0; u < U; u++) {
-            if (gathering) wait_req(e, &e->preq[u], NULL);
+            if (u >= from) wait_req(e, &e->preq[u], NULL);
             if (e->wfresh) zt_eng_weights_ready(e, u, unit_params(e, u, 0));
             m->forward(m, u, unit_params(e, u, 0));
         }

@@ -33,12 +33,14 @@ struct zt_engine {
     float    *bbuf[2];            /* stage 2/3: gradients of a bucket (max_bucket) */
     float    *rbuf[2];            /* stage 2/3: my reduced share of it (max_my_bucket) */
     float    *ubuf[2];            /* stage 3: gathered unit params, in use + prefetched */
-    /* stage 1/2: after the optimizer only this rank's partition of params is
-     * current (stale); the other ranks' parts are gathered per unit at the
-     * next forward (forward_all), or at once by any other reader (params_current) */
-    int       stale;
+    /* stage 1/2: units gfrom..U-1 of params hold the other ranks' parts as
+     * they were before the last update (U: all current). The step's end
+     * gathers unit 0 (gfrom = 1); the next forward gathers the rest per unit
+     * behind its compute, any other reader at once (zt_eng_params_current). */
+    int       gfrom;
     int       ulow;               /* stage 3: units 0..ulow-1 are still in ubuf[u & 1] (after a
-                                   * backward, until the parameters change) */
+                                   * backward, or unit 0 after an update, until the parameters
+                                   * change) */
     inflight *preq;               /* [U] stage 1/2: the per-unit gathers of that forward */
     zt_mem    mem;
     /* called right before each optimizer update (async checkpoint snapshot) */
@@ -115,6 +117,9 @@ void zt_eng_params_changed(zt_engine *e);
 /* ZeRO-1/2: the full parameter buffer made current (collective; nothing to
  * do unless the parameters changed since the last forward). */
 void zt_eng_params_current(zt_engine *e);
+/* After an update of this rank's partition (ZeRO, unit 0 gathered already):
+ * unit 0 is current (ZeRO-1/2: in params; ZeRO-3: in ubuf[0]). */
+void zt_eng_unit0_current(zt_engine *e);
 /* Forward through every unit, each one's parameters gathered first. */
 void zt_eng_forward_all(zt_engine *e);
 #endif
