@@ -1,11 +1,13 @@
 /* engine.c — DDP and ZeRO-1/2/3 steps over one flat fp32 buffer (CPU/MPI).
  * See engine.h for what each stage keeps. Communication is launched per
  * bucket as soon as the bucket's gradients are final and overlaps with the
- * backward of earlier units; time spent blocked in zt_wait is "exposed". */
+ * backward of earlier units; time spent blocked in zt_wait is "exposed".
+ * Where each unit's parameters come from (gathers, forward): engine_gather.c;
+ * the state both share: engine_impl.h. */
 #include "engine.h"
-#include <stdio.h>        /* snprintf */
 #include <stdlib.h>       /* calloc, free, malloc */
 #include <string.h>       /* memset */
+#include "engine_impl.h"  /* the engine's state; unit gathers and forward (engine_gather.c) */
 #include "exact.h"        /* fixed-point sums of train.exact */
 #include "ops.h"          /* device op table: memory, add_acc, sumsq, optim_step */
 #include "partition.h"    /* zt_plan: buckets and per-rank counts, planned once */
@@ -13,96 +15,12 @@
 #include "zt_launcher.h"  /* exit codes */
 #include "zt_log.h"       /* zt_fatal, ztCheck */
 
-struct zt_engine {
-    zt_model *m;
-    zt_comm  *c;            /* data: the model's memory space (mpi or nccl) */
-    zt_comm  *ctl;          /* control scalars in host memory (mpi; == c on cpu) */
-    const struct zt_ops *ops;  /* the model's op table: where every buffer lives */
-    zt_optim_cfg oc;
-    int       W, r, stage;
-    size_t    P, plo, plen;
-    float    *params;       /* stage 0-2: P elements; stage 3: NULL */
-    float    *ppart;        /* own partition of params (stage 0-2: params+plo) */
-    float    *grads;        /* stage 0/1: P; else NULL */
-    float    *gpart;        /* own partition of grads (stage 0/1: grads+plo) */
-    int       nslots;
-    float    *slots[4];     /* stage 0: P each, else plen each */
-    size_t    slot_base;    /* flat index of slots[i][0]: 0 (stage 0) or plo */
-    zt_plan   plan;         /* buckets, and what each rank sends/receives of them */
-    zt_req  **ddp;                /* [nb] DDP/ZeRO-1: requests in flight */
-    float    *bbuf[2];            /* stage 2/3: gradients of a bucket (max_bucket) */
-    float    *rbuf[2];            /* stage 2/3: my reduced share of it (max_my_bucket) */
-    float    *ubuf[2];            /* stage 3: gathered unit params, in use + prefetched */
-    zt_mem    mem;
-    /* called right before each optimizer update (async checkpoint snapshot) */
-    zt_engine_hook before_update;
-    void     *before_update_arg;
-    /* micro-batches: k_glob per step over all ranks (0: unknown, every rank
-     * has the same count); under ZeRO-2/3 every rank runs `rounds` of them,
-     * padding with zero-gradient repeats (collectives per micro-batch) */
-    int       k_glob, rounds;
-    /* train.exact (exact.h): per-tensor fixed-point gradient sums */
-    int       exact;
-    uint64_t  terms;              /* bound on the terms of any sum this step (exact_terms) */
-    int64_t  *iacc;               /* stage 0/1: P; stage 2/3: plen */
-    int64_t  *ibuf[2], *irbuf[2]; /* stage 2/3: a bucket's terms, my share of their sum */
-    zt_fx_scale *tsc;             /* [n_tensors] scale of iacc (identical on every rank) */
-    zt_fx_scale *bsc[2];          /* [n_tensors] stage 2/3: agreed scale of the bucket in flight */
-    zt_fx_scale *lsc;             /* [n_tensors] this rank's own term scales (before agreeing) */
-    int64_t  *xch;                /* [2*(n_tensors+nb)] scale exchanges (all-reduce MAX) */
-    zt_req  **xq;                 /* [nb] stage 0/1: a bucket's scale exchange in flight */
-    int64_t   xflags[2];          /* stage 0/1: overflow / non-finite tensor + 1, this rank */
-    double    t_exposed;          /* accumulated time blocked on communication */
-    double    bytes;              /* payload handed to collectives this step (zt_step_stats) */
-    uint64_t  step;               /* step being computed (1-based), for messages */
-    int       wfresh;             /* parameters changed since the op table's bf16 copy */
-    /* train.grad_comm = bf16: gradients travel and are summed in bf16 */
-    int       grad_bf16;
-    uint16_t *g16;                /* stage 0/1: P, the buckets' bf16 copies */
-    uint16_t *b16[2], *r16[2];    /* stage 2/3: bf16 of bbuf / rbuf */
-    double   *stl, *stg;          /* model buffers: this rank's micro-batch statistics, all ranks' */
-    int       st_k;               /* micro-batches stl/stg are sized for */
-    size_t   *st_counts;          /* per rank: its micro-batches x n_stats */
-};
-
-/* A collective that fails ends the job (zt_comm_fatal, exit 6): the line names
- * the rank, the operation, what it carried (bucket / unit number) and the step;
- * the peers end on the comm watchdog (timeout or the launcher's notice). */
-static _Noreturn void step_failed(const zt_engine *e, const char *op, const char *what, int idx) {
-    char w[96], when[48];
-    if (idx >= 0) snprintf(w, sizeof w, "%s %d", what, idx); else snprintf(w, sizeof w, "%s", what);
-    snprintf(when, sizeof when, "at step %llu", (unsigned long long)e->step);
-    /* the data comm carries most collectives; the control comm the scalars */
-    zt_comm_fatal(*zt_comm_error(e->c) || e->ctl == e->c ? e->c : e->ctl, op, w, when);
-}
-/* stepCheck(e, rc, op, what, idx): a blocking collective's (or a wait's)
- * return code; stepReqCheck: an async one's request, NULL if it did not
- * start. idx < 0: no bucket/unit number. */
-#define stepCheck(e, rc, op, what, idx) do { if ((rc) != 0) step_failed(e, op, what, idx); } while (0)
-#define stepReqCheck(e, q, op, what, idx) do { if ((q) == NULL) step_failed(e, op, what, idx); } while (0)
-
 /* all state lives in the model's op-table memory (host for cpu, device for cuda) */
 static float *ealloc(const zt_ops *o, size_t n, size_t *counter) {
     float *p = o->alloc((n ? n : 1) * sizeof(float));
     ztCheck(p != NULL, ZT_EXIT_INTERNAL, "out of memory allocating %zu floats", n);
     *counter += n * sizeof(float);
     return p;
-}
-
-/* A request in flight, with what the message names if it fails. */
-typedef struct { zt_req *q; const char *op, *what; int idx; int buf; } inflight;
-
-static void wait_req(zt_engine *e, inflight *f, zt_step_stats *st) {
-    if (!f->q) return;
-    double t0 = zt_now(), ts = 0, te = 0;
-    int rc = zt_wait_t(f->q, &ts, &te);
-    f->q = NULL;
-    stepCheck(e, rc, f->op, f->what, f->idx);
-    e->t_exposed += zt_now() - t0;
-    if (st) {
-        if (st->t_first_comm == 0 || ts < st->t_first_comm) st->t_first_comm = ts;
-        if (te > st->t_last_comm_end) st->t_last_comm_end = te;
-    }
 }
 
 zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_optim_cfg *oc,
@@ -120,11 +38,16 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
     /* buckets and per-rank counts, once: they never change while training */
     size_t cap = (size_t)(bucket_mb * 1024 * 1024 / sizeof(float));
     ztCheck(zt_plan_init(&e->plan, e->P, e->W, e->r, m->n_units, m->unit_off, m->unit_len, cap,
-                         stage == 3) == 0,
+                         stage >= 1) == 0,
             ZT_EXIT_INTERNAL, "out of memory planning %d units over %d ranks", m->n_units, e->W);
     e->mem.plan = e->plan.bytes;
     e->ddp = calloc((size_t)(e->plan.nb ? e->plan.nb : 1), sizeof(zt_req *));
     mallocCheck(e->ddp);
+    e->gfrom = m->n_units;   /* nothing to gather before the first update */
+    if (stage == 1 || stage == 2) {
+        e->preq = calloc((size_t)(m->n_units ? m->n_units : 1), sizeof *e->preq);
+        mallocCheck(e->preq);
+    }
 
     size_t P = e->P, pl = e->plen;
     if (stage <= 2) { e->params = ealloc(e->ops, P, &e->mem.params); e->ppart = e->params + e->plo; }
@@ -157,7 +80,7 @@ void zt_engine_destroy(zt_engine *e) {
     zt_plan_free(&e->plan);
     free(e->g16);
     for (int i = 0; i < 2; i++) { free(e->b16[i]); free(e->r16[i]); }
-    free(e->ddp);
+    free(e->ddp); free(e->preq);
     free(e->iacc); free(e->tsc); free(e->lsc); free(e->bsc[0]); free(e->bsc[1]); free(e->xch); free(e->xq);
     for (int i = 0; i < 2; i++) { free(e->ibuf[i]); free(e->irbuf[i]); }
     free(e->stl); free(e->stg); free(e->st_counts);
@@ -167,6 +90,7 @@ void zt_engine_destroy(zt_engine *e) {
 void zt_engine_init_params(zt_engine *e, uint64_t seed) {
     size_t lo = e->stage <= 2 ? 0 : e->plo, n = e->stage <= 2 ? e->P : e->plen;
     float *dst = e->stage <= 2 ? e->params : e->ppart;
+    e->gfrom = e->m->n_units;   /* every rank initialises the full buffer alike */
     if (!e->ops->device) { zt_model_init_range(e->m, seed, lo, lo + n, dst); return; }
     float *h = malloc((n ? n : 1) * sizeof(float));
     mallocCheck(h);
@@ -181,54 +105,6 @@ void zt_engine_formula(size_t P, int W, int stage, int S, zt_mem *o) {
     o->grads  = (size_t)(stage >= 2 ? part : p);
     o->optim  = (size_t)(S * (stage >= 1 ? part : p));
     o->transient = 0; o->ckpt = 0; o->plan = 0;
-}
-
-/* ---- ZeRO-3 unit gathering ------------------------------------------- */
-static inflight gather_unit(zt_engine *e, int u, float *dst) {
-    const zt_range_plan *up = &e->plan.unit[u];
-    e->bytes += (double)up->len * sizeof(float);
-    inflight f = { zt_iallgather_v(e->c, e->ppart + (up->my_lo - e->plo), dst, up->counts, ZT_F32),
-                   "allgather_v", "parameters of unit", u, 0 };
-    stepReqCheck(e, f.q, f.op, f.what, u);
-    return f;
-}
-
-/* Parameters of unit u for compute: a pointer into the full buffer, or under
- * ZeRO-3 the gathered copy in ubuf[slot]. */
-static const float *unit_params(zt_engine *e, int u, int slot) {
-    return e->stage == 3 ? e->ubuf[slot] : e->params + e->m->unit_off[u];
-}
-
-/* A bf16 op table converts unit u's parameters once they are final (ops.h
- * weights_ready): at the first forward after they changed (wfresh), and under
- * ZeRO-3 after every gather. NULL hook (fp32 tables): nothing. */
-static void weights_ready(zt_engine *e, int u, const float *pu) {
-    if (e->ops->weights_ready) e->ops->weights_ready(pu, e->m->unit_len[u]);
-}
-static void params_changed(zt_engine *e) {
-    e->wfresh = 1;
-    if (e->ops->weights_ready) e->ops->weights_ready(NULL, 0);
-}
-
-/* forward through all units; under ZeRO-3 each unit is gathered just before
- * use with the next one prefetched. Leaves the last unit's params in ubuf. */
-static void forward_all(zt_engine *e) {
-    zt_model *m = e->m; int U = m->n_units;
-    if (e->stage != 3) {
-        for (int u = 0; u < U; u++) {
-            if (e->wfresh) weights_ready(e, u, unit_params(e, u, 0));
-            m->forward(m, u, unit_params(e, u, 0));
-        }
-        e->wfresh = 0;
-        return;
-    }
-    inflight pend = gather_unit(e, 0, e->ubuf[0]);
-    for (int u = 0; u < U; u++) {
-        wait_req(e, &pend, NULL);
-        if (u + 1 < U) pend = gather_unit(e, u + 1, e->ubuf[(u + 1) & 1]);
-        weights_ready(e, u, e->ubuf[u & 1]);
-        m->forward(m, u, e->ubuf[u & 1]);
-    }
 }
 
 /* ---- gradient reduction per bucket ----------------------------------- */
@@ -308,7 +184,6 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
     zt_req **ddp = e->ddp; int nddp = 0;   /* DDP/ZeRO-1: all buckets in flight */
     int bslot = 0;           /* which bbuf the current bucket uses (stage 2/3) */
     inflight pend = {0};     /* ZeRO-3 prefetch of the next unit down */
-    int have = U - 1;        /* ZeRO-3: unit U-1's params are still in ubuf */
     for (int u = U - 1; u >= 0; u--) {
         int b = pl->unit_bucket[u];
         if (e->stage >= 2 && u == pl->b_hi[b]) {
@@ -318,8 +193,10 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
         }
         const float *pu;
         if (e->stage == 3) {
-            if (u != have) { wait_req(e, &pend, NULL); weights_ready(e, u, e->ubuf[u & 1]); }
-            if (u > 0) pend = gather_unit(e, u - 1, e->ubuf[(u - 1) & 1]);
+            /* zt_eng_forward_all left units U-1 and U-2 in ubuf (their bf16 copies
+             * still registered): re-gathering starts at U-3, one unit ahead */
+            if (u < U - 2) { wait_req(e, &pend, NULL); zt_eng_weights_ready(e, u, e->ubuf[u & 1]); }
+            if (u > 0 && u - 1 < U - 2) pend = zt_eng_gather_unit(e, u - 1, e->ubuf[(u - 1) & 1]);
             pu = e->ubuf[u & 1];
         } else pu = e->params + m->unit_off[u];
         float *gu = e->stage <= 1 ? e->grads + m->unit_off[u]
@@ -340,6 +217,7 @@ static void backward_all(zt_engine *e, int reduce, zt_step_stats *st) {
     }
     finish_rs(e, &fl[bslot], st); finish_rs(e, &fl[bslot ^ 1], st);   /* older first */
     wait_req(e, &pend, NULL);
+    if (e->stage == 3) e->ulow = U < 2 ? U : 2;   /* units 1 and 0 were used last */
 }
 
 /* ---- optimizer over [lo, hi) of the flat space, per tensor (decay on 2-D) */
@@ -535,7 +413,7 @@ static void exact_step_ddp(zt_engine *e, const zt_batch *mb, int k, zt_step_stat
     for (int i = 0; i < k; i++) {
         e->ops->zero(e->grads, e->P * sizeof(float));
         m->set_batch(m, &mb[i]);
-        forward_all(e);
+        zt_eng_forward_all(e);
         if (m->n_stats) m->batch_stats(m, e->stl + (size_t)i * m->n_stats);
         st->loss_sum += m->loss_sum(m);
         backward_all(e, i == k - 1, st);   /* last: exact_ddp_bucket per bucket */
@@ -645,6 +523,30 @@ static int stats_gather(zt_engine *e, int k) {
     return (int)(tot / ns);
 }
 
+/* ZeRO: update this rank's partition, and its buffers where the optimizer
+ * wrote. Its slice of unit 0 goes first; unit 0's gather then runs while the
+ * rest of the partition is updated, and is awaited (exposed) at the end, so
+ * the next forward starts without a wait. Units 1..U-1 are gathered by that
+ * forward, behind its compute (zt_eng_forward_all). Splitting the range
+ * changes no bit: optimizer and update_buffers are elementwise in the flat
+ * index, and the two pieces are disjoint from the gather's target. */
+static void update_partition(zt_engine *e, uint64_t t, float lr, float gscale, int k_all) {
+    zt_model *m = e->m;
+    size_t a = e->plo, z = e->plo + e->plen, cut = m->unit_off[0] + m->unit_len[0];
+    if (cut < a) cut = a;
+    if (cut > z) cut = z;
+    const size_t s[3] = { a, cut, z };
+    inflight g0 = {0};
+    for (int i = 0; i < 2; i++) {
+        optimize_range(e, s[i], s[i + 1], t, lr, gscale, e->ppart + (s[i] - a), e->gpart + (s[i] - a));
+        if (m->n_stats) m->update_buffers(m, e->stg, k_all, s[i], s[i + 1], e->ppart + (s[i] - a));
+        if (i == 0) g0 = zt_eng_gather_unit(e, 0, e->stage == 3 ? e->ubuf[0] : e->params + m->unit_off[0]);
+    }
+    wait_req(e, &g0, NULL);
+    zt_eng_params_changed(e);   /* the other units: at the next forward */
+    zt_eng_unit0_current(e);
+}
+
 void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float lr,
                     zt_step_stats *st) {
     zt_model *m = e->m;
@@ -670,7 +572,7 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
             float gs = m->grad_scale;
             if (pad) m->grad_scale = 0;
             m->set_batch(m, &mb[pad ? 0 : i]);
-            forward_all(e);
+            zt_eng_forward_all(e);
             if (!pad && ns) m->batch_stats(m, e->stl + (size_t)i * ns);
             if (!pad) st->loss_sum += m->loss_sum(m);
             backward_all(e, e->stage >= 2 || i == n - 1, st);
@@ -698,20 +600,11 @@ void zt_engine_step(zt_engine *e, const zt_batch *mb, int k, uint64_t t, float l
         e->before_update(e->before_update_arg);
         e->t_exposed += zt_now() - tw;
     }
-    if (e->stage == 0) optimize_range(e, 0, e->P, t, lr, gscale, e->params, e->grads);
-    else               optimize_range(e, e->plo, e->plo + e->plen, t, lr, gscale, e->ppart, e->gpart);
-    if (ns) {   /* buffers advance where the optimizer wrote, before any gather */
-        if (e->stage == 0) m->update_buffers(m, e->stg, k_all, 0, e->P, e->params);
-        else               m->update_buffers(m, e->stg, k_all, e->plo, e->plo + e->plen, e->ppart);
-    }
-    if (e->stage == 1 || e->stage == 2) {
-        double tw = zt_now();
-        e->bytes += (double)e->P * sizeof(float);
-        stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
-                  "allgather", "updated parameters", -1);
-        e->t_exposed += zt_now() - tw;
-    }
-    params_changed(e);
+    if (e->stage == 0) {
+        optimize_range(e, 0, e->P, t, lr, gscale, e->params, e->grads);
+        if (ns) m->update_buffers(m, e->stg, k_all, 0, e->P, e->params);   /* buffers advance too */
+        zt_eng_params_changed(e);
+    } else update_partition(e, t, lr, gscale, k_all);
     st->t_step = zt_now() - t0;
     st->t_exposed_comm = e->t_exposed;
     st->comm_bytes = e->bytes;
@@ -721,13 +614,13 @@ double zt_engine_eval(zt_engine *e, const zt_batch *b, int *correct) {
     zt_model *m = e->m;
     m->training = 0;
     m->set_batch(m, b);
-    forward_all(e);
+    zt_eng_forward_all(e);
     *correct = m->correct ? m->correct(m) : 0;
     return m->loss_sum(m);
 }
 
 void zt_engine_full_params(zt_engine *e, float *out) {
-    if (e->stage <= 2) { e->ops->to_host(out, e->params, e->P * sizeof(float)); return; }
+    if (e->stage <= 2) { zt_eng_params_current(e); e->ops->to_host(out, e->params, e->P * sizeof(float)); return; }
     float *full = e->ops->alloc((e->P ? e->P : 1) * sizeof(float));
     mallocCheck(full);
     stepCheck(e, zt_allgather(e->c, e->ppart, full, e->P, ZT_F32), "allgather", "all parameters", -1);
@@ -755,10 +648,11 @@ float *zt_engine_slot_part(zt_engine *e, int i) { return e->slots[i] + (e->plo -
 void zt_engine_count_ckpt(zt_engine *e, size_t bytes) { e->mem.ckpt = bytes; }
 
 void zt_engine_sync_partitions(zt_engine *e) {
-    params_changed(e);
+    zt_eng_params_changed(e);
     if (e->stage <= 2)
         stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "loaded parameters", -1);
+    e->gfrom = e->m->n_units;   /* the load replaced every partition: nothing left to gather */
     if (e->stage == 0)
         for (int i = 0; i < e->nslots; i++)
             stepCheck(e, zt_allgather(e->c, e->slots[i] + e->plo, e->slots[i], e->P, ZT_F32),

@@ -19,8 +19,8 @@ void zt_memplan_project(const zt_model *m, int W, int r, int stage, int n_slots,
     zt_engine_formula(P, W, stage, n_slots, &f);
     *o = (zt_memplan){ .states = f.params + f.grads + f.optim };
     size_t cap = (size_t)(bucket_mb * 1024 * 1024 / sizeof(float));
-    zt_plan p;
-    if (zt_plan_init(&p, P, W, r, m->n_units, m->unit_off, m->unit_len, cap ? cap : 1, stage == 3) == 0) {
+    zt_plan p;   /* per-unit counts from ZeRO-1 up: those stages gather parameters per unit */
+    if (zt_plan_init(&p, P, W, r, m->n_units, m->unit_off, m->unit_len, cap ? cap : 1, stage >= 1) == 0) {
         if (stage >= 2) o->transient = 2 * (p.max_bucket + p.max_my_bucket) * sizeof(float);
         if (stage == 3) o->transient += 2 * p.max_unit * sizeof(float);
         o->plan = p.bytes;
