@@ -9,7 +9,8 @@
 # request. Rank 1 of 3 fails; with the current order of collectives (#1 the
 # ckpt.dir claim bcast, #2-#3 the memory check's all-reduces, #4 the resume
 # bcast; then per step 4 bucket reduce-scatters, the grad-norm²
-# all-reduce, the parameter all-gather, the loop's 2 all-reduces, the
+# all-reduce, unit 0's parameter gather at the update (ZeRO-1/2: the other
+# units' gathers at the next forward), the loop's 2 all-reduces, the
 # commit's all-gather and bcast) the cases hit an async bucket reduce-scatter
 # at step 1, the blocking grad-norm² all-reduce at step 3, a ZeRO-3 unit
 # gather at step 1 and the checkpoint commit's all-gather at step 3. Should
