@@ -413,27 +413,42 @@ static int is_dir(const char *p) { struct stat st; return stat(p, &st) == 0 && S
 
 #define resumeCheck(ctl, rc, op, what) commCheck(ctl, rc, op, what, "while resuming")
 
-/* Rank 0: the candidate to try (latest first, then older ones below
- * `before`), open in *r when it came from a root. Returns 0 candidate,
- * 1 nothing to resume from, -1 unusable (printed). *single: the path names one
- * step dir (no fallback). */
-static int pick_candidate(const zt_config *cfg, const char *root, uint64_t before, zt_ck_reader **r,
-                          char *path, size_t cap, int *single) {
-    char log[4096] = "", err[2048] = "", idx[1100];
+/* Where a resume looks (ckpt.resume names a step dir or a root; auto: the
+ * ckpt.dir root), or NULL: never, or no directory configured. */
+static const char *resume_root(const zt_config *cfg) {
+    if (!strcmp(cfg->ckpt_resume, "never")) return NULL;
+    const char *root = !strcmp(cfg->ckpt_resume, "auto") ? cfg->ckpt_dir : cfg->ckpt_resume;
+    return root[0] ? root : NULL;
+}
+
+/* Rank 0: opens the candidate under root (a step dir itself, fully; or the
+ * newest step dir below `before` that opens) into *r, its path in path[cap].
+ * Returns 0 opened, 1 nothing to resume from, 2 root is no directory, -1
+ * unusable (err). A step dir named directly is its own path: the only
+ * candidate (no fallback). Resolution notes go to log. */
+static int open_candidate(const char *root, uint64_t before, zt_ck_reader **r, char *path, size_t cap,
+                          char *log, size_t loglen, char *err, size_t errlen) {
+    char idx[1100];
     struct stat st;
-    int rc;
     snprintf(idx, sizeof idx, "%s/index.h5", root);
     if (stat(idx, &st) == 0) {
-        *single = 1; rc = before ? -1 : 0;
         snprintf(path, cap, "%s", root);
-        if (rc) snprintf(err, sizeof err, "%s failed verification", root);
+        if (before) { snprintf(err, errlen, "%s failed verification", root); return -1; }
         /* opened fully here, before the other ranks open it trusted */
-        else if (!(*r = zt_ck_open(path, err, sizeof err))) rc = -1;
-    } else if (!is_dir(root)) {
-        rc = strcmp(cfg->ckpt_resume, "auto") ? -1 : 1;
-        snprintf(err, sizeof err, "%s: no such checkpoint directory", root);
-    } else rc = zt_ck_resolve_open(root, ZT_CK_RESOLVE_NO_CRC, before, r, path, cap,
-                                   log, sizeof log, err, sizeof err);
+        return (*r = zt_ck_open(path, err, errlen)) ? 0 : -1;
+    }
+    if (!is_dir(root)) { snprintf(err, errlen, "%s: no such checkpoint directory", root); return 2; }
+    return zt_ck_resolve_open(root, ZT_CK_RESOLVE_NO_CRC, before, r, path, cap, log, loglen, err, errlen);
+}
+
+/* Rank 0: the candidate to try (latest first, then older ones below
+ * `before`), open in *r. Returns 0 candidate, 1 nothing to resume from, -1
+ * unusable (printed). */
+static int pick_candidate(const zt_config *cfg, const char *root, uint64_t before, zt_ck_reader **r,
+                          char *path, size_t cap) {
+    char log[4096] = "", err[2048] = "";
+    int rc = open_candidate(root, before, r, path, cap, log, sizeof log, err, sizeof err);
+    if (rc == 2) rc = strcmp(cfg->ckpt_resume, "auto") ? -1 : 1;   /* auto: a first run */
     if (log[0]) zt_warn("resume: %s", log);
     if (rc < 0) zt_error("cannot resume from %s: %s", root, err);
     if (rc == 1 && before) { rc = -1; zt_error("no complete checkpoint left under %s", root); }
@@ -441,29 +456,23 @@ static int pick_candidate(const zt_config *cfg, const char *root, uint64_t befor
 }
 
 zt_ck_reader *zt_resume_pick(const zt_config *cfg, char *path, size_t cap) {
-    path[0] = 0;
-    if (!strcmp(cfg->ckpt_resume, "never")) return NULL;
-    const char *root = !strcmp(cfg->ckpt_resume, "auto") ? cfg->ckpt_dir : cfg->ckpt_resume;
-    if (!root[0]) return NULL;
-    char log[4096] = "", err[2048] = "", idx[1100];
-    struct stat st;
+    char log[4096] = "", err[2048] = "";
+    const char *root = resume_root(cfg);
     zt_ck_reader *r = NULL;
-    snprintf(idx, sizeof idx, "%s/index.h5", root);
-    if (stat(idx, &st) == 0) {
-        snprintf(path, cap, "%s", root);
-        r = zt_ck_open(path, err, sizeof err);
-    } else if (is_dir(root))
-        zt_ck_resolve_open(root, ZT_CK_RESOLVE_NO_CRC, 0, &r, path, cap, log, sizeof log, err, sizeof err);
-    if (log[0]) zt_warn("resume: %s", log);
-    if (!r) path[0] = 0;
-    return r;
+    path[0] = 0;
+    if (root && open_candidate(root, 0, &r, path, cap, log, sizeof log, err, sizeof err) == 0) {
+        if (log[0]) zt_warn("resume: %s", log);
+        return r;
+    }
+    path[0] = 0;   /* nothing, or nothing usable: zt_resume says which */
+    return NULL;
 }
 
 int zt_resume(const zt_config *cfg, zt_engine *e, int rank, zt_ck_reader *first, const char *first_path,
               uint64_t *step) {
     *step = 0;
-    const char *root = !strcmp(cfg->ckpt_resume, "auto") ? cfg->ckpt_dir : cfg->ckpt_resume;
-    if (!strcmp(cfg->ckpt_resume, "never") || !root[0]) {
+    const char *root = resume_root(cfg);
+    if (!root) {
         if (first) zt_ck_close(first);
         return 1;
     }
@@ -482,10 +491,9 @@ int zt_resume(const zt_config *cfg, zt_engine *e, int rank, zt_ck_reader *first,
         if (rank == 0 && first) {   /* the caller's pick: opened once, already */
             r = first; first = NULL; code = 0;
             snprintf(path, sizeof path, "%s", first_path);
-            char idx[1100]; struct stat st;
-            snprintf(idx, sizeof idx, "%s/index.h5", root);
-            single = stat(idx, &st) == 0;
-        } else if (rank == 0) code = pick_candidate(cfg, root, before, &r, path, sizeof path, &single);
+        } else if (rank == 0) code = pick_candidate(cfg, root, before, &r, path, sizeof path);
+        /* a step dir named directly is its own path: the only candidate */
+        single = !strcmp(path, root);
         resumeCheck(ctl, zt_bcast(ctl, &code, 1, ZT_I64, 0), "bcast", "resume candidate");
         if (code < 0) zt_exit_now(ZT_EXIT_CKPT);     /* rank 0 said why */
         if (code > 0) { if (rank == 0) zt_info("no checkpoint under '%s': fresh start", root); return 1; }
