@@ -15,10 +15,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}; CORES=${CORES:-0,1}; STEPS=${STEPS:-200}; EVERY=${EVERY:-20}; PERNODE=${PERNODE:-1}
 ZT=${ZT:-build/trainer/ztrain}
 [ -f data/fortunes.h5 ] || build/trainer/ztrain data prep text data/fortunes.h5 >/dev/null
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+source bench/coretype.sh   # same OpenBLAS kernels on both sides
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 run() {   # $1 = none|sync|async|pernode ; prints "wall_s n_saves mean_write_ms"
   local mode=$1 ck="" every=0 async=true t0 t1 lay=()

@@ -19,10 +19,7 @@ DATA=${DATA:-$src/data/fashion.h5}
 [ -f "$DATA" ] || { echo "cnn_torch.sh: no $DATA (ztrain data prep idx OUT.h5)" >&2; exit 2; }
 THREADS=${THREADS:-2}; CORES=${CORES:-0,1}; EPOCHS=${EPOCHS:-3}
 pin() { taskset -c "$CORES" "$@"; }
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then   # as bench/models.sh: same kernels both sides
-  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+source "$here/coretype.sh"   # same OpenBLAS kernels on both sides
 echo "# $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(getconf _NPROCESSORS_ONLN) cores; $(date -u +%FT%H:%MZ)"
 echo "# cores=$CORES threads=$THREADS epochs=$EPOCHS OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -17,10 +17,7 @@ HID=${1:-256,128}; GB=${2:-64}; W=2; STEPS=${STEPS:-2000}; ROUNDS=${ROUNDS:-3}
 CORES=${CORES:-0,1}; thr=1
 py=/usr/bin/python3
 [ -f data/mnist.h5 ] || build/trainer/ztrain data prep mnist data/mnist.h5 data/raw/mnist >/dev/null
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then   # same OpenBLAS kernels on both sides
-  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+source bench/coretype.sh   # same OpenBLAS kernels on both sides
 export OPENBLAS_NUM_THREADS=$thr OMP_NUM_THREADS=$thr
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 now() { date +%s.%N; }

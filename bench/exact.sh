@@ -15,10 +15,7 @@ MODELS=${MODELS:-mlp gpt}; WS=${WS:-2 4}; STAGES=${STAGES:-0 3}
 ZT=${ZT:-build/trainer/ztrain}
 [ -f data/mnist.h5 ] || "$ZT" data prep mnist data/mnist.h5 data/raw/mnist >/dev/null
 [ -f data/fortunes.h5 ] || "$ZT" data prep text data/fortunes.h5 >/dev/null
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+source bench/coretype.sh   # same OpenBLAS kernels on both sides
 unset SLURM_JOB_ID SLURM_JOBID
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 args() {   # $1 model: the model and its batch (4 micro-batches per step: 2 or 1 per rank)

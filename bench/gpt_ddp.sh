@@ -20,20 +20,17 @@ ZT=${ZT:-build/trainer/ztrain}
 BENCH=${BENCH:-build/bench/model_bench}
 first_core=${CORES%%,*}
 [ -f data/fortunes.h5 ] || "$ZT" data prep text data/fortunes.h5 >/dev/null
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+source bench/coretype.sh   # same OpenBLAS kernels on both sides
 unset SLURM_JOB_ID SLURM_JOBID
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 T=256 C=768 L=12 H=12 MB=2
-V=$(/usr/bin/python3 -c "import h5py; f=h5py.File('data/fortunes.h5'); print(int(f.attrs['vocab_size']) if 'vocab_size' in f.attrs else len(f.attrs['vocab']))" 2>/dev/null || echo 114)
+V=$(/usr/bin/python3 -c "import h5py; print(int(h5py.File('data/fortunes.h5').attrs['vocab_size']))")   # the model's vocabulary
 
 sgemm() { taskset -c "${1:-$first_core}" "$BENCH" sgemm --n 2048 --threads 1 --steps 10 | sed -n 's/.*gflops_best[=: ]*\([0-9.]*\).*/\1/p'; }
 # one sgemm per core of CORES at the same time: what each core gets when all
 # are busy (cores that share a physical core, or memory bandwidth, get less)
 sgemm_all() {
-  local c f=() out=""
+  local c out=""
   for c in ${CORES//,/ }; do sgemm "$c" >"$tmp/sg.$c" & done; wait
   for c in ${CORES//,/ }; do out="$out $(cat "$tmp/sg.$c")"; done
   echo $out | tr ' ' '\n' | sort -g | head -1

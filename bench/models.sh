@@ -35,10 +35,7 @@ CONFIGS=${CONFIGS:-all}
 # OpenBLAS). OpenBLAS 0.3.21 does not recognise some newer Xeons and falls
 # back to its Prescott (SSE3) kernels; where the CPU has AVX-512 (AVX2) we
 # name the kernel set explicitly, for both sides alike.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell; fi
-fi
+source "$here/coretype.sh"   # same OpenBLAS kernels on both sides
 export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
