@@ -48,3 +48,19 @@ ours() {   # W threads
 }
 ours 1 "$THREADS"
 ours 2 1
+
+# The convolution layers' share of the machine's sgemm rate, through the same
+# OpenBLAS: W=2's shape (32 rows per rank, 1 thread, one core) and W=1's (64
+# rows, THREADS threads on CORES); model_bench conv counts 2·M·K·Co per GEMM.
+mb=$build/bench/model_bench
+if [ -x "$mb" ]; then
+  echo "## convolution layers vs sgemm"
+  first=${CORES%%,*}
+  rate() { local o; o=$("$@"); echo "$o" >&3; sed -n 's/.*\(layer=all\|model=sgemm\).*gflops[_best]*=\([0-9.]*\).*/\2/p' <<<"$o"; }
+  exec 3>&1
+  s1=$(rate taskset -c "$first" "$mb" sgemm --threads 1)
+  c1=$(rate taskset -c "$first" "$mb" conv --batch 32 --threads 1)
+  c2=$(rate pin "$mb" conv --batch 64 --threads "$THREADS")
+  awk -v s="$s1" -v a="$c1" -v b="$c2" -v t="$THREADS" 'BEGIN {
+    printf "conv share of one core'"'"'s sgemm (%.1f GFLOP/s): %.0f%% at 32 rows, 1 thread; %.0f%% at 64 rows, %d threads\n", s, 100 * a / s, 100 * b / s, t }'
+fi

@@ -10,6 +10,9 @@
  *   model_bench sgemm [--n 2048] [--threads 1] [--steps 10]
  *                   the machine's sgemm rate through the same OpenBLAS: C = A·B,
  *                   square n x n, 2n³ FLOPs per call (bench/gpt_torch.sh)
+ *   model_bench conv [--batch 32] [--threads 1] [--steps 20]
+ *                   the CNN's two convolution layers, forward + backward, on
+ *                   the CPU table: GFLOP/s of their GEMMs (bench/cnn_torch.sh)
  *   either with [--precision fp32|bf16] (bf16: the cpu-bf16 op table)
  * A fixed number of steps (after 3 untimed ones), so both sides time the same
  * stretch of training (the values met, denormals included, depend on it).
@@ -84,9 +87,59 @@ static int sgemm_rate(int argc, char **argv) {
     return 0;
 }
 
+/* The convolution layers of configs/fashion_cnn.ini (3x3, pad 1: 28x28x1 ->
+ * 32 and 14x14x32 -> 64) at --batch rows, as the CNN runs them on the CPU
+ * table: forward = im2col + GEMM (+ bias), backward = the weight GEMM
+ * (+ the input GEMM and col2im for the second layer, whose input needs a
+ * gradient). FLOPs counted: 2·M·K·Co per GEMM, M = rows·H·W, K = 9·C (im2col
+ * and col2im count none). Prints a line per layer and one for both. */
+static int conv_rate(int argc, char **argv) {
+    int batch = 32, threads = 1, steps = 20;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
+        else usage();
+    }
+    openblas_set_num_threads(threads);
+    const zt_ops *o = &zt_ops_cpu;
+    const struct { int H, W, C, Co, din; } L[2] = {{28, 28, 1, 32, 0}, {14, 14, 32, 64, 1}};
+    double all_fl = 0, all_t = 0;
+    for (int l = 0; l < 2; l++) {
+        const int H = L[l].H, W = L[l].W, C = L[l].C, Co = L[l].Co, K = 9 * C, M = batch * H * W;
+        size_t nin = (size_t)M * C, ncol = (size_t)M * K, nout = (size_t)M * Co, nw = (size_t)Co * K;
+        float *in = malloc(nin * 4), *col = malloc(ncol * 4), *out = malloc(nout * 4), *w = malloc(nw * 4),
+              *bias = calloc((size_t)Co, 4), *dw = calloc(nw, 4), *db = calloc((size_t)Co, 4),
+              *dcol = malloc(ncol * 4), *din = malloc(nin * 4);
+        if (!in || !col || !out || !w || !bias || !dw || !db || !dcol || !din) zt_fatal(ZT_EXIT_INTERNAL, "conv: out of memory");
+        for (size_t i = 0; i < nin; i++) in[i] = (float)(rnd32() % 1000) / 1000.0f;
+        for (size_t i = 0; i < nw; i++) w[i] = (float)(rnd32() % 1000) / 1000.0f - 0.5f;
+        double best = 1e30;
+        for (int it = 0; it < steps + 2; it++) {
+            double t = now();
+            o->im2col3(col, in, batch, H, W, C);
+            o->matmul_fwd(out, col, w, bias, M, K, Co);
+            if (L[l].din) memset(dcol, 0, ncol * 4);
+            o->matmul_bwd(L[l].din ? dcol : NULL, dw, db, out, col, w, M, K, Co);
+            if (L[l].din) o->col2im3(din, dcol, batch, H, W, C);
+            t = now() - t;
+            if (it >= 2 && t < best) best = t;
+        }
+        double fl = 2.0 * M * (double)K * Co * (2 + L[l].din);
+        printf("conv layer=%d in=%dx%dx%d out=%d batch=%d threads=%d gemms=%d ms=%.3f gflops=%.2f\n", l + 1, H, W,
+               C, Co, batch, threads, 2 + L[l].din, best * 1e3, fl / best * 1e-9);
+        all_fl += fl; all_t += best;
+        free(in); free(col); free(out); free(w); free(bias); free(dw); free(db); free(dcol); free(din);
+    }
+    printf("conv layer=all batch=%d threads=%d ms=%.3f gflops=%.2f\n", batch, threads, all_t * 1e3,
+           all_fl / all_t * 1e-9);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) usage();
     if (!strcmp(argv[1], "sgemm")) return sgemm_rate(argc, argv);
+    if (!strcmp(argv[1], "conv")) return conv_rate(argc, argv);
     const char *kind = argv[1];
     int batch = -1, threads = 2, vocab = 96, ctx = 64, d_model = 64, n_layer = 2, n_head = 4;
     int nsteps = -1;

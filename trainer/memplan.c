@@ -62,7 +62,8 @@ void zt_memplan_check(const zt_config *c, const zt_model *m, zt_comm *ctl, int W
     zt_memplan mine[4];
     int64_t per[4], mx[4];
     for (int s = 0; s < 4; s++) {
-        zt_memplan_project(m, W, r, s, S, c->bucket_mb, c->ckpt_dir[0] != 0, &mine[s]);
+        /* host tables: only an async save keeps a snapshot (saver.c, needs_copy) */
+        zt_memplan_project(m, W, r, s, S, c->bucket_mb, c->ckpt_dir[0] != 0 && c->ckpt_async, &mine[s]);
         per[s] = (int64_t)mine[s].total;
     }
     commCheck(ctl, zt_allreduce(ctl, per, mx, 4, ZT_I64, ZT_MAX), "allreduce", "memory projection", "at start");

@@ -44,7 +44,9 @@ struct zt_saver {
     size_t plo, plen;          /* this rank's partition, what it writes */
     zt_ck_tensor *tensors;
     zt_ck_layout L;
-    float *host;               /* (1 + nslots) * plen floats */
+    float *host;               /* (1 + nslots) * plen floats: the snapshot, allocated
+                                * at the first save that needs one (ensure_host) */
+    int from_host;             /* this save writes from `host` (else: the engine's own partition) */
     uint64_t step;             /* step being written */
     int pending;               /* a save was started and not committed */
     atomic_int busy;           /* writer running */
@@ -103,6 +105,28 @@ static zt_ck_tensor *layout_of(const zt_engine *e, zt_ck_layout *L) {
 
 static void before_update(void *arg);
 
+/* The snapshot buffer, allocated once and counted in the memory report. */
+static void ensure_host(zt_saver *s) {
+    if (s->host) return;
+    size_t n = (size_t)(1 + s->nslots) * (s->plen ? s->plen : 1);
+    s->host = calloc(n, sizeof(float));
+    ztCheck(s->host != NULL, ZT_EXIT_INTERNAL, "out of memory for the %zu-byte checkpoint buffer",
+            n * sizeof(float));
+    zt_engine_count_ckpt(s->e, n * sizeof(float) + (s->nbuf ? (size_t)(1 + s->nslots) * s->nlen * sizeof(float) : 0));
+}
+
+/* Part k of what this save writes (0: parameters, 1 + i: optimizer slot i),
+ * plen floats: the snapshot, or the engine's partition itself. */
+static const float *part_src(const zt_saver *s, int k) {
+    if (s->from_host) return s->host + (size_t)k * s->plen;
+    return k == 0 ? zt_engine_param_part(s->e) : zt_engine_slot_part(s->e, k - 1);
+}
+
+/* A snapshot is needed to write while training goes on (async), or to
+ * bring device memory to the host; a synchronous save of host memory writes
+ * the engine's buffers themselves (memplan.c projects the same rule). */
+static int needs_copy(int async, int device) { return async || device; }
+
 zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank) {
     zt_saver *s = calloc(1, sizeof *s);
     mallocCheck(s);
@@ -132,11 +156,7 @@ zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank) {
             zt_fatal(ZT_EXIT_DATA, "checkpoints carry the tokenizer: %s", err);
     }
     zt_engine_set_before_update(e, before_update, s);
-    size_t n = (size_t)(1 + s->nslots) * (s->plen ? s->plen : 1);
-    s->host = calloc(n, sizeof(float));
-    ztCheck(s->host != NULL, ZT_EXIT_INTERNAL, "out of memory for the %zu-byte checkpoint buffer",
-            n * sizeof(float));
-    zt_engine_count_ckpt(e, n * sizeof(float));
+    if (needs_copy(cfg->ckpt_async, s->ops->device)) ensure_host(s);
     return s;
 }
 
@@ -151,6 +171,7 @@ void zt_saver_destroy(zt_saver *s) {
 
 /* Snapshot of this rank's partition (params and every slot) into s->host. */
 static void snapshot(zt_saver *s) {
+    s->from_host = 1;
     size_t bytes = s->plen * sizeof(float);
     s->ops->to_host(s->host, zt_engine_param_part(s->e), bytes);
     for (int i = 0; i < s->nslots; i++)
@@ -231,7 +252,8 @@ static void node_setup(zt_saver *s) {
         s->nbuf = malloc(n * sizeof(float));
         ztCheck(s->nbuf != NULL, ZT_EXIT_INTERNAL, "out of memory for the %zu-byte node checkpoint buffer",
                 n * sizeof(float));
-        zt_engine_count_ckpt(s->e, ((size_t)(1 + s->nslots) * (s->plen ? s->plen : 1) + n) * sizeof(float));
+        zt_engine_count_ckpt(s->e, ((s->host ? (size_t)(1 + s->nslots) * (s->plen ? s->plen : 1) : 0) + n) *
+                                   sizeof(float));
     }
     if (s->rank == 0 && s->per_node) {
         int files = 0;
@@ -258,7 +280,7 @@ static int file_of(const zt_saver *s, int rank) {
 /* Writer thread, per-node: gather to the leader, which writes. 0 / -1 + err. */
 static int write_node(zt_saver *s, const char *tmp) {
     for (int k = 0; k <= s->nslots; k++) {
-        const float *src = s->host + (size_t)k * s->plen;
+        const float *src = part_src(s, k);
         float *dst = s->nrank == 0 ? s->nbuf + (size_t)k * s->nlen : NULL;
         if (MPI_Gatherv(src, (int)s->plen, MPI_FLOAT, dst, s->counts, s->displs, MPI_FLOAT, 0, s->ncomm) !=
             MPI_SUCCESS) {
@@ -279,10 +301,10 @@ static void *writer(void *arg) {
     char tmp[1024];
     zt_ck_tmp_path(s->cfg->ckpt_dir, s->step, tmp, sizeof tmp);
     const float *slots[ZT_CK_MAX_SLOTS];
-    for (int i = 0; i < s->nslots; i++) slots[i] = s->host + (size_t)(1 + i) * s->plen;
+    for (int i = 0; i < s->nslots; i++) slots[i] = part_src(s, 1 + i);
     double t0 = zt_now();
     if (s->per_node) s->ok = write_node(s, tmp) == 0;
-    else s->ok = zt_ck_write_shard(tmp, s->rank, s->W, &s->L, s->plo, s->plo + s->plen, s->host,
+    else s->ok = zt_ck_write_shard(tmp, s->rank, s->W, &s->L, s->plo, s->plo + s->plen, part_src(s, 0),
                                    slots, &s->crc, s->err, sizeof s->err) == 0;
     s->t_write = zt_now() - t0;
     atomic_store(&s->busy, 0);
@@ -376,11 +398,16 @@ double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
     atomic_store(&s->copied, 0);
     atomic_store(&s->busy, 1);
     int async = s->async = s->cfg->ckpt_async && !force_sync;
-    /* Host state: the writer thread snapshots it while the next step computes
-     * (the engine waits in before_update). Device state: copy here, since the
-     * op table belongs to this thread. */
+    /* Host state, async: the writer thread snapshots it while the next step
+     * computes (the engine waits in before_update). Host state, sync: written
+     * from the engine's own buffers, which nothing changes until this
+     * returns: no copy. Device state: copy here, since the op table belongs
+     * to this thread. */
     s->copy_in_writer = async && !s->ops->device;
-    if (!s->copy_in_writer) snapshot(s);
+    s->from_host = 0;
+    if (needs_copy(async, s->ops->device)) ensure_host(s);
+    if (!s->copy_in_writer && s->ops->device) snapshot(s);
+    if (!async && !s->ops->device) atomic_store(&s->copied, 1);
     if (async) {
         int rc = pthread_create(&s->th, NULL, writer, s);
         if (rc == 0) s->th_live = 1;

@@ -12,8 +12,10 @@
 
 typedef struct zt_saver zt_saver;
 
-/* Installs the engine's before-update hook and counts its host snapshot
- * buffer, (1 + slots) x this rank's partition, in zt_engine_mem(e)->ckpt. */
+/* Installs the engine's before-update hook. Async saves (and any save of
+ * device memory) go through a host snapshot buffer, (1 + slots) x this
+ * rank's partition, counted in zt_engine_mem(e)->ckpt; a synchronous save
+ * of host memory writes the engine's buffers directly and allocates none. */
 zt_saver *zt_saver_create(const zt_config *cfg, zt_engine *e, int rank);
 void      zt_saver_destroy(zt_saver *s);
 /* Rows of the training split (the sampler cursor saved with each checkpoint). */

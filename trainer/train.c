@@ -396,7 +396,7 @@ static void report_memory(run *R) {
         zt_info("  grads  %10zu B (formula %10zu)", m->grads, f.grads);
         zt_info("  optim  %10zu B (formula %10zu)", m->optim, f.optim);
         zt_info("  buffers %9zu B (transient: buckets, gathered units)", m->transient);
-        zt_info("  ckpt   %10zu B (host snapshot of this rank's partition)", m->ckpt);
+        zt_info("  ckpt   %10zu B (host snapshot of this rank's partition: async saves; sync saves write in place)", m->ckpt);
         zt_info("  plan   %10zu B (per-rank counts of buckets and units)", m->plan);
         zt_info("  acts   %10zu B (activations: the model's buffers for micro_batch rows)", R->model->act_bytes);
         if (m->exact) zt_info("  exact  %10zu B (train.exact: int64 gradient sums)", m->exact);

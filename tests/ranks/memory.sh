@@ -45,6 +45,15 @@ for s in 0 1 2 3; do
   run_rss "s$s" $W "${big[@]}" --set train.zero_stage=$s
   grep -A6 "memory per rank" "$T/s$s.log" | grep -v '^--' || true
 done
+# (c) checkpoints: a synchronous save of host memory writes the engine's own
+# buffers (no snapshot: reports 0 checkpoint bytes, and its peak RSS stays
+# within a quarter of the snapshot of the stage-1 run without saves); an async
+# save keeps a snapshot of the partition, reports it, and RSS shows it.
+for mode in sync async; do
+  a=false; [ $mode = async ] && a=true
+  run_rss "ck_$mode" $W "${big[@]}" --set train.zero_stage=1 --set ckpt.dir="$T/ck_$mode" \
+      --set ckpt.every=1 --set ckpt.keep_last=1 --set ckpt.async=$a
+done
 "$PY" - "$T" $L $C $NH $CTX $mb <<'PY'
 import json, os, sys
 T = sys.argv[1]
@@ -98,5 +107,25 @@ for (s0, r0, f0, e0), (s1, r1, f1, e1) in zip(rows, rows[1:]):
                  f"({e1 / MiB:.1f} MiB) eat the {(f0 - f1) / MiB:.1f} MiB the formula saves")
     if got < 0.5 * want:
         sys.exit(f"FAIL: stage {s0} -> {s1}: peak RSS fell by {got / MiB:.1f} MiB, formula says {want / MiB:.1f}")
+P1 = event("s1")
+plen = -(-P // P1["world"])                 # the largest partition
+snap = 3 * plen * 4                          # params + AdamW's two slots, fp32
+r1 = rss("s1")
+for mode in ("sync", "async"):
+    ev, r = event(f"ck_{mode}"), rss(f"ck_{mode}")
+    ck = ev.get("ckpt_bytes", -1)
+    print(f"stage 1 with a save every step, {mode}: peak RSS {r / MiB:7.1f} MiB (without saves {r1 / MiB:.1f}), "
+          f"reported checkpoint buffer {ck / MiB:.1f} MiB, snapshot {snap / MiB:.1f} MiB")
+    if mode == "sync":
+        if ck != 0:
+            sys.exit(f"FAIL: sync saves report a {ck}-byte checkpoint buffer; they should write in place")
+        if r > r1 + snap / 4:
+            sys.exit(f"FAIL: sync saves raised peak RSS by {(r - r1) / MiB:.1f} MiB (a snapshot is {snap / MiB:.1f})")
+    else:
+        if abs(ck - snap) > 4 * P1["world"] * 3:
+            sys.exit(f"FAIL: async saves report {ck} checkpoint bytes, the snapshot is {snap}")
+        if r < r1 + snap / 2:
+            sys.exit(f"FAIL: async saves raised peak RSS by only {(r - r1) / MiB:.1f} MiB: is the reported "
+                     f"{snap / MiB:.1f}-MiB snapshot real?")
 print("PASS: peak RSS per rank falls with the ZeRO stage and stays within formula + reported buffers + baseline")
 PY

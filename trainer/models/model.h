@@ -33,9 +33,14 @@ typedef enum {
 } zt_init_kind;
 
 /* One micro-batch. mlp: xf [n, in_dim], y [n]. gpt: xi [n, T], y [n, T].
- * set_batch checks every label / token id against the classes / vocabulary and
- * exits 4 (ZT_EXIT_DATA) naming the row and the value: the loader checks them
- * when it opens a file, this is the last guard before they index a table. */
+ * Every label / token id must lie in [0, n_ids): an id outside would index
+ * past the logits or the embedding table. set_batch does not scan for that
+ * (it runs every micro-batch): the loader checked every id once, when it
+ * opened the file (datasets/loader.c), sample and export check their prompts,
+ * and any other producer calls zt_model_check_batch first.
+ * On a host op table set_batch reads the buffers where they lie (no copy), so
+ * they must stay unchanged until the model's next set_batch; a device table
+ * copies them in. */
 typedef struct {
     int            n;
     const float   *xf;
@@ -56,6 +61,7 @@ struct zt_model {
     int       cap_units, cap_tensors;   /* allocated lengths of the three arrays */
     int       max_batch;                /* micro-batch rows the activations fit */
     size_t    tokens_per_row;           /* 1 for mlp, T for gpt (throughput) */
+    int       n_ids;                    /* ids lie in [0, n_ids): classes, or gpt's vocabulary */
     double    flops_per_row;            /* fwd+bwd FLOPs per row (MFU) */
     /* backward() accumulates d(grad_scale * sum over rows of row_loss)/dparam
      * into gu. row_loss = cross-entropy (gpt: mean over the T positions).
@@ -160,4 +166,11 @@ double zt_model_loss_and_grad(zt_model *m, const zt_batch *b, const float *p, fl
 double zt_model_row_loss_sum(const struct zt_ops *o, float *hbuf, const float *dev, int n);
 int    zt_model_argmax_hits(const struct zt_ops *o, float *hbuf, const float *dev, const int32_t *y,
                             int n, int V);
+/* For a producer of batches the loader did not check: 0 if every label /
+ * token id of b lies in [0, m->n_ids), else -1 with err naming the row,
+ * the position and the value. */
+int    zt_model_check_batch(const zt_model *m, const zt_batch *b, char *err, size_t errlen);
+/* For set_batch: a host table reads the batch's buffer `host` in place; a
+ * device table copies `bytes` of it into `dev`. Returns what the model reads. */
+const void *zt_model_batch_in(const struct zt_ops *o, void *dev, const void *host, size_t bytes);
 #endif

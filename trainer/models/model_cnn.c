@@ -57,13 +57,15 @@ typedef struct {
     cnn_op op[CNN_MAX_OPS];
     int first[CNN_MAX_OPS + 1];   /* unit u runs ops [first[u], first[u+1]) */
     void *mem;
-    float *x;               /* input [B, H·W·C] */
+    float *x;               /* input [B, H·W·C], when x_copy (else op 0 reads the batch's buffer) */
+    int x_copy;             /* a device table, or a leading relu (in place): copy the input */
     float *g[2];            /* gradient ping-pong [B, max row] */
     int gcur;               /* which g holds d loss / d (output of the op being undone) */
     float *dcol;            /* [B·H·W, 9C] of the largest conv that needs dinp */
-    int32_t *y;             /* targets [B] (table space) */
+    const int32_t *y;       /* targets [n] (table space: the batch's, or y_dev) */
+    int32_t *y_dev;         /* [B] (device tables only) */
     float *losses;          /* [B] */
-    int32_t *y_host;
+    const int32_t *y_host;  /* the batch's targets [n] (host) */
     float *h_buf;           /* host scratch: probs or statistics */
 } cnn_impl;
 
@@ -154,14 +156,11 @@ static void cnn_set_batch(zt_model *m, const zt_batch *b) {
     cnn_impl *s = m->impl;
     int n = b->n;
     if (n > s->B) zt_fatal(ZT_EXIT_INTERNAL, "cnn: micro-batch of %d rows > max_batch %d", n, s->B);
-    s->n = n;
-    for (int i = 0; i < n; i++)
-        if ((uint32_t)b->y[i] >= (uint32_t)s->V)
-            zt_fatal(ZT_EXIT_DATA, "cnn: micro-batch row %d: label %d outside the classes [0, %d)", i,
-                     b->y[i], s->V);
-    s->ops->to_device(s->x, b->xf, (size_t)n * s->op[0].in_n * sizeof(float));
-    s->ops->to_device(s->y, b->y, (size_t)n * sizeof(int32_t));
-    memcpy(s->y_host, b->y, (size_t)n * sizeof(int32_t));
+    s->n = n;   /* labels were checked by the batch's producer (model.h) */
+    if (s->x_copy) s->ops->to_device(s->x, b->xf, (size_t)n * s->op[0].in_n * sizeof(float));
+    else s->op[0].in = (float *)b->xf;   /* only read: the first op is not a relu in place */
+    s->y = zt_model_batch_in(s->ops, s->y_dev, b->y, (size_t)n * sizeof(int32_t));
+    s->y_host = b->y;
 }
 
 static void cnn_forward(zt_model *m, int u, const float *pu) {
@@ -306,7 +305,6 @@ static void cnn_destroy(zt_model *m) {
     cnn_impl *s = m->impl;
     if (s) {
         s->ops->free(s->mem);
-        free(s->y_host);
         free(s->h_buf);
         free(s);
     }
@@ -386,7 +384,7 @@ zt_model *zt_cnn_create_ops(const zt_cnn_cfg *c, int max_batch, const zt_ops *op
         if (p->kind == OP_CONV) flops += 6.0 * p->H * p->W * 9.0 * p->C * p->Co;
         if (p->kind == OP_FC) flops += 6.0 * (double)p->in_n * p->Co;
     }
-    m->max_batch = max_batch; m->tokens_per_row = 1; m->flops_per_row = flops; m->grad_scale = 1.0f;
+    m->max_batch = max_batch; m->tokens_per_row = 1; m->n_ids = c->n_classes; m->flops_per_row = flops; m->grad_scale = 1.0f;
     m->set_batch = cnn_set_batch; m->forward = cnn_forward; m->backward = cnn_backward;
     m->loss_sum = cnn_loss_sum; m->correct = cnn_correct;
     m->batch_stats = cnn_batch_stats; m->update_buffers = cnn_update_buffers;
@@ -398,7 +396,8 @@ zt_model *zt_cnn_create_ops(const zt_cnn_cfg *c, int max_batch, const zt_ops *op
     size_t floats[MAXBUF];
     int nb = 0;
     size_t maxrow = s->op[0].in_n, maxcol = 0;
-    ptrs[nb] = (void **)&s->x; floats[nb++] = B * s->op[0].in_n;
+    s->x_copy = ops->device || s->op[0].kind == OP_RELU;
+    ptrs[nb] = (void **)&s->x; floats[nb++] = (size_t)s->x_copy * B * s->op[0].in_n;
     for (int i = 0; i < s->nops; i++) {
         cnn_op *p = &s->op[i];
         if (p->out_n > maxrow) maxrow = p->out_n;
@@ -417,7 +416,7 @@ zt_model *zt_cnn_create_ops(const zt_cnn_cfg *c, int max_batch, const zt_ops *op
     ptrs[nb] = (void **)&s->g[0]; floats[nb++] = B * maxrow;
     ptrs[nb] = (void **)&s->g[1]; floats[nb++] = B * maxrow;
     ptrs[nb] = (void **)&s->dcol; floats[nb++] = maxcol;
-    ptrs[nb] = (void **)&s->y; floats[nb++] = B;
+    ptrs[nb] = (void **)&s->y_dev; floats[nb++] = (size_t)ops->device * B;
     ptrs[nb] = (void **)&s->losses; floats[nb++] = B;
     size_t total = 0;
     for (int i = 0; i < nb; i++) total += (floats[i] + 15) & ~(size_t)15;
@@ -432,10 +431,9 @@ zt_model *zt_cnn_create_ops(const zt_cnn_cfg *c, int max_batch, const zt_ops *op
     }
     size_t hb = B * (size_t)s->V;
     for (int i = 0; i < s->nops; i++) if (s->op[i].kind == OP_BN && 2 * (size_t)s->op[i].C > hb) hb = 2 * (size_t)s->op[i].C;
-    s->y_host = calloc(B, sizeof(int32_t));
     s->h_buf = calloc(hb + B, sizeof(float));
     m->act_bytes = s->mem ? total * sizeof(float) : 0;
-    if (!s->mem || !s->y_host || !s->h_buf) {
+    if (!s->mem || !s->h_buf) {
         zt_error("cnn: out of memory for activations (%zu bytes on %s)", total * sizeof(float), ops->name);
         cnn_destroy(m);
         return NULL;

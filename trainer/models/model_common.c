@@ -177,3 +177,27 @@ int zt_model_argmax_hits(const zt_ops *o, float *hbuf, const float *dev, const i
     }
     return hits;
 }
+
+static int check_ids(const int32_t *v, size_t n, size_t per_row, int n_ids, const char *what,
+                     char *err, size_t errlen) {
+    for (size_t i = 0; v && i < n; i++)
+        if ((uint32_t)v[i] >= (uint32_t)n_ids) {
+            snprintf(err, errlen, "row %zu, position %zu: %s %d outside [0, %d)", i / per_row,
+                     i % per_row, what, v[i], n_ids);
+            return -1;
+        }
+    return 0;
+}
+
+int zt_model_check_batch(const zt_model *m, const zt_batch *b, char *err, size_t errlen) {
+    size_t per = m->tokens_per_row ? m->tokens_per_row : 1, n = (size_t)b->n * per;
+    int gpt = !strcmp(m->kind, "gpt");
+    if (gpt && check_ids(b->xi, n, per, m->n_ids, "token id", err, errlen)) return -1;
+    return check_ids(b->y, n, per, m->n_ids, gpt ? "target" : "label", err, errlen);
+}
+
+const void *zt_model_batch_in(const zt_ops *o, void *dev, const void *host, size_t bytes) {
+    if (!o->device) return host;
+    o->to_device(dev, host, bytes);
+    return dev;
+}

@@ -58,7 +58,7 @@ typedef struct {
     float *dlogits;                    /* [B,T,V] */
     float *dlnf;                       /* [B,T,C] */
     float *att_scratch;                /* attn_scratch_floats, temporary */
-    int32_t *tok, *tgt;                /* [B,T] */
+    int32_t *tok, *tgt;                /* [B,T] (device tables only: a host table reads the batch) */
     float *wte_head;                   /* [V,C] forward(0)'s copy of wte, for the tied head */
 } gpt_acts;
 
@@ -73,6 +73,7 @@ typedef struct {
     int n;                   /* rows of the current batch */
     size_t blk_off[P_NBLOCK];
     gpt_acts a;
+    const int32_t *tok, *tgt;          /* this batch's ids [n,T]: the batch's own, or a.tok / a.tgt */
     void *mem;               /* the one allocation the pointers in `a` point into */
     size_t n_slices[A_NUM], slice_floats[A_NUM];  /* the size table */
     /* this batch's parts of a.dscratch, packed for n·T rows so that one
@@ -113,8 +114,8 @@ static void fill_in_activation_sizes(gpt_impl *s) {
     f[A_DLOGITS] = NT * V;
     f[A_DLNF] = NT * C;
     f[A_ATT_SCRATCH] = s->ops->attn_scratch_floats(s->B, s->T, s->C, s->NH) + 1;
-    f[A_TOK] = NT;
-    f[A_TGT] = NT;
+    f[A_TOK] = s->ops->device * NT;   /* a host table reads the batch's own ids */
+    f[A_TGT] = s->ops->device * NT;
     f[A_WTE_HEAD] = V * C;
 }
 
@@ -166,17 +167,9 @@ static void gpt_set_batch(zt_model *m, const zt_batch *b) {
     if (b->n > s->B)
         zt_fatal(ZT_EXIT_INTERNAL, "gpt: micro-batch of %d rows > max_batch %d", b->n, s->B);
     s->n = b->n;
-    size_t nt = (size_t)b->n * s->T;
-    for (size_t i = 0; i < nt; i++) {   /* an id >= vocab would index past wte */
-        if ((uint32_t)b->xi[i] >= (uint32_t)s->V)
-            zt_fatal(ZT_EXIT_DATA, "gpt: micro-batch row %zu, position %zu: token id %d outside the vocabulary [0, %d)",
-                     i / s->T, i % s->T, b->xi[i], s->V);
-        if ((uint32_t)b->y[i] >= (uint32_t)s->V)
-            zt_fatal(ZT_EXIT_DATA, "gpt: micro-batch row %zu, position %zu: target %d outside the vocabulary [0, %d)",
-                     i / s->T, i % s->T, b->y[i], s->V);
-    }
-    s->ops->to_device(s->a.tok, b->xi, nt * sizeof(int32_t));
-    s->ops->to_device(s->a.tgt, b->y, nt * sizeof(int32_t));
+    size_t nt = (size_t)b->n * s->T;   /* ids were checked by the batch's producer (model.h) */
+    s->tok = zt_model_batch_in(s->ops, s->a.tok, b->xi, nt * sizeof(int32_t));
+    s->tgt = zt_model_batch_in(s->ops, s->a.tgt, b->y, nt * sizeof(int32_t));
     const size_t C = (size_t)s->C;
     s->dfch_gelu = s->a.dscratch;           /* [n,T,4C] */
     s->dfch = s->dfch_gelu + nt * 4 * C;    /* [n,T,4C] */
@@ -196,7 +189,7 @@ static void gpt_forward(zt_model *m, int u, const float *pu) {
     if (u == 0) {
         /* tok is [B,T]; wte [V,C], wpe [T,C]; res[0] is [B,T,C] */
         const float *wte = pu, *wpe = pu + (size_t)V * C;
-        o->embed_fwd(res_at(s, 0), s->a.tok, wte, wpe, B, T, C);
+        o->embed_fwd(res_at(s, 0), s->tok, wte, wpe, B, T, C);
         o->copy(s->a.wte_head, wte, (size_t)V * C * sizeof(float));   /* the tied head's */
     } else if (u <= L) {
         const int l = u - 1;
@@ -226,7 +219,7 @@ static void gpt_forward(zt_model *m, int u, const float *pu) {
         const float *g = pu, *b = pu + C, *head = s->a.wte_head;
         o->layernorm_fwd(s->a.lnf, s->a.lnf_mean, s->a.lnf_rstd, res_at(s, L), g, b, N, C);
         o->matmul_fwd(s->a.probs, s->a.lnf, head, NULL, N, C, V);
-        o->softmax_ce_fwd(s->a.losses, s->a.probs, s->a.probs, s->a.tgt, N, V);
+        o->softmax_ce_fwd(s->a.losses, s->a.probs, s->a.probs, s->tgt, N, V);
     }
 }
 
@@ -245,7 +238,7 @@ static void gpt_backward(zt_model *m, int u, const float *pu, float *gu) {
         o->zero(s->a.dres, (size_t)N * C * sizeof(float));
         /* dlogits [B,T,V] -> dlnf [B,T,C] -> dres = d loss / d res[L] [B,T,C];
          * dlogits stays for backward(0), which adds the head's share of dwte */
-        o->softmax_ce_bwd(s->a.dlogits, s->a.probs, s->a.tgt, m->grad_scale / (float)T, N, V);
+        o->softmax_ce_bwd(s->a.dlogits, s->a.probs, s->tgt, m->grad_scale / (float)T, N, V);
         o->matmul_bwd(s->a.dlnf, NULL, NULL, s->a.dlogits, s->a.lnf, head, N, C, V);
         o->layernorm_bwd(s->a.dres, dg, db, s->a.dlnf, res_at(s, L), g, s->a.lnf_mean,
                          s->a.lnf_rstd, N, C);
@@ -281,7 +274,7 @@ static void gpt_backward(zt_model *m, int u, const float *pu, float *gu) {
         /* dwte [V,C] and dwpe [T,C] from dres [B,T,C]; dwte += the tied
          * head's share dlogits[N,V]ᵀ · lnf[N,C] (dinp NULL: not needed) */
         float *dwte = gu, *dwpe = gu + (size_t)V * C;
-        o->embed_bwd(dwte, dwpe, s->a.dres, s->a.tok, B, T, C);
+        o->embed_bwd(dwte, dwpe, s->a.dres, s->tok, B, T, C);
         o->matmul_bwd(NULL, dwte, NULL, s->a.dlogits, s->a.lnf, s->a.wte_head, N, C, V);
     }
 }
@@ -372,6 +365,7 @@ zt_model *zt_gpt_create_ops(const zt_gpt_cfg *c, int max_batch, const zt_ops *op
 
     m->max_batch = max_batch;
     m->tokens_per_row = (size_t)T;
+    m->n_ids = V;
     /* 6 FLOPs per matmul weight per token (fwd 2 + bwd 4), plus attention:
      * QKᵀ and PV, 4·T·C per token forward, ×3 with the backward. */
     size_t n_mat = (size_t)L * 12 * C * C + (size_t)V * C;

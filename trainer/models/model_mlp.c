@@ -22,12 +22,15 @@ typedef struct {
     int n;                          /* rows of the current batch */
     /* activations: one allocation through the op table (mem), pointers into it */
     void *mem;
-    float *act[MLP_MAX_LAYERS + 1]; /* act[0] input [B,in]; act[l+1] layer l output [B,dim[l+1]], post-ReLU; probs for the last */
+    float *act[MLP_MAX_LAYERS + 1]; /* act[l] for l >= 1: layer l-1's output [B,dim[l]], post-ReLU; probs for the last */
+    const float *x;                 /* the input [n,in]: the batch's own buffer on the host, x_dev on a device */
+    float *x_dev;                   /* [B,in] (device tables only) */
     float *dact[MLP_MAX_LAYERS + 1];/* dact[l]: d loss / d act[l] [B,dim[l]] for 1 <= l < L */
     float *dz;                      /* d loss / d pre-activation of the current layer [B, max dim] */
-    int32_t *y;                     /* targets [B] (table space) */
+    const int32_t *y;               /* targets [n] (table space: the batch's, or y_dev) */
+    int32_t *y_dev;                 /* [B] (device tables only) */
     float *losses;                  /* [B] (table space) */
-    int32_t *y_host;                /* [B] */
+    const int32_t *y_host;          /* the batch's targets [n] (host) */
     float *h_buf;                   /* host scratch [B * max(out, 1)] */
     int max_dim;
 } mlp_impl;
@@ -36,14 +39,10 @@ static void mlp_set_batch(zt_model *m, const zt_batch *b) {
     mlp_impl *s = m->impl;
     int n = b->n;
     if (n > s->B) zt_fatal(ZT_EXIT_INTERNAL, "mlp: micro-batch of %d rows > max_batch %d", n, s->B);
-    s->n = n;
-    for (int i = 0; i < n; i++)   /* a label >= classes would index past the logits */
-        if ((uint32_t)b->y[i] >= (uint32_t)s->dim[s->L])
-            zt_fatal(ZT_EXIT_DATA, "mlp: micro-batch row %d: label %d outside the classes [0, %d)", i,
-                     b->y[i], s->dim[s->L]);
-    s->ops->to_device(s->act[0], b->xf, (size_t)n * s->dim[0] * sizeof(float));
-    s->ops->to_device(s->y, b->y, (size_t)n * sizeof(int32_t));
-    memcpy(s->y_host, b->y, (size_t)n * sizeof(int32_t));
+    s->n = n;   /* labels were checked by the batch's producer (model.h) */
+    s->x = zt_model_batch_in(s->ops, s->x_dev, b->xf, (size_t)n * s->dim[0] * sizeof(float));
+    s->y = zt_model_batch_in(s->ops, s->y_dev, b->y, (size_t)n * sizeof(int32_t));
+    s->y_host = b->y;
 }
 
 /* Layer u: act[u+1] [n,out] = act[u] [n,in] · w [out,in]ᵀ + b [out], then ReLU,
@@ -53,7 +52,7 @@ static void mlp_forward(zt_model *m, int u, const float *pu) {
     const zt_ops *o = s->ops;
     const int in = s->dim[u], out = s->dim[u + 1], n = s->n;
     const float *w = pu, *bias = pu + (size_t)out * in;
-    o->matmul_fwd(s->act[u + 1], s->act[u], w, bias, n, in, out);
+    o->matmul_fwd(s->act[u + 1], u ? s->act[u] : s->x, w, bias, n, in, out);
     if (u < s->L - 1)
         o->relu_fwd(s->act[u + 1], s->act[u + 1], (size_t)n * out);
     else  /* probs overwrite the logits */
@@ -78,7 +77,7 @@ static void mlp_backward(zt_model *m, int u, const float *pu, float *gu) {
         dinp = s->dact[u];
         o->zero(dinp, (size_t)n * in * sizeof(float));
     }
-    o->matmul_bwd(dinp, dw, db, s->dz, s->act[u], w, n, in, out);
+    o->matmul_bwd(dinp, dw, db, s->dz, u ? s->act[u] : s->x, w, n, in, out);
 }
 
 static double mlp_loss_sum(zt_model *m) {
@@ -97,7 +96,6 @@ static void mlp_destroy(zt_model *m) {
     mlp_impl *s = m->impl;
     if (s) {
         s->ops->free(s->mem);
-        free(s->y_host);
         free(s->h_buf);
         free(s);
     }
@@ -155,6 +153,7 @@ zt_model *zt_mlp_create_ops(const zt_mlp_cfg *c, int max_batch, const zt_ops *op
     }
     m->max_batch = max_batch;
     m->tokens_per_row = 1;
+    m->n_ids = c->out_dim;
     m->flops_per_row = flops;
     m->grad_scale = 1.0f;
     m->set_batch = mlp_set_batch;
@@ -172,10 +171,12 @@ zt_model *zt_mlp_create_ops(const zt_mlp_cfg *c, int max_batch, const zt_ops *op
     void **ptrs[MAXBUF];
     size_t floats[MAXBUF];   /* 4-byte units: int32 targets count as floats */
     int nb = 0;
-    for (int l = 0; l <= s->L; l++) { ptrs[nb] = (void **)&s->act[l]; floats[nb++] = B * s->dim[l]; }
+    const size_t dev = ops->device;   /* a host table reads the batch in place */
+    ptrs[nb] = (void **)&s->x_dev; floats[nb++] = dev * B * s->dim[0];
+    for (int l = 1; l <= s->L; l++) { ptrs[nb] = (void **)&s->act[l]; floats[nb++] = B * s->dim[l]; }
     for (int l = 1; l < s->L; l++) { ptrs[nb] = (void **)&s->dact[l]; floats[nb++] = B * s->dim[l]; }
     ptrs[nb] = (void **)&s->dz; floats[nb++] = B * s->max_dim;
-    ptrs[nb] = (void **)&s->y; floats[nb++] = B;
+    ptrs[nb] = (void **)&s->y_dev; floats[nb++] = dev * B;
     ptrs[nb] = (void **)&s->losses; floats[nb++] = B;
     size_t total = 0;
     for (int i = 0; i < nb; i++) total += (floats[i] + 15) & ~(size_t)15;
@@ -185,10 +186,9 @@ zt_model *zt_mlp_create_ops(const zt_mlp_cfg *c, int max_batch, const zt_ops *op
         *ptrs[i] = base;
         base += (floats[i] + 15) & ~(size_t)15;
     }
-    s->y_host = calloc(B, sizeof(int32_t));
     s->h_buf = calloc(B * (size_t)c->out_dim + B, sizeof(float));
     m->act_bytes = s->mem ? total * sizeof(float) : 0;
-    if (!s->mem || !s->y_host || !s->h_buf) {
+    if (!s->mem || !s->h_buf) {
         zt_error("mlp: out of memory for activations (%zu bytes on %s)", total * sizeof(float),
                  ops->name);
         mlp_destroy(m);
