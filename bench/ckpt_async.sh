@@ -32,17 +32,19 @@ run() {   # $1 = none|sync|async|pernode ; prints "wall_s n_saves mean_write_ms"
     --set log.metrics= "${lay[@]}" >"$tmp/log" 2>&1
   t1=$(date +%s.%N)
   awk -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" '
-    /committed/ { if (match($0, /write [0-9.]+ ms/)) { s += substr($0, RSTART + 6, RLENGTH - 9); n++ } }
-    END { printf "%.2f %d %.1f\n", w, n, n ? s / n : 0 }' "$tmp/log"
+    function ms(re, k) { return match($0, re) ? substr($0, RSTART + k, RLENGTH - k - 3) : 0 }
+    /committed/ { s += ms("write [0-9.]+ ms", 6); x += ms("index [0-9.]+ ms", 6); c += ms("commit [0-9.]+ ms", 7); n++ }
+    END { printf "%.2f %d %.1f %.1f %.1f\n", w, n, n ? s / n : 0, n ? x / n : 0, n ? c / n : 0 }' "$tmp/log"
 }
 echo "# $ZT: W=2 gpt C256 L4 T64, stage 1, AdamW, $STEPS steps, save every $EVERY, cores $CORES; $(date -u +%Y-%m-%dT%H:%MZ); load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "%-4s %9s %9s %9s %6s | %14s %14s %12s %7s | %16s\n" run none_s sync_s async_s saves sync_ms/save async_ms/save write_ms ratio pernode_ms/save
+printf "%-4s %9s %9s %9s %6s | %14s %14s %12s %9s %10s %7s | %16s\n" run none_s sync_s async_s saves sync_ms/save async_ms/save write_ms index_ms commit_ms ratio pernode_ms/save
 for ((i = 1; i <= ROUNDS; i++)); do
-  read -r wn _ _ < <(run none); read -r ws ns wr < <(run sync); read -r wa na _ < <(run async)
-  wp=0 np=1; [ "$PERNODE" = 1 ] && read -r wp np _ < <(run pernode)
-  awk -v i="$i" -v wn="$wn" -v ws="$ws" -v wa="$wa" -v ns="$ns" -v na="$na" -v wr="$wr" -v wp="$wp" -v np="$np" 'BEGIN {
+  read -r wn _ _ _ _ < <(run none); read -r ws ns wr wx wc < <(run sync); read -r wa na _ _ _ < <(run async)
+  wp=0 np=1; [ "$PERNODE" = 1 ] && read -r wp np _ _ _ < <(run pernode)
+  awk -v i="$i" -v wn="$wn" -v ws="$ws" -v wa="$wa" -v ns="$ns" -v na="$na" -v wr="$wr" -v wx="$wx" -v wc="$wc" \
+      -v wp="$wp" -v np="$np" 'BEGIN {
     s = 1e3 * (ws - wn) / ns
-    printf "%-4s %9.2f %9.2f %9.2f %6d | %14.1f %14.1f %12.1f %7.2f | %16s\n", i, wn, ws, wa, ns,
-           s, 1e3 * (wa - wn) / na, wr, (wr > 0 ? s / wr : 0), (wp > 0 ? sprintf("%.1f", 1e3 * (wp - wn) / np) : "-") }'
+    printf "%-4s %9.2f %9.2f %9.2f %6d | %14.1f %14.1f %12.1f %9.1f %10.1f %7.2f | %16s\n", i, wn, ws, wa, ns,
+           s, 1e3 * (wa - wn) / na, wr, wx, wc, (wr > 0 ? s / wr : 0), (wp > 0 ? sprintf("%.1f", 1e3 * (wp - wn) / np) : "-") }'
 done
-echo "# ms/save = (wall with saves - wall without) / saves; write_ms = bare shard write (rank 0, sync run); ratio = sync ms/save / write_ms"
+echo "# ms/save = (wall with saves - wall without) / saves; write_ms = bare shard write (rank 0, sync run), index_ms / commit_ms = rank 0's index.h5 and renames+fsyncs+retention (sync run); ratio = sync ms/save / write_ms"

@@ -237,7 +237,9 @@ def cluster_coll(op, W, S):
 
 
 def gpt_units(V, T, C, L, tokens):
-    """units of ztrain's GPT (untied head), GPU time from FLOPs at MFU."""
+    """units of ztrain's GPT, GPU time from FLOPs at MFU. The head is tied to
+    wte (model_gpt.c): the last unit holds only ln_f's 2C parameters but
+    computes the V x C head product (its gradient goes to wte, unit 0)."""
     def t(flops):
         return flops / (GPU_FLOPS * MFU)
     blk = 12 * C * C + 13 * C
@@ -245,7 +247,7 @@ def gpt_units(V, T, C, L, tokens):
     f_blk = 2 * 12 * C * C + 4 * T * C
     units = [(V * C + T * C, t(0.01 * 2 * C * tokens), t(0.01 * 2 * C * tokens))]   # embeddings: gathers, ~free
     units += [(blk, t(f_blk * tokens), t(2 * f_blk * tokens)) for _ in range(L)]
-    units.append((V * C + 2 * C, t(2 * V * C * tokens), t(4 * V * C * tokens)))
+    units.append((2 * C, t(2 * V * C * tokens), t(4 * V * C * tokens)))
     return units
 
 
@@ -366,8 +368,8 @@ def main():
     res = cluster_table()
     print("\n### Prediction: H100 cluster, 8 GPUs/node, NVLink + 8x400 Gb/s InfiniBand\n")
     print(f"Weak scaling: {SEQ_PER_GPU} x 1024 tokens per GPU per step, one micro-batch, bucket_mb = 25, "
-          f"compute at {MFU:.0%} of 989 TFLOP/s. ztrain's GPT has an untied head, so its `gpt2` has more "
-          "parameters than GPT-2's 124M.\n")
+          f"compute at {MFU:.0%} of 989 TFLOP/s. The head is tied to the token embedding, as in GPT-2, "
+          "so the parameter counts are GPT-2's.\n")
     for name in MODELS:
         P = res[(name, 8, 0)][0]
         print(f"**{name}** ({P / 1e6:.0f}M parameters): step time ms (exposed comm + gathers)\n")

@@ -54,6 +54,7 @@ struct zt_saver {
     char err[1024];
     pthread_t th; int th_live;
     double t_write;            /* seconds the write took */
+    double t_index, t_commit;  /* rank 0: index.h5, then renames + fsyncs + retention */
     double t_blocked;          /* seconds training waited for this save */
     int copy_in_writer;        /* host memory: the writer thread takes the snapshot */
     int async;                 /* this save runs in the background */
@@ -345,9 +346,13 @@ static int write_index_and_commit(zt_saver *s, const int64_t *all, char *err, si
     char tmp[1024]; zt_ck_tmp_path(cfg->ckpt_dir, s->step, tmp, sizeof tmp);
     zt_ck_blob tb[2] = {{"tokenizer_kind", s->tok_kind, s->tok_kind ? strlen(s->tok_kind) : 0},
                         {"tokenizer", s->tok, s->tok_len}};
-    if (zt_ck_write_index_blobs(tmp, NF, &s->L, lo, hi, crc, m, tb, s->tok ? 2 : 0, err, errlen) ||
-        zt_ck_commit(cfg->ckpt_dir, s->step, (int)cfg->ckpt_keep_last, (int)cfg->ckpt_keep_every, err, errlen))
+    double t0 = zt_now();
+    if (zt_ck_write_index_blobs(tmp, NF, &s->L, lo, hi, crc, m, tb, s->tok ? 2 : 0, err, errlen)) rc = -1;
+    double t1 = zt_now();
+    if (!rc && zt_ck_commit(cfg->ckpt_dir, s->step, (int)cfg->ckpt_keep_last, (int)cfg->ckpt_keep_every, err,
+                            errlen))
         rc = -1;
+    s->t_index = t1 - t0; s->t_commit = zt_now() - t1;
     free(m); free(lo); free(hi); free(crc);
     return rc;
 }
@@ -373,9 +378,10 @@ static void commit(zt_saver *s) {
             zt_ck_abandon(s->cfg->ckpt_dir, s->step);
             outcome = 0;
         } else {
-            zt_info("checkpoint step-%08llu committed (%s, %s write %.1f ms, training blocked %.2f ms on rank 0)",
+            zt_info("checkpoint step-%08llu committed (%s, %s write %.1f ms, index %.1f ms, commit %.1f ms, "
+                    "training blocked %.2f ms on rank 0)",
                     (unsigned long long)s->step, s->cfg->ckpt_dir, s->async ? "async" : "sync",
-                    s->t_write * 1e3, s->t_blocked * 1e3);
+                    s->t_write * 1e3, s->t_index * 1e3, s->t_commit * 1e3, s->t_blocked * 1e3);
         }
     }
     free(all);
