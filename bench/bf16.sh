@@ -6,11 +6,12 @@
 #  2. training steps (forward + backward + clip + AdamW, model_bench vs
 #     bench/torch_ref.py, same model, batch, data): ztrain fp32, ztrain bf16,
 #     PyTorch fp32 and PyTorch bf16 autocast, for a GPT at C=768, L=12, H=12,
-#     T=256, micro-batch 2 and an MLP 784-1024-1024-10 at batch 256.
+#     T=256, micro-batch 2, an MLP 784-1024-1024-10 at batch 256 and the
+#     Fashion-MNIST CNN (configs/fashion_cnn.ini's layers) at batch 64.
 # Everything pinned to the same core (taskset -c $CORE), 1 thread, flush-to-
 # zero on both sides (ztrain's CPU ops always; torch.set_flush_denormal).
 # Goals (issue 15): ztrain bf16 >= 1.8x ztrain fp32 and >= 1.3x PyTorch autocast.
-#   CORE (default 0)  GPT_STEPS (5)  MLP_STEPS (30)
+#   CORE (default 0)  GPT_STEPS (5)  MLP_STEPS (30)  CNN_STEPS (30)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}
@@ -18,7 +19,7 @@ mb=$build/bench/model_bench mm=$build/bench/bf16_matmul
 for b in "$mb" "$mm"; do [ -x "$b" ] || { echo "bf16.sh: $b not built" >&2; exit 2; }; done
 py=/usr/bin/python3
 $py -c 'import torch' 2>/dev/null || { echo "bf16.sh: $py cannot import torch" >&2; exit 2; }
-CORE=${CORE:-0} GPT_STEPS=${GPT_STEPS:-5} MLP_STEPS=${MLP_STEPS:-30}
+CORE=${CORE:-0} GPT_STEPS=${GPT_STEPS:-5} MLP_STEPS=${MLP_STEPS:-30} CNN_STEPS=${CNN_STEPS:-30}
 pin() { taskset -c "$CORE" "$@"; }
 # OpenBLAS's AVX-512 kernels where the CPU has AVX-512 (0.3.21 misses newer
 # CPUs; an inherited OPENBLAS_CORETYPE=Haswell halves fp32): both sides alike.
@@ -88,4 +89,5 @@ echo "| model | clock | ztrain fp32 | ztrain bf16 | torch fp32 | torch bf16 auto
 echo "|---|---|---|---|---|---|---|---|---|---|"
 table "gpt C768 L12 H12 T256 B2 (tokens/s)" tokens/s gpt --vocab 96 --ctx 256 --d_model 768 --n_layer 12 --n_head 12 --batch 2 --steps "$GPT_STEPS"
 table "mlp 784-1024-1024-10 B256 (samples/s)" samples/s mlp --hidden 1024,1024 --batch 256 --steps "$MLP_STEPS"
+table "cnn fashion (conv32, conv64, fc128) B64 (samples/s)" samples/s cnn --batch 64 --steps "$CNN_STEPS"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -13,6 +13,9 @@
  *   model_bench conv [--batch 32] [--threads 1] [--steps 20]
  *                   the CNN's two convolution layers, forward + backward, on
  *                   the CPU table: GFLOP/s of their GEMMs (bench/cnn_torch.sh)
+ *   model_bench cnn [--batch 64] [--threads 2] [--steps 40]
+ *                   configs/fashion_cnn.ini's network on 28x28x1 images
+ *                   (BatchNorm in training mode, as a step runs it)
  *   either with [--precision fp32|bf16] (bf16: the cpu-bf16 op table)
  * A fixed number of steps (after 3 untimed ones), so both sides time the same
  * stretch of training (the values met, denormals included, depend on it).
@@ -180,9 +183,16 @@ int main(int argc, char **argv) {
     } else if (!strcmp(kind, "mlp")) {
         if (batch < 0) batch = 64;
         m = zt_mlp_create_ops(&mc, batch, ops);
+    } else if (!strcmp(kind, "cnn")) {
+        if (batch < 0) batch = 64;
+        zt_cnn_cfg cc = {.h = 28, .w = 28, .c = 1, .n_classes = 10,
+                         .layers = "conv32-bn-relu-pool,conv64-bn-relu-pool,fc128-relu"};
+        mc.in_dim = 784; mc.out_dim = 10;   /* the images and labels below */
+        m = zt_cnn_create_ops(&cc, batch, ops);
+        if (m) m->training = 1;
     } else usage();
     if (!m) zt_fatal(ZT_EXIT_CONFIG, "model_bench: cannot build the %s model (see above)", kind);
-    if (nsteps <= 0) nsteps = is_gpt ? 40 : 300;
+    if (nsteps <= 0) nsteps = is_gpt || !strcmp(kind, "cnn") ? 40 : 300;
 
     /* data: 64 random batches, cycled (enough that the bench does not
      * memorise them: a loss near 0 would fill Adam's state with denormals) */

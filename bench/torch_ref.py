@@ -6,6 +6,7 @@ Debian's /usr/bin/python3 (python3-torch 1.13, CPU).
 
   torch_ref.py mlp [--hidden 256,128] [--batch 64] [--threads 2] [--steps 300]
   torch_ref.py gpt [--vocab 96 --ctx 64 --d_model 64 --n_layer 2 --n_head 4] [--batch 16] ...
+  torch_ref.py cnn [--batch 64] ...   (configs/fashion_cnn.ini's network, bench/cnn_torch.py's layers)
 Prints one line of key=value pairs, like model_bench.
 """
 import argparse
@@ -40,6 +41,19 @@ class MLP(nn.Module):
             if i < len(self.fc) - 1:
                 x = F.relu(x)
         return F.cross_entropy(x, y)
+
+
+class CNN(nn.Module):
+    """conv32-bn-relu-pool, conv64-bn-relu-pool, fc128-relu, head: 28x28x1 in, 10 classes"""
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(7 * 7 * 64, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    def forward(self, x, y):
+        return F.cross_entropy(self.net(x), y)
 
 
 class Block(nn.Module):
@@ -94,7 +108,7 @@ class GPT(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("model", choices=["mlp", "gpt"])
+    ap.add_argument("model", choices=["mlp", "gpt", "cnn"])
     ap.add_argument("--batch", type=int, default=-1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=-1, help="timed steps (default: mlp 300, gpt 40)")
@@ -115,7 +129,20 @@ def main():
     torch.manual_seed(1234)
     NB = 64   # batches, cycled (as model_bench.c)
     pos = 0
-    if a.model == "mlp":
+    if a.model == "cnn":
+        B = a.batch if a.batch > 0 else 64
+        model = CNN()
+        data = []
+        for _ in range(NB):   # NCHW here, NHWC in ztrain: one channel, the same bytes
+            x = torch.from_numpy((stream(pos, B * 784) % 256).astype(np.float32).reshape(B, 1, 28, 28) / np.float32(255.0))
+            pos += B * 784
+            y = torch.from_numpy(stream(pos, B) % 10)
+            pos += B
+            data.append((x, y))
+        tokens_per_row = 1
+        # GEMM FLOPs per image, x3 for forward + backward (as ztrain's flops_per_row)
+        flops_per_row = 6.0 * (28 * 28 * 9 * 1 * 32 + 14 * 14 * 9 * 32 * 64 + 7 * 7 * 64 * 128 + 128 * 10)
+    elif a.model == "mlp":
         B = a.batch if a.batch > 0 else 64
         dims = [784] + [int(h) for h in a.hidden.split(",") if h] + [10]
         model = MLP(dims)
@@ -146,7 +173,7 @@ def main():
                             lr=1e-3, betas=(0.9, 0.95), eps=1e-8)
     nparams = sum(p.numel() for p in model.parameters())
 
-    nsteps = a.steps if a.steps > 0 else (300 if a.model == "mlp" else 40)
+    nsteps = a.steps if a.steps > 0 else (300 if a.model == "mlp" else 40)   # cnn: 40
     warm, steps, it = 3, 0, 0
     loss_first = loss_last = 0.0
     t0 = t_end = 0.0
