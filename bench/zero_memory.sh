@@ -1,21 +1,27 @@
 #!/bin/bash
 # bench/zero_memory.sh [BUILD_DIR] — peak RSS per rank of gpt2-medium's shape
-# (C=1024, L=24, H=16: 355 M parameters with GPT-2's 50,257-token vocabulary;
-# here the dataset's vocabulary) at W ranks, ZeRO stages 0-3, STEPS steps
+# (C=1024, L=24, H=16: 355 M parameters with GPT-2's 50,257-token vocabulary,
+# which the default data has; another DATA brings its own vocabulary) at W ranks, ZeRO stages 0-3, STEPS steps
 # each, AdamW, micro-batch 1, context CTX, next to the ZeRO formula
 # (16P at stage 0; 8P + 8P/W; 4P + 12P/W; 16P/W) and the activations and
 # buffers the program reports ("memory per rank" lines).
 # Measured: GNU time's %M (the peak RSS of each rank process, ru_maxrss).
 # A stage whose ranks would exceed MemAvailable ends at the memory check
 # (exit 2) before allocating: its row shows the projection, "not run".
-#   DATA (default data/fortunes.h5: any tokens dataset)  W (4)  CTX (64)  STEPS (3)
+#   DATA (default data/fortunes_bpe50257.h5, made if missing: any tokens dataset)  W (4)  CTX (64)  STEPS (3)
 #   STAGES ("0 1 2 3")   EXTRA: more --set options for every run
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}
 zt=$build/trainer/ztrain
 launch=$here/../launcher/ztrain-launch
-DATA=${DATA:-$here/../data/fortunes.h5}
+# default data: the fortunes corpus through a 50,257-piece SentencePiece BPE
+# (GPT-2's vocabulary size), made here once (~1 min), so P is gpt2-medium's
+# 354,823,168 with the tied head
+DATA=${DATA:-$here/../data/fortunes_bpe50257.h5}
+if [ ! -f "$DATA" ] && [ "$(basename "$DATA")" = fortunes_bpe50257.h5 ] && [ -x "$zt" ]; then
+  "$zt" data prep text --tokenizer bpe --vocab 50257 "$DATA" >/dev/null || { echo "zero_memory.sh: cannot make $DATA" >&2; exit 2; }
+fi
 W=${W:-4} CTX=${CTX:-64} STEPS=${STEPS:-3} STAGES=${STAGES:-"0 1 2 3"}
 [ -x "$zt" ] || { echo "zero_memory.sh: $zt not built" >&2; exit 2; }
 [ -f "$DATA" ] || { echo "zero_memory.sh: no dataset $DATA (ztrain data prep text $DATA)" >&2; exit 2; }
