@@ -367,6 +367,7 @@ static int cmd_logprobs(const char *dir, const char *tokens) {
     if (zt_ck_read(r, NULL, 0, m->n_params, p, err, sizeof err)) goto fail;
     if (!(d = malloc((size_t)g.V * sizeof *d))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     zt_batch b = { .n = 1, .xi = x, .y = y };
+    if (zt_model_check_batch(m, &b, err, sizeof err)) goto fail;   /* parsed above: a bug if not */
     double l0 = 0, mx = 0, z = 0;
     for (int v = 0; v < g.V; v++) {
         y[n - 1] = v;

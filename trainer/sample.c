@@ -306,6 +306,9 @@ static double check_cache(lm *s, const int32_t *seq, int n, const float *cached_
     mallocCheck(xi); mallocCheck(y);
     memcpy(xi, seq, (size_t)n * sizeof *xi);   /* causal: the padding after n is not seen */
     zt_batch b = {.n = 1, .xi = xi, .y = y};
+    char why[256];   /* the ids come from the prompt and the sampler: in range unless a bug */
+    if (zt_model_check_batch(s->m, &b, why, sizeof why))
+        zt_fatal(ZT_EXIT_INTERNAL, "sample: --check-cache: a token outside the vocabulary: %s", why);
     s->m->set_batch(s->m, &b);
     for (int u = 0; u < s->m->n_units; u++) s->m->forward(s->m, u, s->p + s->m->unit_off[u]);
     const float *probs = zt_gpt_probs(s->m);
