@@ -72,6 +72,7 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
 void zt_engine_destroy(zt_engine *e) {
     if (!e) return;
     const zt_ops *o = e->ops;
+    for (int u = 0; e->preq && u < e->m->n_units; u++) wait_req(e, &e->preq[u], NULL);   /* gathers after the last update */
     if (o->weights_ready) o->weights_ready(NULL, 0);   /* no bf16 copy outlives the buffers */
     if (e->stage <= 2) o->free(e->params); else o->free(e->ppart);
     if (e->stage <= 1) o->free(e->grads); else o->free(e->gpart);
@@ -524,26 +525,42 @@ static int stats_gather(zt_engine *e, int k) {
 }
 
 /* ZeRO: update this rank's partition, and its buffers where the optimizer
- * wrote. Its slice of unit 0 goes first; unit 0's gather then runs while the
- * rest of the partition is updated, and is awaited (exposed) at the end, so
- * the next forward starts without a wait. Units 1..U-1 are gathered by that
- * forward, behind its compute (zt_eng_forward_all). Splitting the range
+ * wrote, unit by unit in unit order. ZeRO-1/2: as soon as this rank's slice
+ * of unit u is updated, unit u's gather into the full buffer is launched, so
+ * the gathers run behind the rest of the update and the next forward waits
+ * for each unit only just before that unit (zt_eng_forward_all). ZeRO-3:
+ * unit 0's gather into ubuf[0] runs while the rest is updated and is awaited
+ * at the end (the other units are gathered before use). Splitting the range
  * changes no bit: optimizer and update_buffers are elementwise in the flat
- * index, and the two pieces are disjoint from the gather's target. */
+ * index, and the pieces are disjoint from the gathers' targets (in place,
+ * a rank's own slice is not written). */
+static void update_range(zt_engine *e, size_t lo, size_t hi, uint64_t t, float lr, float gscale, int k_all) {
+    zt_model *m = e->m;
+    if (lo >= hi) return;
+    optimize_range(e, lo, hi, t, lr, gscale, e->ppart + (lo - e->plo), e->gpart + (lo - e->plo));
+    if (m->n_stats) m->update_buffers(m, e->stg, k_all, lo, hi, e->ppart + (lo - e->plo));
+}
 static void update_partition(zt_engine *e, uint64_t t, float lr, float gscale, int k_all) {
     zt_model *m = e->m;
-    size_t a = e->plo, z = e->plo + e->plen, cut = m->unit_off[0] + m->unit_len[0];
+    const size_t a = e->plo, z = e->plo + e->plen;
+    if (e->stage <= 2) {
+        for (int u = 0; u < m->n_units; u++) {
+            size_t lo = m->unit_off[u], hi = lo + m->unit_len[u];
+            update_range(e, lo > a ? lo : a, hi < z ? hi : z, t, lr, gscale, k_all);
+            e->preq[u] = zt_eng_gather_unit(e, u, e->params + m->unit_off[u]);   /* every rank, every unit */
+        }
+        zt_eng_params_changed(e);
+        e->gfrom = m->n_units;   /* all launched: readers wait per unit */
+        return;
+    }
+    size_t cut = m->unit_off[0] + m->unit_len[0];
     if (cut < a) cut = a;
     if (cut > z) cut = z;
-    const size_t s[3] = { a, cut, z };
-    inflight g0 = {0};
-    for (int i = 0; i < 2; i++) {
-        optimize_range(e, s[i], s[i + 1], t, lr, gscale, e->ppart + (s[i] - a), e->gpart + (s[i] - a));
-        if (m->n_stats) m->update_buffers(m, e->stg, k_all, s[i], s[i + 1], e->ppart + (s[i] - a));
-        if (i == 0) g0 = zt_eng_gather_unit(e, 0, e->stage == 3 ? e->ubuf[0] : e->params + m->unit_off[0]);
-    }
+    update_range(e, a, cut, t, lr, gscale, k_all);
+    inflight g0 = zt_eng_gather_unit(e, 0, e->ubuf[0]);
+    update_range(e, cut, z, t, lr, gscale, k_all);
     wait_req(e, &g0, NULL);
-    zt_eng_params_changed(e);   /* the other units: at the next forward */
+    zt_eng_params_changed(e);   /* the other units: gathered before use */
     zt_eng_unit0_current(e);
 }
 

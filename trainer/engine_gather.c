@@ -1,6 +1,7 @@
 /* engine_gather.c — where each unit's parameters come from before compute:
  * ZeRO-1/2 gather the other ranks' updated partitions into the full buffer
- * at the next forward, unit by unit behind the compute; ZeRO-3 gathers each
+ * unit by unit as the update finishes each, awaited by the next forward
+ * just before each unit; ZeRO-3 gathers each
  * unit into one of two buffers just before use, the next one prefetched; a
  * bf16 op table converts each unit once its parameters are final. */
 #include "engine_impl.h"  /* the engine's state, inflight, wait_req */
@@ -39,7 +40,6 @@ void zt_eng_params_changed(zt_engine *e) {
 
 void zt_eng_unit0_current(zt_engine *e) {
     if (e->stage == 3) { zt_eng_weights_ready(e, 0, e->ubuf[0]); e->ulow = 1; }
-    else if (e->stage >= 1) e->gfrom = 1;
 }
 
 /* ZeRO-1/2: launch the gathers of units gfrom..U-1, in unit order (the comm
@@ -53,26 +53,24 @@ static void launch_param_gathers(zt_engine *e) {
  * zt_eng_forward_all (zt_engine_full_params). Collective; a no-op on every rank alike when
  * nothing changed since the last gather. */
 void zt_eng_params_current(zt_engine *e) {
-    int from = e->gfrom;
-    if (from >= e->m->n_units) return;
-    launch_param_gathers(e);
-    for (int u = from; u < e->m->n_units; u++) wait_req(e, &e->preq[u], NULL);
+    if (!e->preq) return;   /* stage 0: the full buffer is always current */
+    if (e->gfrom < e->m->n_units) launch_param_gathers(e);
+    for (int u = 0; u < e->m->n_units; u++) wait_req(e, &e->preq[u], NULL);
 }
 
-/* forward through all units. ZeRO-1/2 after an update: the gathers of all
- * units but 0 (the step gathered it) are launched, and unit u waits only for
- * its own right before its forward,
- * so the later units' parameters travel while the earlier ones compute.
+/* forward through all units. ZeRO-1/2 after an update: every unit's gather
+ * was launched by the update (update_partition), and unit u waits only for
+ * its own right before its forward, so the later units' parameters travel
+ * while the earlier ones compute.
  * ZeRO-3: each unit is gathered just before use with the next one
  * prefetched; leaves the last two units' params in ubuf (backward_all starts
  * from them). */
 void zt_eng_forward_all(zt_engine *e) {
     zt_model *m = e->m; int U = m->n_units;
     if (e->stage != 3) {
-        int from = e->gfrom;
-        if (from < U) launch_param_gathers(e);
+        if (e->gfrom < U) launch_param_gathers(e);
         for (int u = 0; u < U; u++) {
-            if (u >= from) wait_req(e, &e->preq[u], NULL);
+            if (e->preq) wait_req(e, &e->preq[u], NULL);
             if (e->wfresh) zt_eng_weights_ready(e, u, unit_params(e, u, 0));
             m->forward(m, u, unit_params(e, u, 0));
         }
