@@ -43,7 +43,6 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
     e->mem.plan = e->plan.bytes;
     e->ddp = calloc((size_t)(e->plan.nb ? e->plan.nb : 1), sizeof(zt_req *));
     mallocCheck(e->ddp);
-    e->gfrom = m->n_units;   /* nothing to gather before the first update */
     if (stage == 1 || stage == 2) {
         e->preq = calloc((size_t)(m->n_units ? m->n_units : 1), sizeof *e->preq);
         mallocCheck(e->preq);
@@ -72,7 +71,7 @@ zt_engine *zt_engine_create(zt_model *m, zt_comm *c, zt_comm *ctl, const zt_opti
 void zt_engine_destroy(zt_engine *e) {
     if (!e) return;
     const zt_ops *o = e->ops;
-    for (int u = 0; e->preq && u < e->m->n_units; u++) wait_req(e, &e->preq[u], NULL);   /* gathers after the last update */
+    zt_eng_params_current(e);   /* gathers the last update launched */
     if (o->weights_ready) o->weights_ready(NULL, 0);   /* no bf16 copy outlives the buffers */
     if (e->stage <= 2) o->free(e->params); else o->free(e->ppart);
     if (e->stage <= 1) o->free(e->grads); else o->free(e->gpart);
@@ -91,7 +90,6 @@ void zt_engine_destroy(zt_engine *e) {
 void zt_engine_init_params(zt_engine *e, uint64_t seed) {
     size_t lo = e->stage <= 2 ? 0 : e->plo, n = e->stage <= 2 ? e->P : e->plen;
     float *dst = e->stage <= 2 ? e->params : e->ppart;
-    e->gfrom = e->m->n_units;   /* every rank initialises the full buffer alike */
     if (!e->ops->device) { zt_model_init_range(e->m, seed, lo, lo + n, dst); return; }
     float *h = malloc((n ? n : 1) * sizeof(float));
     mallocCheck(h);
@@ -549,8 +547,7 @@ static void update_partition(zt_engine *e, uint64_t t, float lr, float gscale, i
             update_range(e, lo > a ? lo : a, hi < z ? hi : z, t, lr, gscale, k_all);
             e->preq[u] = zt_eng_gather_unit(e, u, e->params + m->unit_off[u]);   /* every rank, every unit */
         }
-        zt_eng_params_changed(e);
-        e->gfrom = m->n_units;   /* all launched: readers wait per unit */
+        zt_eng_params_changed(e);   /* readers wait for each unit's gather (preq) */
         return;
     }
     size_t cut = m->unit_off[0] + m->unit_len[0];
@@ -669,7 +666,6 @@ void zt_engine_sync_partitions(zt_engine *e) {
     if (e->stage <= 2)
         stepCheck(e, zt_allgather(e->c, e->params + e->plo, e->params, e->P, ZT_F32),
                   "allgather", "loaded parameters", -1);
-    e->gfrom = e->m->n_units;   /* the load replaced every partition: nothing left to gather */
     if (e->stage == 0)
         for (int i = 0; i < e->nslots; i++)
             stepCheck(e, zt_allgather(e->c, e->slots[i] + e->plo, e->slots[i], e->P, ZT_F32),

@@ -42,20 +42,12 @@ void zt_eng_unit0_current(zt_engine *e) {
     if (e->stage == 3) { zt_eng_weights_ready(e, 0, e->ubuf[0]); e->ulow = 1; }
 }
 
-/* ZeRO-1/2: launch the gathers of units gfrom..U-1, in unit order (the comm
- * runs them FIFO, so the lowest unit's arrives first). */
-static void launch_param_gathers(zt_engine *e) {
-    const zt_model *m = e->m;
-    for (int u = e->gfrom; u < m->n_units; u++) e->preq[u] = zt_eng_gather_unit(e, u, e->params + m->unit_off[u]);
-    e->gfrom = m->n_units;
-}
 /* ZeRO-1/2: make the full parameter buffer current for a reader other than
- * zt_eng_forward_all (zt_engine_full_params). Collective; a no-op on every rank alike when
- * nothing changed since the last gather. */
+ * zt_eng_forward_all (zt_engine_full_params, the engine's teardown): wait for
+ * the gathers the last update launched. Collective; a no-op on every rank
+ * alike when none is in flight (and at stage 0). */
 void zt_eng_params_current(zt_engine *e) {
-    if (!e->preq) return;   /* stage 0: the full buffer is always current */
-    if (e->gfrom < e->m->n_units) launch_param_gathers(e);
-    for (int u = 0; u < e->m->n_units; u++) wait_req(e, &e->preq[u], NULL);
+    for (int u = 0; e->preq && u < e->m->n_units; u++) wait_req(e, &e->preq[u], NULL);
 }
 
 /* forward through all units. ZeRO-1/2 after an update: every unit's gather
@@ -68,7 +60,6 @@ void zt_eng_params_current(zt_engine *e) {
 void zt_eng_forward_all(zt_engine *e) {
     zt_model *m = e->m; int U = m->n_units;
     if (e->stage != 3) {
-        if (e->gfrom < U) launch_param_gathers(e);
         for (int u = 0; u < U; u++) {
             if (e->preq) wait_req(e, &e->preq[u], NULL);
             if (e->wfresh) zt_eng_weights_ready(e, u, unit_params(e, u, 0));

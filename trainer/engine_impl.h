@@ -33,16 +33,14 @@ struct zt_engine {
     float    *bbuf[2];            /* stage 2/3: gradients of a bucket (max_bucket) */
     float    *rbuf[2];            /* stage 2/3: my reduced share of it (max_my_bucket) */
     float    *ubuf[2];            /* stage 3: gathered unit params, in use + prefetched */
-    /* stage 1/2: units gfrom..U-1 of params hold the other ranks' parts as
-     * they were before the last update, with no gather launched (U: none).
-     * The update launches every unit's gather as it finishes the unit
-     * (preq[u]); the next forward waits for each just before the unit, any
-     * other reader for all at once (zt_eng_params_current). */
-    int       gfrom;
     int       ulow;               /* stage 3: units 0..ulow-1 are still in ubuf[u & 1] (after a
                                    * backward, or unit 0 after an update, until the parameters
                                    * change) */
-    inflight *preq;               /* [U] stage 1/2: the per-unit gathers launched by the update */
+    /* [U] stage 1/2: the update launches unit u's parameter gather into the
+     * full buffer as it finishes the unit; the next forward waits for each
+     * just before the unit, any other reader for all at once
+     * (zt_eng_params_current). NULL q: that unit is current. */
+    inflight *preq;
     zt_mem    mem;
     /* called right before each optimizer update (async checkpoint snapshot) */
     zt_engine_hook before_update;

@@ -106,14 +106,24 @@ static zt_ck_tensor *layout_of(const zt_engine *e, zt_ck_layout *L) {
 
 static void before_update(void *arg);
 
-/* The snapshot buffer, allocated once and counted in the memory report. */
+/* Floats of the snapshot buffer (host) and of the node leader's gather
+ * buffer (nbuf): (1 + slots) x this rank's partition, x the node's. */
+static size_t host_floats(const zt_saver *s) { return (size_t)(1 + s->nslots) * (s->plen ? s->plen : 1); }
+static size_t nbuf_floats(const zt_saver *s) { return (size_t)(1 + s->nslots) * (s->nlen ? s->nlen : 1); }
+
+/* The memory report's checkpoint bytes: the buffers this saver holds now. */
+static void count_buffers(zt_saver *s) {
+    zt_engine_count_ckpt(s->e, ((s->host ? host_floats(s) : 0) + (s->nbuf ? nbuf_floats(s) : 0)) * sizeof(float));
+}
+
+/* The snapshot buffer, allocated once. */
 static void ensure_host(zt_saver *s) {
     if (s->host) return;
-    size_t n = (size_t)(1 + s->nslots) * (s->plen ? s->plen : 1);
+    size_t n = host_floats(s);
     s->host = calloc(n, sizeof(float));
     ztCheck(s->host != NULL, ZT_EXIT_INTERNAL, "out of memory for the %zu-byte checkpoint buffer",
             n * sizeof(float));
-    zt_engine_count_ckpt(s->e, n * sizeof(float) + (s->nbuf ? (size_t)(1 + s->nslots) * s->nlen * sizeof(float) : 0));
+    count_buffers(s);
 }
 
 /* Part k of what this save writes (0: parameters, 1 + i: optimizer slot i),
@@ -249,12 +259,11 @@ static void node_setup(zt_saver *s) {
             zt_warn("ckpt.layout=per-node: the ranks of a node are not consecutive (or a node's share exceeds "
                     "2^31 values): writing one shard file per rank");
     } else if (s->nrank == 0) {
-        size_t n = (size_t)(1 + s->nslots) * (s->nlen ? s->nlen : 1);
+        size_t n = nbuf_floats(s);
         s->nbuf = malloc(n * sizeof(float));
         ztCheck(s->nbuf != NULL, ZT_EXIT_INTERNAL, "out of memory for the %zu-byte node checkpoint buffer",
                 n * sizeof(float));
-        zt_engine_count_ckpt(s->e, ((s->host ? (size_t)(1 + s->nslots) * (s->plen ? s->plen : 1) : 0) + n) *
-                                   sizeof(float));
+        count_buffers(s);
     }
     if (s->rank == 0 && s->per_node) {
         int files = 0;
@@ -412,7 +421,7 @@ double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
     s->copy_in_writer = async && !s->ops->device;
     s->from_host = 0;
     if (needs_copy(async, s->ops->device)) ensure_host(s);
-    if (!s->copy_in_writer && s->ops->device) snapshot(s);
+    if (s->ops->device) snapshot(s);
     if (!async && !s->ops->device) atomic_store(&s->copied, 1);
     if (async) {
         int rc = pthread_create(&s->th, NULL, writer, s);
