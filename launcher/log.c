@@ -49,7 +49,14 @@ void zt_log(zt_log_level lvl, const char *fmt, ...) {
     va_list ap; va_start(ap, fmt); zt_vlog(lvl, fmt, ap); va_end(ap);
 }
 
+static void (*g_exit_hook)(void *);
+static void *g_exit_arg;
+void zt_set_exit_hook(void (*fn)(void *), void *arg) { g_exit_hook = fn; g_exit_arg = arg; }
+
 _Noreturn void zt_exit_now(int code) {
+    void (*hook)(void *) = g_exit_hook;
+    g_exit_hook = NULL;            /* once: a fatal error inside the hook exits plainly */
+    if (hook) hook(g_exit_arg);
     fflush(NULL);
     _exit(code);
 }

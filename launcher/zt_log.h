@@ -38,6 +38,9 @@ void zt_vlog(zt_log_level lvl, const char *fmt, va_list ap);
 _Noreturn void zt_fatal(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same, without the log line (the caller has printed it already). */
 _Noreturn void zt_exit_now(int code);
+/* One function zt_exit_now runs before it exits (NULL: none): the
+ * checkpoint saver finishes a commit whose shards are all written. */
+void zt_set_exit_hook(void (*fn)(void *), void *arg);
 
 #define zt_info(...)  zt_log(ZT_LOG_INFO, __VA_ARGS__)
 #define zt_warn(...)  zt_log(ZT_LOG_WARN, __VA_ARGS__)

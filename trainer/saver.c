@@ -2,16 +2,25 @@
  *
  * Every rank writes the flat partition zt_part(P, W, r) of the parameters and
  * of every optimizer slot, whatever the stage (DDP ranks split the writing the
- * same way). Commit protocol, all ranks at the same step boundary:
- *   1. all writers done (the per-step all-reduce MAX of "busy" is 0),
- *   2. all-gather (ok, crc32) of every shard,
- *   3. rank 0 writes index.h5 and renames .tmp-step-N -> step-N, then latest,
- *   4. rank 0 broadcasts the outcome; a failure anywhere ends every rank with
- *      ZT_EXIT_CKPT and leaves latest on the previous complete checkpoint.
+ * same way). Commit protocol, all ranks at the same step boundaries:
+ *   1. all writers done (the per-step all-reduce MAX of "busy" is 0; a
+ *      synchronous save's writes end inside zt_saver_begin),
+ *   2. all-gather (ok, crc32) of every shard; a failed shard ends every rank
+ *      here with ZT_EXIT_CKPT,
+ *   3. rank 0's committer thread writes index.h5 and renames .tmp-step-N ->
+ *      step-N, then latest, while training goes on: the shards are already
+ *      durable (fsynced), what is left is small files, renames and fsyncs,
+ *      mostly waiting on the disk. Rank 0 stays "busy" meanwhile,
+ *   4. at the first step boundary where no rank is busy, rank 0 broadcasts
+ *      the outcome; a failure ends every rank with ZT_EXIT_CKPT and leaves
+ *      latest on the previous complete checkpoint.
+ * A save is committed (step 4) before the next save starts and before the
+ * run ends (zt_saver_finish).
  * Control words (outcomes, CRCs, steps, paths) travel as int64 and bytes on
  * the host communicator, never as floats (a step above 2^24 would round).
  * The saver sees the engine only through engine.h: its partition, its slots
  * and its before-update hook. */
+#define _GNU_SOURCE      /* pthread_timedjoin_np: the exit hook waits a bounded time */
 #include "saver.h"
 #include <dirent.h>      /* opendir: stale tmp dirs */
 #include <limits.h>      /* INT_MAX: MPI counts */
@@ -49,7 +58,12 @@ struct zt_saver {
     int from_host;             /* this save writes from `host` (else: the engine's own partition) */
     uint64_t step;             /* step being written */
     int pending;               /* a save was started and not committed */
+    int gathered;              /* steps 1-2 done: rank 0 commits (step 3) */
     atomic_int busy;           /* writer running */
+    atomic_int cbusy;          /* rank 0: committer thread running */
+    pthread_t cth; int cth_live;
+    int64_t *outcomes;         /* [2W]: every shard's (ok, crc32), from step 2 */
+    int cok; char cerr[2048];  /* rank 0: the committer's result */
     int ok; uint32_t crc;
     char err[1024];
     pthread_t th; int th_live;
@@ -177,7 +191,7 @@ void zt_saver_destroy(zt_saver *s) {
     zt_engine_count_ckpt(s->e, 0);
     if (s->ncomm != MPI_COMM_NULL) MPI_Comm_free(&s->ncomm);
     free(s->lead); free(s->counts); free(s->displs); free(s->nbuf);
-    free(s->tensors); free(s->host); free(s->tok); free(s);
+    free(s->tensors); free(s->host); free(s->tok); free(s->outcomes); free(s);
 }
 
 /* Snapshot of this rank's partition (params and every slot) into s->host. */
@@ -366,24 +380,68 @@ static int write_index_and_commit(zt_saver *s, const int64_t *all, char *err, si
     return rc;
 }
 
-/* steps 2-4 of the protocol; called when every writer is done */
-static void commit(zt_saver *s) {
+/* Step 3, rank 0 (the committer thread, or inline). */
+static void *committer(void *arg) {
+    zt_saver *s = arg;
+    s->cerr[0] = '\0';
+    s->cok = write_index_and_commit(s, s->outcomes, s->cerr, sizeof s->cerr) == 0;
+    atomic_store(&s->cbusy, 0);
+    return NULL;
+}
+
+/* Exit hook (rank 0): a fatal error elsewhere (a peer's collective, a
+ * signal's exit path) lets a commit in flight finish, at most 30 s: its
+ * shards are all written and verified, so that save is not lost. */
+static void finish_commit_at_exit(void *arg) {
+    zt_saver *s = arg;
+    if (!s->cth_live || pthread_equal(pthread_self(), s->cth)) return;
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 30;
+    if (pthread_timedjoin_np(s->cth, NULL, &dl) == 0) s->cth_live = 0;
+}
+
+/* Steps 1-2, collective, when every writer is done: every shard's outcome
+ * and CRC to every rank; a failed shard ends every rank now. Then rank 0
+ * starts step 3 in the background. */
+static void gather(zt_saver *s) {
     join_writer(s);
     int W = s->W;
     int64_t mine[2] = { s->ok, (int64_t)s->crc };
-    int64_t *all = calloc((size_t)2 * W, sizeof *all);
-    mallocCheck(all);
+    if (!s->outcomes) { s->outcomes = calloc((size_t)2 * W, sizeof *s->outcomes); mallocCheck(s->outcomes); }
+    int64_t *all = s->outcomes;
     saverCheck(s, zt_allgather(s->ctl, mine, all, (size_t)2 * W, ZT_I64), "allgather", "shard outcomes and CRCs");
+    int bad = -1;
+    for (int q = 0; q < W && bad < 0; q++) if (!all[2 * q]) bad = q;
+    if (bad >= 0) {
+        if (!s->ok) zt_error("checkpoint write failed: %s", s->err);
+        if (s->rank == 0) {
+            zt_error("checkpoint step %llu FAILED: shard of rank %d failed to write (see that rank's message); "
+                     "latest still names the previous checkpoint", (unsigned long long)s->step, bad);
+            zt_ck_abandon(s->cfg->ckpt_dir, s->step);
+        }
+        int64_t done = 0;   /* the others wait for rank 0's clean-up before leaving */
+        saverCheck(s, zt_bcast(s->ctl, &done, 1, ZT_I64, 0), "bcast", "commit outcome");
+        /* leave at once: after a failed write HDF5 may hold a half-closed
+         * file whose atexit cleanup crashes (seen with ENOSPC) */
+        zt_exit_now(ZT_EXIT_CKPT);
+    }
+    s->gathered = 1;
+    if (s->rank != 0) return;
+    atomic_store(&s->cbusy, 1);
+    int rc = pthread_create(&s->cth, NULL, committer, s);
+    if (rc == 0) { s->cth_live = 1; zt_set_exit_hook(finish_commit_at_exit, s); }
+    else committer(s);   /* no thread: commit now */
+}
+
+/* Step 4, collective, when rank 0's committer is done: its outcome to all. */
+static void publish(zt_saver *s) {
     int64_t outcome = 1;
     if (s->rank == 0) {
-        char err[2048] = "";
-        int allok = 1;
-        for (int q = 0; q < W; q++) if (!all[2 * q]) { allok = 0;
-            snprintf(err, sizeof err, "shard of rank %d failed to write (see that rank's message)", q); }
-        if (allok && write_index_and_commit(s, all, err, sizeof err)) allok = 0;
-        if (!allok) {
+        if (s->cth_live) { pthread_join(s->cth, NULL); s->cth_live = 0; zt_set_exit_hook(NULL, NULL); }
+        if (!s->cok) {
             zt_error("checkpoint step %llu FAILED: %s; latest still names the previous checkpoint",
-                     (unsigned long long)s->step, err);
+                     (unsigned long long)s->step, s->cerr);
             zt_ck_abandon(s->cfg->ckpt_dir, s->step);
             outcome = 0;
         } else {
@@ -391,14 +449,11 @@ static void commit(zt_saver *s) {
                     "training blocked %.2f ms on rank 0)",
                     (unsigned long long)s->step, s->cfg->ckpt_dir, s->async ? "async" : "sync",
                     s->t_write * 1e3, s->t_index * 1e3, s->t_commit * 1e3, s->t_blocked * 1e3);
+            if (s->cerr[0]) zt_warn("checkpoint step %llu: %s", (unsigned long long)s->step, s->cerr);
         }
     }
-    free(all);
-    if (!s->ok) zt_error("checkpoint write failed: %s", s->err);
     saverCheck(s, zt_bcast(s->ctl, &outcome, 1, ZT_I64, 0), "bcast", "commit outcome");
-    s->pending = 0;
-    /* leave at once: after a failed write HDF5 may hold a half-closed file
-     * whose atexit cleanup crashes (seen with ENOSPC) */
+    s->pending = 0; s->gathered = 0;
     if (outcome == 0) zt_exit_now(ZT_EXIT_CKPT);
     s->last_step = s->step;
 }
@@ -434,20 +489,27 @@ double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
     } else {
         writer(s);
     }
+    /* sync: the shards are durable now; rank 0 commits in the background
+     * (a forced save, at a stop or the end, waits for the commit) */
+    if (!async && !force_sync) gather(s);
     s->t_blocked += zt_now() - t0;
-    if (!async) zt_saver_finish(s);
+    if (!async && force_sync) zt_saver_finish(s);
     return zt_now() - t0;
 }
 
 int   zt_saver_pending(const zt_saver *s) { return s->pending; }
-int   zt_saver_local_busy(const zt_saver *s) { return atomic_load(&s->busy); }
-void  zt_saver_commit_if_done(zt_saver *s, int64_t any_busy) { if (s->pending && any_busy == 0) commit(s); }
+int   zt_saver_local_busy(const zt_saver *s) { return atomic_load(&s->busy) || atomic_load(&s->cbusy); }
+void  zt_saver_commit_if_done(zt_saver *s, int64_t any_busy) {
+    if (!s->pending || any_busy) return;
+    if (s->gathered) publish(s);
+    else gather(s);
+}
 uint64_t zt_saver_last_step(const zt_saver *s) { return s->last_step; }
 
 void zt_saver_finish(zt_saver *s) {
     if (!s->pending) return;
-    join_writer(s);
-    commit(s);
+    if (!s->gathered) gather(s);
+    publish(s);
 }
 
 /* ---------------------------------------------------------------- resume */

@@ -24,15 +24,20 @@ void      zt_saver_set_rows(zt_saver *s, uint64_t n_rows);
  * per-node writes one shard file per node. Unset: ranks sharing memory. */
 void      zt_saver_set_node(zt_saver *s, int node_id);
 /* Collective. Start saving the state after `step` updates: waits for (and
- * commits) a pending save, copies this rank's partition to host buffers and
- * writes it in the background (ckpt.async) or now. Returns seconds blocked. */
+ * commits) a pending save, then writes this rank's partition in the
+ * background (ckpt.async, from a host snapshot) or now (sync: from the
+ * engine's buffers, fsynced before this returns). Either way rank 0 writes
+ * the index and renames the checkpoint into place in the background; the
+ * save is reported committed at a later step boundary (force_sync: before
+ * this returns). Returns seconds blocked. */
 double    zt_saver_begin(zt_saver *s, uint64_t step, int force_sync);
-/* Step-boundary protocol of an async save. The caller combines every rank's
- * zt_saver_local_busy() (1 while this rank's writer runs, else 0) in its
- * per-step all-reduce with MAX, and passes the result to
- * zt_saver_commit_if_done (collective): when it is 0 every shard is written
- * and the pending save is committed there. zt_saver_pending: 1 if a save was
- * started and not yet committed. */
+/* Step-boundary protocol of a pending save. The caller combines every
+ * rank's zt_saver_local_busy() (1 while this rank's writer runs, or rank 0's
+ * committer, else 0) in its per-step all-reduce with MAX, and passes the
+ * result to zt_saver_commit_if_done (collective): when it is 0, every shard's
+ * outcome is gathered and rank 0 starts the commit (after the writes), or
+ * the commit's outcome is published and the save is done (after the
+ * commit). zt_saver_pending: 1 if a save was started and not yet committed. */
 int       zt_saver_pending(const zt_saver *s);
 int       zt_saver_local_busy(const zt_saver *s);
 void      zt_saver_commit_if_done(zt_saver *s, int64_t any_busy);

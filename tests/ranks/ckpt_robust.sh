@@ -4,7 +4,9 @@
 #  2. a corrupted newest checkpoint is named and the previous one is used;
 #  3. SIGKILL of the job at random moments after a commit, during saves (10x):
 #     latest verifies, resumes and continues exactly like an uninterrupted run;
-#  4. disk full: clear error, exit 5, the previous checkpoint and latest intact.
+#  4. disk full: clear error, exit 5, the previous checkpoint and latest intact;
+#  5. a commit that fails on rank 0's committer thread, while training goes
+#     on: exit 5 naming the file, latest still on the previous checkpoint.
 . "$(dirname "$0")/lib.sh"
 cfg="$SRC/tests/ranks/tiny_mlp.ini"
 base=(--config "$cfg" --set data.path="$DATA/mnist.h5")
@@ -91,4 +93,19 @@ if mount -t tmpfs -o size=3m tmpfs "$mnt" 2>/dev/null; then
 else
   echo "disk full: cannot mount tmpfs here; RLIMIT_FSIZE case is covered by the checkpoint unit tests"
 fi
+
+# 5. Rank 0 writes the index and renames the checkpoint into place on its
+# committer thread while training goes on. Make that fail: latest.tmp is a
+# directory, so latest cannot be replaced. The run resumed from step 2 must
+# exit 5 (on every rank, at a later step boundary), name the file, and leave
+# latest on step 2, which still verifies; nothing after the failure commits.
+run_w 2 train "${base[@]}" --set ckpt.dir="$T/e" --set ckpt.every=1 --set train.steps=2 >"$T/log" 2>&1 ||
+  { cat "$T/log"; fail "commit failure: first leg"; }
+mkdir "$T/e/latest.tmp"
+expect_exit 5 run_w 2 train "${base[@]}" --set ckpt.dir="$T/e" --set ckpt.every=1 --set train.steps=40
+grep -q "checkpoint step 3 FAILED: .*latest.tmp" "$T/err" || { cat "$T/out" "$T/err"; fail "commit failure: no line naming latest.tmp at step 3"; }
+grep -q "committed" "$T/out" && { cat "$T/out"; fail "commit failure: a later checkpoint was reported committed"; }
+[ "$(cat "$T/e/latest")" = step-00000002 ] || fail "commit failure: latest is $(cat "$T/e/latest")"
+"$ZT" ckpt verify "$T/e" >/dev/null || fail "commit failure: latest no longer verifies"
+echo "background commit failure: exit 5 ($(grep -m1 -o 'FAILED: [^;]*' "$T/err")), latest still step 2"
 echo "PASS: checkpoint robustness"
