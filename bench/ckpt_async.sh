@@ -2,7 +2,7 @@
 # ckpt_async.sh — what a checkpoint costs the user: the wall time of a run
 # with saves minus the same run without saves, per save, for synchronous and
 # asynchronous saving, next to the bare shard write time the saver reports
-# ("write X ms" of each committed checkpoint, rank 0). W=2, a gpt of ~3.3 M
+# ("write X ms" + "fsync Y ms" of each committed checkpoint, rank 0). W=2, a gpt of ~3.3 M
 # parameters (stage 1, AdamW: params + m + v, ~40 MB per checkpoint), 200
 # steps, a save every 20 steps (10 saves; the last one is always synchronous).
 # The runs alternate ROUNDS times, all pinned to the same cores; with
@@ -33,18 +33,22 @@ run() {   # $1 = none|sync|async|pernode ; prints "wall_s n_saves mean_write_ms"
   t1=$(date +%s.%N)
   awk -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" '
     function ms(re, k) { return match($0, re) ? substr($0, RSTART + k, RLENGTH - k - 3) : 0 }
-    /committed/ { s += ms("write [0-9.]+ ms", 6); x += ms("index [0-9.]+ ms", 6); c += ms("commit [0-9.]+ ms", 7); n++ }
-    END { printf "%.2f %d %.1f %.1f %.1f\n", w, n, n ? s / n : 0, n ? x / n : 0, n ? c / n : 0 }' "$tmp/log"
+    /committed/ { s += ms("write [0-9.]+ ms", 6); x += ms("index [0-9.]+ ms", 6); c += ms("commit [0-9.]+ ms", 7)
+                  if (match($0, "rank [0-9]+ [0-9.]+ ms")) { split(substr($0, RSTART, RLENGTH), f, " "); m += f[3] }
+                  y += ms("fsync [0-9.]+ ms", 6)
+                  n++ }
+    END { printf "%.2f %d %.1f %.1f %.1f %.1f %.1f\n", w, n, n ? s / n : 0, n ? x / n : 0, n ? c / n : 0, n ? m / n : 0, n ? y / n : 0 }' "$tmp/log"
 }
 echo "# $ZT: W=2 gpt C256 L4 T64, stage 1, AdamW, $STEPS steps, save every $EVERY, cores $CORES; $(date -u +%Y-%m-%dT%H:%MZ); load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf "%-4s %9s %9s %9s %6s | %14s %14s %12s %9s %10s %7s | %16s\n" run none_s sync_s async_s saves sync_ms/save async_ms/save write_ms index_ms commit_ms ratio pernode_ms/save
+printf "%-4s %9s %9s %9s %6s | %14s %14s %9s %9s %10s %8s %9s %10s %10s | %16s\n" run none_s sync_s async_s saves sync_ms/save async_ms/save write_ms fsync_ms slowest_ms bare_ms index_ms commit_ms sync/bare pernode_ms/save
 for ((i = 1; i <= ROUNDS; i++)); do
-  read -r wn _ _ _ _ < <(run none); read -r ws ns wr wx wc < <(run sync); read -r wa na _ _ _ < <(run async)
-  wp=0 np=1; [ "$PERNODE" = 1 ] && read -r wp np _ _ _ < <(run pernode)
+  read -r wn _ _ _ _ _ _ < <(run none); read -r ws ns wr wx wc wm wf < <(run sync); read -r wa na _ _ _ _ _ < <(run async)
+  wp=0 np=1; [ "$PERNODE" = 1 ] && read -r wp np _ _ _ _ _ < <(run pernode)
   awk -v i="$i" -v wn="$wn" -v ws="$ws" -v wa="$wa" -v ns="$ns" -v na="$na" -v wr="$wr" -v wx="$wx" -v wc="$wc" \
-      -v wp="$wp" -v np="$np" 'BEGIN {
-    s = 1e3 * (ws - wn) / ns
-    printf "%-4s %9.2f %9.2f %9.2f %6d | %14.1f %14.1f %12.1f %9.1f %10.1f %7.2f | %16s\n", i, wn, ws, wa, ns,
-           s, 1e3 * (wa - wn) / na, wr, wx, wc, (wr > 0 ? s / wr : 0), (wp > 0 ? sprintf("%.1f", 1e3 * (wp - wn) / np) : "-") }'
+      -v wm="$wm" -v wf="$wf" -v wp="$wp" -v np="$np" 'BEGIN {
+    s = 1e3 * (ws - wn) / ns; b = wr + wf
+    printf "%-4s %9.2f %9.2f %9.2f %6d | %14.1f %14.1f %9.1f %9.1f %10.1f %8.1f %9.1f %10.1f %10.2f | %16s\n", i, wn, ws, wa, ns,
+           s, 1e3 * (wa - wn) / na, wr, wf, wm, b, wx, wc, (b > 0 ? s / b : 0),
+           (wp > 0 ? sprintf("%.1f", 1e3 * (wp - wn) / np) : "-") }'
 done
-echo "# ms/save = (wall with saves - wall without) / saves; write_ms = bare shard write (rank 0, sync run), index_ms / commit_ms = rank 0's index.h5 and renames+fsyncs+retention (sync run); ratio = sync ms/save / write_ms"
+echo "# ms/save = (wall with saves - wall without) / saves. Sync run, rank 0, means over its saves: write_ms = the shard written into the file (page cache), fsync_ms = its fsync (background), bare_ms = write + fsync = the bare durable shard write; slowest_ms = the slowest rank's write (what training waits for); index_ms / commit_ms = index.h5 and renames+fsyncs+retention (rank 0's committer thread, background, nice 19). sync/bare = sync ms/save / bare_ms (issue 10's goal: <= 1.1)"

@@ -1,4 +1,5 @@
-/* ckpt_write.c — paths, zt_ck_prepare and zt_ck_write_shard (one rank's file).
+/* ckpt_write.c — paths, zt_ck_prepare, zt_ck_write_shard (one rank's file) and
+ * zt_ck_sync_shard (its deferred fsync).
  *
  * Shard file (rank r of W), all fp32 little-endian, 1-D, unpadded:
  *   /                         attrs format, rank, world, lo, hi, n_flat
@@ -71,7 +72,7 @@ static int cmp_addr(const void *a, const void *b) {
  * verbatim and never moves a chunk); only the bytes between and around them
  * (HDF5 metadata) are read, and everything is joined with crc32_combine.
  * Falls back to reading the whole file if the chunk map looks odd. */
-static int file_crc(ck_ctx *C, const char *path, wr_chunks *w, uint32_t *crc) {
+static int file_crc(ck_ctx *C, const char *path, wr_chunks *w, uint32_t *crc, int do_fsync) {
     int fd = -1;
     unsigned char *buf = NULL;
     const size_t bufsz = (size_t)1 << 20;
@@ -86,7 +87,7 @@ static int file_crc(ck_ctx *C, const char *path, wr_chunks *w, uint32_t *crc) {
         if (w->v[i].addr < (i ? w->v[i - 1].addr + w->v[i - 1].size : 0) ||
             w->v[i].addr + w->v[i].size > (uint64_t)st.st_size) {
             close(fd);
-            return ck_file_crc(C, path, crc, NULL, CK_CRC_FSYNC);
+            return ck_file_crc(C, path, crc, NULL, CK_CRC_WRITEBACK | (do_fsync ? CK_CRC_FSYNC : 0));
         }
     if (!(buf = malloc(bufsz))) { errno = ENOMEM; osCheck(-1); }
     for (size_t i = 0; i <= w->n; i++) {
@@ -104,7 +105,7 @@ static int file_crc(ck_ctx *C, const char *path, wr_chunks *w, uint32_t *crc) {
             pos += w->v[i].size;
         }
     }
-    osCheck(fsync(fd));
+    if (do_fsync) osCheck(fsync(fd));
     osCheck(close(fd));
     free(buf);
     *crc = (uint32_t)h;
@@ -153,6 +154,24 @@ int zt_ck_write_shard(const char *tmpdir, int rank, int W, const zt_ck_layout *L
                       uint64_t lo, uint64_t hi, const float *param,
                       const float *const *slots, uint32_t *crc,
                       char *err, size_t errlen) {
+    return zt_ck_write_shard_ex(tmpdir, rank, W, L, lo, hi, param, slots, crc, 0, err, errlen);
+}
+
+int zt_ck_sync_shard(const char *tmpdir, int rank, int W, char *err, size_t errlen) {
+    ck_ctx ctx, *C = &ctx;
+    ck_begin(C, err, errlen);
+    char name[64], path[PATH_MAX];
+    ck_shard_name(rank, W, name, sizeof name);
+    int rc = ck_path(C, path, sizeof path, "%s/%s", tmpdir, name) < 0 ? -1 : ck_fsync_path(C, path, 0);
+    ck_end(C);
+    return rc;
+}
+
+int zt_ck_write_shard_ex(const char *tmpdir, int rank, int W, const zt_ck_layout *L,
+                         uint64_t lo, uint64_t hi, const float *param,
+                         const float *const *slots, uint32_t *crc, unsigned flags,
+                         char *err, size_t errlen) {
+    const int do_fsync = !(flags & ZT_CK_NO_FSYNC);
     ck_ctx ctx, *C = &ctx;
     ck_begin(C, err, errlen);
     char name[64], path[PATH_MAX], dpath[256];
@@ -218,8 +237,9 @@ int zt_ck_write_shard(const char *tmpdir, int rank, int W, const zt_ck_layout *L
     hid_t ff = f;
     f = -1;
     h5Check(H5Fclose(ff));
-    /* CRC of the bytes as they are in the file, then fsync. */
-    if ((wc.lost ? ck_file_crc(C, path, crc, NULL, CK_CRC_WRITEBACK | CK_CRC_FSYNC) : file_crc(C, path, &wc, crc)) < 0)
+    /* CRC of the bytes as they are in the file, then fsync (unless deferred). */
+    if ((wc.lost ? ck_file_crc(C, path, crc, NULL, CK_CRC_WRITEBACK | (do_fsync ? CK_CRC_FSYNC : 0))
+                 : file_crc(C, path, &wc, crc, do_fsync)) < 0)
         goto fail;
     free(wc.v);
     free(cbuf);

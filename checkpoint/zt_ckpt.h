@@ -62,6 +62,15 @@ int zt_ck_write_shard(const char *tmpdir, int rank, int W, const zt_ck_layout *L
                       uint64_t lo, uint64_t hi, const float *param,
                       const float *const *slots, uint32_t *crc,
                       char *err, size_t errlen);
+/* The same, flags ZT_CK_NO_FSYNC: the file is written (into the page cache;
+ * its writeback started) but not fsynced; zt_ck_sync_shard makes it durable
+ * later, from any thread. A checkpoint is committed only after that. */
+#define ZT_CK_NO_FSYNC 1u
+int zt_ck_write_shard_ex(const char *tmpdir, int rank, int W, const zt_ck_layout *L,
+                         uint64_t lo, uint64_t hi, const float *param,
+                         const float *const *slots, uint32_t *crc, unsigned flags,
+                         char *err, size_t errlen);
+int zt_ck_sync_shard(const char *tmpdir, int rank, int W, char *err, size_t errlen);
 /* Rank 0, after every shard succeeded: index.h5 with VDS + meta + crc[W],
  * lo[W], hi[W]; fsync. W is the number of shard files; m->world the ranks
  * that wrote them (0: W). Per-node layout: W < m->world, shard i holding the

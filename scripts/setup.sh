@@ -13,7 +13,7 @@ PKGS=(build-essential cmake pkg-config git ca-certificates
       slurm-wlm slurmctld slurmd slurm-client munge
       fortunes python3-h5py python3-numpy python3-torch
       dataset-fashion-mnist gnuplot-nox
-      procps util-linux time gdb
+      procps util-linux time gdb strace
       clang libclang-rt-14-dev llvm
       libsentencepiece-dev sentencepiece
       lmod dpkg-dev fakeroot)

@@ -3,8 +3,10 @@
  * Every rank writes the flat partition zt_part(P, W, r) of the parameters and
  * of every optimizer slot, whatever the stage (DDP ranks split the writing the
  * same way). Commit protocol, all ranks at the same step boundaries:
- *   1. all writers done (the per-step all-reduce MAX of "busy" is 0; a
- *      synchronous save's writes end inside zt_saver_begin),
+ *   1. all writers done (the per-step all-reduce MAX of "busy" is 0). A
+ *      synchronous save writes its shard inside zt_saver_begin and fsyncs it
+ *      on a background thread (the bytes are in the file: the engine's
+ *      buffers may change again); "busy" until that fsync returns,
  *   2. all-gather (ok, crc32) of every shard; a failed shard ends every rank
  *      here with ZT_EXIT_CKPT,
  *   3. rank 0's committer thread writes index.h5 and renames .tmp-step-N ->
@@ -30,7 +32,10 @@
 #include <stdio.h>       /* snprintf, sscanf */
 #include <stdlib.h>      /* calloc, free */
 #include <string.h>      /* strcmp, strerror */
+#include <sys/resource.h> /* setpriority: the committer thread runs at nice 19 */
 #include <sys/stat.h>    /* stat */
+#include <sys/syscall.h> /* SYS_gettid: setpriority of one thread */
+#include <unistd.h>      /* syscall */
 #include <time.h>        /* nanosleep */
 #include "build_info.h"  /* zt_build_version: written into every index */
 #include "ops.h"         /* to_host / to_device: state may live on a GPU */
@@ -62,12 +67,17 @@ struct zt_saver {
     atomic_int busy;           /* writer running */
     atomic_int cbusy;          /* rank 0: committer thread running */
     pthread_t cth; int cth_live;
-    int64_t *outcomes;         /* [2W]: every shard's (ok, crc32), from step 2 */
+    int64_t *outcomes;         /* [3W]: every shard's (ok, crc32, write µs), from step 2 */
     int cok; char cerr[2048];  /* rank 0: the committer's result */
     int ok; uint32_t crc;
     char err[1024];
     pthread_t th; int th_live;
     double t_write;            /* seconds the write took */
+    double t_fsync;            /* sync saves: the deferred fsync (background) */
+    unsigned wflags;           /* zt_ck_write_shard_ex flags of this save */
+    int wrote;                 /* this rank wrote a file this save (per-node: leaders only) */
+    double t_write_max;        /* the slowest rank's write (from the gather), and its rank */
+    int slowest;
     double t_index, t_commit;  /* rank 0: index.h5, then renames + fsyncs + retention */
     double t_blocked;          /* seconds training waited for this save */
     int copy_in_writer;        /* host memory: the writer thread takes the snapshot */
@@ -315,10 +325,13 @@ static int write_node(zt_saver *s, const char *tmp) {
     if (s->nrank != 0) { s->crc = 0; return 0; }
     const float *slots[ZT_CK_MAX_SLOTS];
     for (int i = 0; i < s->nslots; i++) slots[i] = s->nbuf + (size_t)(1 + i) * s->nlen;
-    return zt_ck_write_shard(tmp, file_of(s, s->rank), n_files(s), &s->L, s->nlo, s->nlo + s->nlen, s->nbuf,
-                             slots, &s->crc, s->err, sizeof s->err);
+    s->wrote = 1;
+    return zt_ck_write_shard_ex(tmp, file_of(s, s->rank), n_files(s), &s->L, s->nlo, s->nlo + s->nlen, s->nbuf,
+                                slots, &s->crc, s->wflags, s->err, sizeof s->err);
 }
 
+/* Writes this rank's shard (async: on the writer thread; sync: on the
+ * training thread, with the fsync deferred to fsyncer). */
 static void *writer(void *arg) {
     zt_saver *s = arg;
     if (s->copy_in_writer) snapshot(s);
@@ -327,10 +340,31 @@ static void *writer(void *arg) {
     const float *slots[ZT_CK_MAX_SLOTS];
     for (int i = 0; i < s->nslots; i++) slots[i] = part_src(s, 1 + i);
     double t0 = zt_now();
+    s->wrote = 0;
     if (s->per_node) s->ok = write_node(s, tmp) == 0;
-    else s->ok = zt_ck_write_shard(tmp, s->rank, s->W, &s->L, s->plo, s->plo + s->plen, part_src(s, 0),
-                                   slots, &s->crc, s->err, sizeof s->err) == 0;
+    else {
+        s->wrote = 1;
+        s->ok = zt_ck_write_shard_ex(tmp, s->rank, s->W, &s->L, s->plo, s->plo + s->plen, part_src(s, 0),
+                                     slots, &s->crc, s->wflags, s->err, sizeof s->err) == 0;
+    }
     s->t_write = zt_now() - t0;
+    if (!(s->wflags & ZT_CK_NO_FSYNC)) atomic_store(&s->busy, 0);
+    return NULL;
+}
+
+/* Sync save, background: the shard the training thread wrote (its bytes
+ * are in the files, the engine's buffers are free again) is fsynced here;
+ * the save counts as written ("busy" 0) only after that. */
+static void *fsyncer(void *arg) {
+    zt_saver *s = arg;
+    double t0 = zt_now();
+    if (s->ok && s->wrote) {
+        char tmp[1024];
+        zt_ck_tmp_path(s->cfg->ckpt_dir, s->step, tmp, sizeof tmp);
+        s->ok = zt_ck_sync_shard(tmp, s->per_node ? file_of(s, s->rank) : s->rank, n_files(s), s->err,
+                                 sizeof s->err) == 0;
+    }
+    s->t_fsync = zt_now() - t0;
     atomic_store(&s->busy, 0);
     return NULL;
 }
@@ -350,7 +384,7 @@ static int write_index_and_commit(zt_saver *s, const int64_t *all, char *err, si
     for (int q = 0; q < W; q++) {   /* file f: from its first rank's lo to its last rank's hi */
         size_t o, l; zt_part(P, W, q, &o, &l);
         int f = file_of(s, q);
-        if (!s->per_node || s->lead[q] == q) { lo[f] = o; crc[f] = (uint32_t)all[2 * q + 1]; }
+        if (!s->per_node || s->lead[q] == q) { lo[f] = o; crc[f] = (uint32_t)all[3 * q + 1]; }
         hi[f] = o + l;
     }
     const zt_config *cfg = s->cfg;
@@ -383,6 +417,10 @@ static int write_index_and_commit(zt_saver *s, const int64_t *all, char *err, si
 /* Step 3, rank 0 (the committer thread, or inline). */
 static void *committer(void *arg) {
     zt_saver *s = arg;
+    /* the lowest CPU priority: on a node whose cores all train, the commit's
+     * CPU work (index, verify) waits for idle moments instead of slowing a
+     * rank (and with it every rank). Linux: nice is per thread. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19) != 0) { /* not fatal: only slower */ }
     s->cerr[0] = '\0';
     s->cok = write_index_and_commit(s, s->outcomes, s->cerr, sizeof s->cerr) == 0;
     atomic_store(&s->cbusy, 0);
@@ -407,12 +445,16 @@ static void finish_commit_at_exit(void *arg) {
 static void gather(zt_saver *s) {
     join_writer(s);
     int W = s->W;
-    int64_t mine[2] = { s->ok, (int64_t)s->crc };
-    if (!s->outcomes) { s->outcomes = calloc((size_t)2 * W, sizeof *s->outcomes); mallocCheck(s->outcomes); }
+    int64_t mine[3] = { s->ok, (int64_t)s->crc, (int64_t)(s->t_write * 1e6) };
+    if (!s->outcomes) { s->outcomes = calloc((size_t)3 * W, sizeof *s->outcomes); mallocCheck(s->outcomes); }
     int64_t *all = s->outcomes;
-    saverCheck(s, zt_allgather(s->ctl, mine, all, (size_t)2 * W, ZT_I64), "allgather", "shard outcomes and CRCs");
+    saverCheck(s, zt_allgather(s->ctl, mine, all, (size_t)3 * W, ZT_I64), "allgather", "shard outcomes and CRCs");
     int bad = -1;
-    for (int q = 0; q < W && bad < 0; q++) if (!all[2 * q]) bad = q;
+    s->t_write_max = 0; s->slowest = 0;
+    for (int q = 0; q < W; q++) {
+        if (!all[3 * q] && bad < 0) bad = q;
+        if (all[3 * q + 2] * 1e-6 > s->t_write_max) { s->t_write_max = all[3 * q + 2] * 1e-6; s->slowest = q; }
+    }
     if (bad >= 0) {
         if (!s->ok) zt_error("checkpoint write failed: %s", s->err);
         if (s->rank == 0) {
@@ -445,10 +487,13 @@ static void publish(zt_saver *s) {
             zt_ck_abandon(s->cfg->ckpt_dir, s->step);
             outcome = 0;
         } else {
-            zt_info("checkpoint step-%08llu committed (%s, %s write %.1f ms, index %.1f ms, commit %.1f ms, "
-                    "training blocked %.2f ms on rank 0)",
+            char fs[64] = "";
+            if (s->wflags & ZT_CK_NO_FSYNC) snprintf(fs, sizeof fs, ", fsync %.1f ms", s->t_fsync * 1e3);
+            zt_info("checkpoint step-%08llu committed (%s, %s write %.1f ms, slowest rank %d %.1f ms%s, "
+                    "index %.1f ms, commit %.1f ms, training blocked %.2f ms on rank 0)",
                     (unsigned long long)s->step, s->cfg->ckpt_dir, s->async ? "async" : "sync",
-                    s->t_write * 1e3, s->t_index * 1e3, s->t_commit * 1e3, s->t_blocked * 1e3);
+                    s->t_write * 1e3, s->slowest, s->t_write_max * 1e3, fs, s->t_index * 1e3, s->t_commit * 1e3,
+                    s->t_blocked * 1e3);
             if (s->cerr[0]) zt_warn("checkpoint step %llu: %s", (unsigned long long)s->step, s->cerr);
         }
     }
@@ -475,6 +520,10 @@ double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
      * to this thread. */
     s->copy_in_writer = async && !s->ops->device;
     s->from_host = 0;
+    /* sync, not forced: training waits for the write (the bytes are in the
+     * files), not for the fsync, which fsyncer does in the background */
+    s->wflags = !async && !force_sync ? ZT_CK_NO_FSYNC : 0;
+    s->t_fsync = 0;
     if (needs_copy(async, s->ops->device)) ensure_host(s);
     if (s->ops->device) snapshot(s);
     if (!async && !s->ops->device) atomic_store(&s->copied, 1);
@@ -488,12 +537,15 @@ double zt_saver_begin(zt_saver *s, uint64_t step, int force_sync) {
         }
     } else {
         writer(s);
+        if (s->wflags & ZT_CK_NO_FSYNC) {
+            int rc = pthread_create(&s->th, NULL, fsyncer, s);
+            if (rc == 0) s->th_live = 1;
+            else fsyncer(s);   /* no thread: fsync now */
+        }
     }
-    /* sync: the shards are durable now; rank 0 commits in the background
-     * (a forced save, at a stop or the end, waits for the commit) */
-    if (!async && !force_sync) gather(s);
     s->t_blocked += zt_now() - t0;
-    if (!async && force_sync) zt_saver_finish(s);
+    /* a forced save (a stop, the end of the run) is committed before it returns */
+    if (force_sync) zt_saver_finish(s);
     return zt_now() - t0;
 }
 

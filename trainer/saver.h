@@ -26,10 +26,11 @@ void      zt_saver_set_node(zt_saver *s, int node_id);
 /* Collective. Start saving the state after `step` updates: waits for (and
  * commits) a pending save, then writes this rank's partition in the
  * background (ckpt.async, from a host snapshot) or now (sync: from the
- * engine's buffers, fsynced before this returns). Either way rank 0 writes
- * the index and renames the checkpoint into place in the background; the
- * save is reported committed at a later step boundary (force_sync: before
- * this returns). Returns seconds blocked. */
+ * engine's buffers into the shard file; a background thread fsyncs it).
+ * Either way rank 0 writes the index and renames the checkpoint into place
+ * in the background, after every shard is durable; the save is reported
+ * committed at a later step boundary (force_sync: everything, fsyncs
+ * included, before this returns). Returns seconds blocked. */
 double    zt_saver_begin(zt_saver *s, uint64_t step, int force_sync);
 /* Step-boundary protocol of a pending save. The caller combines every
  * rank's zt_saver_local_busy() (1 while this rank's writer runs, or rank 0's
