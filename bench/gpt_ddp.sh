@@ -12,6 +12,9 @@
 # matmul weight (L·12C² + V·C) plus attention's QKᵀ and PV, 12·L·T·C for the
 # full T×T scores or half that for the causal triangle; both are printed.
 # Data: data/fortunes.h5 (char, V=114; V changes only the head's share).
+# A "pair" row runs one independent W=1 job per core at the same time: the
+# per-rank rate the machine gives when every core trains, with nothing to
+# communicate; the W=2 rows are also reported against it.
 #   env: STEPS (8) LOG (4) CORES (0,1) ROUNDS (1) ZT (build/trainer/ztrain)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,20 +38,36 @@ sgemm_all() {
   for c in ${CORES//,/ }; do out="$out $(cat "$tmp/sg.$c")"; done
   echo $out | tr ' ' '\n' | sort -g | head -1
 }
-run() {   # W stage -> tokens/s of the last logged interval (all ranks together)
-  local w=$1 s=$2 cores=$first_core
-  [ "$w" -gt 1 ] && cores=$CORES
-  rm -f "$tmp/m.jsonl"
+job() {   # W stage cores tag: one training job; its metrics in $tmp/m.tag.jsonl
+  local w=$1 s=$2 cores=$3 tag=$4
+  rm -f "$tmp/m.$tag.jsonl"
   taskset -c "$cores" launcher/ztrain-launch -n "$w" -- "$ZT" train --config configs/gpt2.ini \
     --set data.path=data/fortunes.h5 --set model.ctx=$T --set train.micro_batch=$MB \
     --set train.global_batch=$((MB * w)) --set train.zero_stage="$s" --set train.threads=1 \
-    --set train.steps="$STEPS" --set log.every="$LOG" --set eval.every=0 --set ckpt.dir= \
-    --set log.metrics="$tmp/m.jsonl" >"$tmp/log" 2>&1 \
-    || { tail -20 "$tmp/log" >&2; echo "gpt_ddp.sh: W=$w stage $s failed" >&2; exit 1; }
+    --set train.steps="$STEPS" --set log.every="$LOG" --set eval.every=0 --set eval.max_rows=$MB --set ckpt.dir= \
+    --set log.metrics="$tmp/m.$tag.jsonl" >"$tmp/log.$tag" 2>&1 \
+    || { tail -20 "$tmp/log.$tag" >&2; echo "gpt_ddp.sh: W=$w stage $s failed" >&2; exit 1; }
+}
+rate() {   # tag -> "tokens/s ms/step comm_ms" of the last logged interval
   /usr/bin/python3 -c "
 import json, sys
-r = [json.loads(l) for l in open('$tmp/m.jsonl') if '\"tokens_per_s\"' in l][-1]
+r = [json.loads(l) for l in open('$tmp/m.$1.jsonl') if '\"tokens_per_s\"' in l][-1]
 print(f\"{r['tokens_per_s']:.2f} {r['step_ms']:.1f} {r['comm_ms']:.1f}\")"
+}
+run() {   # W stage -> tokens/s of the last logged interval (all ranks together)
+  local w=$1 s=$2 cores=$first_core
+  if [ "$s" = pair ]; then   # W independent W=1 jobs at once, one per core: the ranks' work without communication
+    local c k=0 tags=()
+    for c in ${CORES//,/ }; do job 1 0 "$c" "p$k" & tags+=("p$k"); k=$((k + 1)); done
+    wait
+    local t sum=0 ms=0
+    for t in "${tags[@]}"; do read -r a b _ < <(rate "$t"); sum=$(awk -v x="$sum" -v y="$a" 'BEGIN{print x+y}'); ms=$(awk -v x="$ms" -v y="$b" 'BEGIN{print x+y}'); done
+    awk -v s="$sum" -v m="$ms" -v n=${#tags[@]} 'BEGIN{printf "%.2f %.1f 0.0\n", s, m / n}'
+    return
+  fi
+  [ "$w" -gt 1 ] && cores=$CORES
+  job "$w" "$s" "$cores" one
+  rate one
 }
 
 echo "# gpt_ddp: $(date -u +%Y-%m-%dT%H:%MZ); $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-}"
@@ -57,7 +76,7 @@ echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 s1=$(sgemm)
 rows=()
 for ((i = 1; i <= ROUNDS; i++)); do
-  for cfg in "1 0" "2 0" "2 3"; do
+  for cfg in "1 0" "2 pair" "2 0" "2 3"; do
     set -- $cfg
     read -r tps ms comm < <(run "$1" "$2")
     rows+=("$1 $2 $tps $ms $comm")
@@ -70,12 +89,16 @@ echo "# sgemm 2048² on every core of $CORES at once: $sa GFLOP/s on the slowest
 printf '%s\n' "${rows[@]}" | awk -v V=$V -v T=$T -v C=$C -v L=$L -v s1="$s1" -v s2="$s2" -v sa="$sa" 'BEGIN {
     mat = 6 * (L * 12 * C * C + V * C); full = 12 * L * T * C; half = full / 2
     sg = (s1 > s2) ? s1 : s2
-    print "| W | stage | tokens/s (all ranks) | per rank | ms/step | comm ms | GFLOP/s per rank (full / causal attention) | % of one-core sgemm (full / causal) | % of all-cores-busy sgemm (full) |"
-    print "|---|---|---|---|---|---|---|---|---|"
+    print "| W | stage | tokens/s (all ranks) | per rank | ms/step | comm ms | GFLOP/s per rank (full / causal attention) | % of one-core sgemm (full / causal) | % of all-cores-busy sgemm (full) | % of the pair's per-rank rate |"
+    print "|---|---|---|---|---|---|---|---|---|---|"
   }
   { w = $1; s = $2; tps = $3; pr = tps / w
+    if (s == "pair") pair = pr
     gf = pr * (mat + full) / 1e9; gh = pr * (mat + half) / 1e9
-    printf "| %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | **%.1f%%** / %.1f%% | %s |\n",
-           w, (s == 0 ? (w == 1 ? "-" : "DDP") : "ZeRO-" s), tps, pr, $4, $5, gf, gh, 100 * gf / sg, 100 * gh / sg,
-           (w > 1 ? sprintf("%.1f%%", 100 * gf / sa) : "–") }'
+    printf "| %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | **%.1f%%** / %.1f%% | %s | %s |\n",
+           w, (s == "pair" ? "2 × W=1 jobs at once" : s == 0 ? (w == 1 ? "-" : "DDP") : "ZeRO-" s), tps, pr, $4, $5, gf, gh,
+           100 * gf / sg, 100 * gh / sg, (w > 1 ? sprintf("%.1f%%", 100 * gf / sa) : "–"),
+           (w > 1 && s != "pair" && pair > 0 ? sprintf("**%.1f%%**", 100 * pr / pair) : "–") }'
+echo "# the pair row: one independent W=1 job per core of $CORES at the same time (no communication): what each core"
+echo "# trains when every core trains; the W=2 rows' last column is their per-rank rate against it (the cost of DDP/ZeRO)"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
