@@ -89,7 +89,7 @@ echo "# sgemm 2048² on every core of $CORES at once: $sa GFLOP/s on the slowest
 printf '%s\n' "${rows[@]}" | awk -v V=$V -v T=$T -v C=$C -v L=$L -v s1="$s1" -v s2="$s2" -v sa="$sa" 'BEGIN {
     mat = 6 * (L * 12 * C * C + V * C); full = 12 * L * T * C; half = full / 2
     sg = (s1 > s2) ? s1 : s2
-    print "| W | stage | tokens/s (all ranks) | per rank | ms/step | comm ms | GFLOP/s per rank (full / causal attention) | % of one-core sgemm (full / causal) | % of all-cores-busy sgemm (full) | % of the pair's per-rank rate |"
+    print "| W | stage | tokens/s (all ranks) | per rank | ms/step | comm ms | GFLOP/s per rank (full / causal attention) | % of one-core sgemm (full / causal) | % of all-cores-busy sgemm (full) | % of the pair rate per rank |"
     print "|---|---|---|---|---|---|---|---|---|---|"
   }
   { w = $1; s = $2; tps = $3; pr = tps / w
