@@ -75,7 +75,6 @@ struct zt_saver {
     double t_write;            /* seconds the write took */
     double t_fsync;            /* sync saves: the deferred fsync (background) */
     unsigned wflags;           /* zt_ck_write_shard_ex flags of this save */
-    int wrote;                 /* this rank wrote a file this save (per-node: leaders only) */
     double t_write_max;        /* the slowest rank's write (from the gather), and its rank */
     int slowest;
     double t_index, t_commit;  /* rank 0: index.h5, then renames + fsyncs + retention */
@@ -325,7 +324,6 @@ static int write_node(zt_saver *s, const char *tmp) {
     if (s->nrank != 0) { s->crc = 0; return 0; }
     const float *slots[ZT_CK_MAX_SLOTS];
     for (int i = 0; i < s->nslots; i++) slots[i] = s->nbuf + (size_t)(1 + i) * s->nlen;
-    s->wrote = 1;
     return zt_ck_write_shard_ex(tmp, file_of(s, s->rank), n_files(s), &s->L, s->nlo, s->nlo + s->nlen, s->nbuf,
                                 slots, &s->crc, s->wflags, s->err, sizeof s->err);
 }
@@ -340,13 +338,9 @@ static void *writer(void *arg) {
     const float *slots[ZT_CK_MAX_SLOTS];
     for (int i = 0; i < s->nslots; i++) slots[i] = part_src(s, 1 + i);
     double t0 = zt_now();
-    s->wrote = 0;
     if (s->per_node) s->ok = write_node(s, tmp) == 0;
-    else {
-        s->wrote = 1;
-        s->ok = zt_ck_write_shard_ex(tmp, s->rank, s->W, &s->L, s->plo, s->plo + s->plen, part_src(s, 0),
-                                     slots, &s->crc, s->wflags, s->err, sizeof s->err) == 0;
-    }
+    else s->ok = zt_ck_write_shard_ex(tmp, s->rank, s->W, &s->L, s->plo, s->plo + s->plen, part_src(s, 0),
+                                      slots, &s->crc, s->wflags, s->err, sizeof s->err) == 0;
     s->t_write = zt_now() - t0;
     if (!(s->wflags & ZT_CK_NO_FSYNC)) atomic_store(&s->busy, 0);
     return NULL;
@@ -358,11 +352,10 @@ static void *writer(void *arg) {
 static void *fsyncer(void *arg) {
     zt_saver *s = arg;
     double t0 = zt_now();
-    if (s->ok && s->wrote) {
+    if (s->ok && (!s->per_node || s->nrank == 0)) {   /* per-node: the node's leader wrote the file */
         char tmp[1024];
         zt_ck_tmp_path(s->cfg->ckpt_dir, s->step, tmp, sizeof tmp);
-        s->ok = zt_ck_sync_shard(tmp, s->per_node ? file_of(s, s->rank) : s->rank, n_files(s), s->err,
-                                 sizeof s->err) == 0;
+        s->ok = zt_ck_sync_shard(tmp, file_of(s, s->rank), n_files(s), s->err, sizeof s->err) == 0;
     }
     s->t_fsync = zt_now() - t0;
     atomic_store(&s->busy, 0);
@@ -420,7 +413,7 @@ static void *committer(void *arg) {
     /* the lowest CPU priority: on a node whose cores all train, the commit's
      * CPU work (index, verify) waits for idle moments instead of slowing a
      * rank (and with it every rank). Linux: nice is per thread. */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19) != 0) { /* not fatal: only slower */ }
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);   /* failing: only less polite */
     s->cerr[0] = '\0';
     s->cok = write_index_and_commit(s, s->outcomes, s->cerr, sizeof s->cerr) == 0;
     atomic_store(&s->cbusy, 0);
